@@ -1,0 +1,528 @@
+/*
+ * N-API binding: one function per op of src/tensor/backend.ts, same argument order. Typed arrays are used
+ * in place (zero-copy); every length is checked against the shapes before any kernel runs, so a wrong
+ * call throws a RangeError / TypeError instead of touching memory it does not own.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+/* OpenBLAS extensions (declared here too in case the cblas.h found is not OpenBLAS's own) */
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+
+/* ---- argument helpers (each throws and returns 0 on failure) ------------------------------------- */
+
+typedef struct {
+  napi_env env;
+  const char *fn;
+  napi_value argv[16];
+  size_t argc;
+} call_t;
+
+static int fail(call_t *c, int range, const char *fmt, const char *a, long long x, long long y) {
+  char msg[256];
+  char body[200];
+  snprintf(body, sizeof body, fmt, a, x, y);
+  snprintf(msg, sizeof msg, "native %s: %s", c->fn, body);
+  if (range)
+    napi_throw_range_error(c->env, NULL, msg);
+  else
+    napi_throw_type_error(c->env, NULL, msg);
+  return 0;
+}
+
+static int begin(call_t *c, napi_env env, napi_callback_info info, const char *fn) {
+  c->env = env;
+  c->fn = fn;
+  c->argc = 16;
+  return napi_get_cb_info(env, info, &c->argc, c->argv, NULL, NULL) == napi_ok;
+}
+
+static int is_nullish(call_t *c, size_t i) {
+  napi_valuetype t;
+  if (i >= c->argc) return 1;
+  if (napi_typeof(c->env, c->argv[i], &t) != napi_ok) return 0;
+  return t == napi_null || t == napi_undefined;
+}
+
+static int typed(call_t *c, size_t i, const char *name, napi_typedarray_type want, void **data, int64_t *len,
+                 int nullable) {
+  if (nullable && is_nullish(c, i)) {
+    *data = NULL;
+    *len = 0;
+    return 1;
+  }
+  bool is = false;
+  if (i >= c->argc || napi_is_typedarray(c->env, c->argv[i], &is) != napi_ok || !is)
+    return fail(c, 0, want == napi_float32_array ? "%s must be a Float32Array" : "%s must be an Int32Array", name, 0, 0);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *ptr = NULL;
+  if (napi_get_typedarray_info(c->env, c->argv[i], &type, &length, &ptr, NULL, NULL) != napi_ok) return 0;
+  if (type != want)
+    return fail(c, 0, want == napi_float32_array ? "%s must be a Float32Array" : "%s must be an Int32Array", name, 0, 0);
+  *data = ptr;
+  *len = (int64_t)length;
+  return 1;
+}
+
+static int f32(call_t *c, size_t i, const char *name, float **p, int64_t need, int nullable) {
+  int64_t len = 0;
+  if (!typed(c, i, name, napi_float32_array, (void **)p, &len, nullable)) return 0;
+  if (*p == NULL && nullable) return 1;
+  if (len < need) return fail(c, 1, "%s has %lld elements, the shapes need %lld", name, len, need);
+  return 1;
+}
+
+static int i32(call_t *c, size_t i, const char *name, int32_t **p, int64_t need, int nullable) {
+  int64_t len = 0;
+  if (!typed(c, i, name, napi_int32_array, (void **)p, &len, nullable)) return 0;
+  if (*p == NULL && nullable) return 1;
+  if (len < need) return fail(c, 1, "%s has %lld elements, the shapes need %lld", name, len, need);
+  return 1;
+}
+
+static int num(call_t *c, size_t i, const char *name, double *out) {
+  if (i >= c->argc || napi_get_value_double(c->env, c->argv[i], out) != napi_ok)
+    return fail(c, 0, "%s must be a number", name, 0, 0);
+  return 1;
+}
+
+/* a non-negative integer size */
+static int dim(call_t *c, size_t i, const char *name, int64_t *out) {
+  double d;
+  if (!num(c, i, name, &d)) return 0;
+  if (!(d >= 0 && d <= 2147483647.0 && floor(d) == d))
+    return fail(c, 1, "%s must be a non-negative integer below 2^31 (got %lld)", name, (long long)d, 0);
+  *out = (int64_t)d;
+  return 1;
+}
+
+static int flag(call_t *c, size_t i, int *out) {
+  bool b = false;
+  *out = 0;
+  if (i >= c->argc) return 1;
+  napi_value v;
+  if (napi_coerce_to_bool(c->env, c->argv[i], &v) != napi_ok || napi_get_value_bool(c->env, v, &b) != napi_ok)
+    return 0;
+  *out = b ? 1 : 0;
+  return 1;
+}
+
+static napi_value undef(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static int oom(call_t *c) {
+  napi_throw_error(c->env, NULL, "native: out of memory for a scratch buffer");
+  return 0;
+}
+
+#define BEGIN(name)                                   \
+  call_t c_;                                          \
+  call_t *c = &c_;                                    \
+  if (!begin(c, env, info, name)) return NULL;
+#define CHECK(x) \
+  if (!(x)) return NULL;
+
+/* ---- ops ------------------------------------------------------------------------------------------ */
+
+/* matmul(out, a, b, M, N, K, transA, transB, alpha, beta) */
+static napi_value js_matmul(napi_env env, napi_callback_info info) {
+  BEGIN("matmul");
+  int64_t M, N, K;
+  int ta, tb;
+  double alpha, beta;
+  float *out, *a, *b;
+  CHECK(dim(c, 3, "M", &M) && dim(c, 4, "N", &N) && dim(c, 5, "K", &K) && flag(c, 6, &ta) && flag(c, 7, &tb));
+  CHECK(num(c, 8, "alpha", &alpha) && num(c, 9, "beta", &beta));
+  CHECK(f32(c, 0, "out", &out, M * N, 0) && f32(c, 1, "a", &a, M * K, 0) && f32(c, 2, "b", &b, K * N, 0));
+  lr_matmul(out, a, b, M, N, K, ta, tb, (float)alpha, (float)beta);
+  return undef(env);
+}
+
+/* addBias(out, bias, M, N) */
+static napi_value js_add_bias(napi_env env, napi_callback_info info) {
+  BEGIN("addBias");
+  int64_t M, N;
+  float *out, *bias;
+  CHECK(dim(c, 2, "M", &M) && dim(c, 3, "N", &N));
+  CHECK(f32(c, 0, "out", &out, M * N, 0) && f32(c, 1, "bias", &bias, N, 0));
+  lr_k()->add_bias(out, bias, M, N);
+  return undef(env);
+}
+
+/* biasBackward(dbias, dout, M, N, accumulate) */
+static napi_value js_bias_backward(napi_env env, napi_callback_info info) {
+  BEGIN("biasBackward");
+  int64_t M, N;
+  int acc;
+  float *dbias, *dout;
+  CHECK(dim(c, 2, "M", &M) && dim(c, 3, "N", &N) && flag(c, 4, &acc));
+  CHECK(f32(c, 0, "dbias", &dbias, N, 0) && f32(c, 1, "dout", &dout, M * N, 0));
+  double *tmp = malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
+  CHECK(tmp || oom(c));
+  lr_k()->bias_backward(dbias, dout, M, N, acc, tmp);
+  free(tmp);
+  return undef(env);
+}
+
+/* add(out, a, b, n) */
+static napi_value js_add(napi_env env, napi_callback_info info) {
+  BEGIN("add");
+  int64_t n;
+  float *out, *a, *b;
+  CHECK(dim(c, 3, "n", &n));
+  CHECK(f32(c, 0, "out", &out, n, 0) && f32(c, 1, "a", &a, n, 0) && f32(c, 2, "b", &b, n, 0));
+  lr_k()->add(out, a, b, n);
+  return undef(env);
+}
+
+/* axpy(y, x, alpha, n) */
+static napi_value js_axpy(napi_env env, napi_callback_info info) {
+  BEGIN("axpy");
+  int64_t n;
+  double alpha;
+  float *y, *x;
+  CHECK(num(c, 2, "alpha", &alpha) && dim(c, 3, "n", &n));
+  CHECK(f32(c, 0, "y", &y, n, 0) && f32(c, 1, "x", &x, n, 0));
+  if (y == x) { /* y += alpha * y: the restrict-qualified kernel must not see aliasing */
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] + (float)alpha * y[i];
+  } else {
+    lr_k()->axpy(y, x, (float)alpha, n);
+  }
+  return undef(env);
+}
+
+/* layernormForward(out, mean, rstd, x, weight, bias, N, C, eps) */
+static napi_value js_layernorm_forward(napi_env env, napi_callback_info info) {
+  BEGIN("layernormForward");
+  int64_t N, C;
+  double eps;
+  float *out, *mean, *rstd, *x, *w, *b;
+  CHECK(dim(c, 6, "N", &N) && dim(c, 7, "C", &C) && num(c, 8, "eps", &eps));
+  CHECK(f32(c, 0, "out", &out, N * C, 0) && f32(c, 1, "mean", &mean, N, 0) && f32(c, 2, "rstd", &rstd, N, 0));
+  CHECK(f32(c, 3, "x", &x, N * C, 0) && f32(c, 4, "weight", &w, C, 0) && f32(c, 5, "bias", &b, C, 0));
+  lr_k()->layernorm_forward(out, mean, rstd, x, w, b, N, C, (float)eps);
+  return undef(env);
+}
+
+/* layernormBackward(dx, dweight|null, dbias|null, dout, x, weight, mean, rstd, N, C, accumulate) */
+static napi_value js_layernorm_backward(napi_env env, napi_callback_info info) {
+  BEGIN("layernormBackward");
+  int64_t N, C;
+  int acc;
+  float *dx, *dw, *db, *dout, *x, *w, *mean, *rstd;
+  CHECK(dim(c, 8, "N", &N) && dim(c, 9, "C", &C) && flag(c, 10, &acc));
+  CHECK(f32(c, 0, "dx", &dx, N * C, 0) && f32(c, 1, "dweight", &dw, C, 1) && f32(c, 2, "dbias", &db, C, 1));
+  CHECK(f32(c, 3, "dout", &dout, N * C, 0) && f32(c, 4, "x", &x, N * C, 0) && f32(c, 5, "weight", &w, C, 0));
+  CHECK(f32(c, 6, "mean", &mean, N, 0) && f32(c, 7, "rstd", &rstd, N, 0));
+  lr_k()->layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, acc);
+  return undef(env);
+}
+
+/* geluForward(out, x, n) */
+static napi_value js_gelu_forward(napi_env env, napi_callback_info info) {
+  BEGIN("geluForward");
+  int64_t n;
+  float *out, *x;
+  CHECK(dim(c, 2, "n", &n));
+  CHECK(f32(c, 0, "out", &out, n, 0) && f32(c, 1, "x", &x, n, 0));
+  lr_k()->gelu_forward(out, x, n);
+  return undef(env);
+}
+
+/* geluBackward(dx, x, dout, n) */
+static napi_value js_gelu_backward(napi_env env, napi_callback_info info) {
+  BEGIN("geluBackward");
+  int64_t n;
+  float *dx, *x, *dout;
+  CHECK(dim(c, 3, "n", &n));
+  CHECK(f32(c, 0, "dx", &dx, n, 0) && f32(c, 1, "x", &x, n, 0) && f32(c, 2, "dout", &dout, n, 0));
+  lr_k()->gelu_backward(dx, x, dout, n);
+  return undef(env);
+}
+
+static int heads(call_t *c, int64_t C, int64_t NH) {
+  if (NH <= 0 || C % NH != 0) return fail(c, 1, "%sC (%lld) must be a positive multiple of NH (%lld)", "", C, NH);
+  return 1;
+}
+
+/* optional number argument (undefined -> def) */
+static int opt_num(call_t *c, size_t i, const char *name, double def, double *out) {
+  if (is_nullish(c, i)) {
+    *out = def;
+    return 1;
+  }
+  return num(c, i, name, out);
+}
+
+/* ToUint32, as `x >>> 0` does */
+static uint32_t to_uint32(double x) {
+  if (!isfinite(x)) return 0;
+  double t = fmod(trunc(x), 4294967296.0);
+  if (t < 0) t += 4294967296.0;
+  return (uint32_t)t;
+}
+
+/* attentionForward(out, att, qkv, keyMask|null, B, T, C, NH, dropoutP?, dropoutSeed?) */
+static napi_value js_attention_forward(napi_env env, napi_callback_info info) {
+  BEGIN("attentionForward");
+  int64_t B, T, C, NH;
+  float *out, *att, *qkv;
+  int32_t *mask;
+  CHECK(dim(c, 4, "B", &B) && dim(c, 5, "T", &T) && dim(c, 6, "C", &C) && dim(c, 7, "NH", &NH) && heads(c, C, NH));
+  CHECK(f32(c, 0, "out", &out, B * T * C, 0) && f32(c, 1, "att", &att, B * NH * T * T, 0));
+  CHECK(f32(c, 2, "qkv", &qkv, B * T * 3 * C, 0) && i32(c, 3, "keyMask", &mask, B * T, 1));
+  double dp, ds;
+  CHECK(opt_num(c, 8, "dropoutP", 0, &dp) && opt_num(c, 9, "dropoutSeed", 0, &ds));
+  CHECK(lr_attention_forward(out, att, qkv, mask, B, T, C, NH, dp, to_uint32(ds)) == 0 || oom(c));
+  return undef(env);
+}
+
+/* attentionBackward(dqkv, dout, qkv, att, B, T, C, NH, dropoutP?, dropoutSeed?) */
+static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
+  BEGIN("attentionBackward");
+  int64_t B, T, C, NH;
+  float *dqkv, *dout, *qkv, *att;
+  CHECK(dim(c, 4, "B", &B) && dim(c, 5, "T", &T) && dim(c, 6, "C", &C) && dim(c, 7, "NH", &NH) && heads(c, C, NH));
+  CHECK(f32(c, 0, "dqkv", &dqkv, B * T * 3 * C, 0) && f32(c, 1, "dout", &dout, B * T * C, 0));
+  CHECK(f32(c, 2, "qkv", &qkv, B * T * 3 * C, 0) && f32(c, 3, "att", &att, B * NH * T * T, 0));
+  double dp, ds;
+  CHECK(opt_num(c, 8, "dropoutP", 0, &dp) && opt_num(c, 9, "dropoutSeed", 0, &ds));
+  CHECK(lr_attention_backward(dqkv, dout, qkv, att, B, T, C, NH, dp, to_uint32(ds)) == 0 || oom(c));
+  return undef(env);
+}
+
+/* attentionCached(out, qkv, kCache, vCache, keyMask|null, past, B, Tq, C, NH, S) */
+static napi_value js_attention_cached(napi_env env, napi_callback_info info) {
+  BEGIN("attentionCached");
+  int64_t past, B, Tq, C, NH, S;
+  float *out, *qkv, *kc, *vc;
+  int32_t *mask;
+  CHECK(dim(c, 5, "past", &past) && dim(c, 6, "B", &B) && dim(c, 7, "Tq", &Tq) && dim(c, 8, "C", &C));
+  CHECK(dim(c, 9, "NH", &NH) && dim(c, 10, "S", &S) && heads(c, C, NH));
+  if (past + Tq > S) {
+    fail(c, 1, "%spast + Tq (%lld) exceeds the cache's S slots (%lld)", "", past + Tq, S);
+    return NULL;
+  }
+  CHECK(f32(c, 0, "out", &out, B * Tq * C, 0) && f32(c, 1, "qkv", &qkv, B * Tq * 3 * C, 0));
+  CHECK(f32(c, 2, "kCache", &kc, B * S * C, 0) && f32(c, 3, "vCache", &vc, B * S * C, 0));
+  CHECK(i32(c, 4, "keyMask", &mask, B * S, 1));
+  CHECK(lr_attention_cached(out, qkv, kc, vc, mask, past, B, Tq, C, NH, S) == 0 || oom(c));
+  return undef(env);
+}
+
+static int ids_in_range(call_t *c, const int32_t *ids, int64_t n, int64_t limit, const char *name) {
+  for (int64_t i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= limit)
+      return fail(c, 1, "%s holds %lld, outside the table's rows [0, %lld)", name, ids[i], limit);
+  return 1;
+}
+
+/* embeddingForward(out, ids, positions, wte, wpe, BT, C) */
+static napi_value js_embedding_forward(napi_env env, napi_callback_info info) {
+  BEGIN("embeddingForward");
+  int64_t BT, C, nte, npe;
+  float *out, *wte, *wpe;
+  int32_t *ids, *pos;
+  CHECK(dim(c, 5, "BT", &BT) && dim(c, 6, "C", &C));
+  CHECK(f32(c, 0, "out", &out, BT * C, 0) && i32(c, 1, "ids", &ids, BT, 0) && i32(c, 2, "positions", &pos, BT, 0));
+  CHECK(typed(c, 3, "wte", napi_float32_array, (void **)&wte, &nte, 0) &&
+        typed(c, 4, "wpe", napi_float32_array, (void **)&wpe, &npe, 0));
+  const int64_t V = C > 0 ? nte / C : 0, P = C > 0 ? npe / C : 0;
+  CHECK(C == 0 || (ids_in_range(c, ids, BT, V, "ids") && ids_in_range(c, pos, BT, P, "positions")));
+  for (int64_t i = 0; i < BT; i++) {
+    const float *te = wte + (int64_t)ids[i] * C, *pe = wpe + (int64_t)pos[i] * C;
+    float *o = out + i * C;
+    for (int64_t j = 0; j < C; j++) o[j] = te[j] + pe[j];
+  }
+  return undef(env);
+}
+
+/* embeddingBackward(dwte|null, dwpe|null, dout, ids, positions, BT, C) */
+static napi_value js_embedding_backward(napi_env env, napi_callback_info info) {
+  BEGIN("embeddingBackward");
+  int64_t BT, C, nte = 0, npe = 0;
+  float *dwte, *dwpe, *dout;
+  int32_t *ids, *pos;
+  CHECK(dim(c, 5, "BT", &BT) && dim(c, 6, "C", &C));
+  CHECK(typed(c, 0, "dwte", napi_float32_array, (void **)&dwte, &nte, 1) &&
+        typed(c, 1, "dwpe", napi_float32_array, (void **)&dwpe, &npe, 1));
+  CHECK(f32(c, 2, "dout", &dout, BT * C, 0) && i32(c, 3, "ids", &ids, BT, 0) && i32(c, 4, "positions", &pos, BT, 0));
+  if (dwte) CHECK(C == 0 || ids_in_range(c, ids, BT, nte / C, "ids"));
+  if (dwpe) CHECK(C == 0 || ids_in_range(c, pos, BT, npe / C, "positions"));
+  const lr_kernels *k = lr_k();
+  for (int64_t i = 0; i < BT; i++) {
+    const float *g = dout + i * C;
+    if (dwte) k->axpy(dwte + (int64_t)ids[i] * C, g, 1.0f, C);
+    if (dwpe) k->axpy(dwpe + (int64_t)pos[i] * C, g, 1.0f, C);
+  }
+  return undef(env);
+}
+
+/* crossEntropyForward(losses, logits, targets, N, V) */
+static napi_value js_xent_forward(napi_env env, napi_callback_info info) {
+  BEGIN("crossEntropyForward");
+  int64_t N, V;
+  float *losses, *logits;
+  int32_t *tg;
+  CHECK(dim(c, 3, "N", &N) && dim(c, 4, "V", &V));
+  CHECK(f32(c, 0, "losses", &losses, N, 0) && f32(c, 1, "logits", &logits, N * V, 0));
+  CHECK(i32(c, 2, "targets", &tg, N, 0));
+  for (int64_t i = 0; i < N; i++)
+    if (tg[i] >= V) CHECK(fail(c, 1, "%stargets holds %lld, outside the vocabulary [0, %lld)", "", tg[i], V));
+  lr_k()->xent_forward(losses, logits, tg, N, V);
+  return undef(env);
+}
+
+/* crossEntropyBackward(dlogits, logits, targets, dloss, N, V) */
+static napi_value js_xent_backward(napi_env env, napi_callback_info info) {
+  BEGIN("crossEntropyBackward");
+  int64_t N, V;
+  float *dlogits, *logits, *dloss;
+  int32_t *tg;
+  CHECK(dim(c, 4, "N", &N) && dim(c, 5, "V", &V));
+  CHECK(f32(c, 0, "dlogits", &dlogits, N * V, 0) && f32(c, 1, "logits", &logits, N * V, 0));
+  CHECK(i32(c, 2, "targets", &tg, N, 0) && f32(c, 3, "dloss", &dloss, N, 0));
+  for (int64_t i = 0; i < N; i++)
+    if (tg[i] >= V) CHECK(fail(c, 1, "%stargets holds %lld, outside the vocabulary [0, %lld)", "", tg[i], V));
+  lr_k()->xent_backward(dlogits, logits, tg, dloss, N, V);
+  return undef(env);
+}
+
+/* dropoutMask(mask, n, p, seed, offset) */
+static napi_value js_dropout_mask(napi_env env, napi_callback_info info) {
+  BEGIN("dropoutMask");
+  int64_t n;
+  double p, seed, offset;
+  float *mask;
+  CHECK(dim(c, 1, "n", &n) && num(c, 2, "p", &p) && num(c, 3, "seed", &seed) && num(c, 4, "offset", &offset));
+  CHECK(f32(c, 0, "mask", &mask, n, 0));
+  lr_k()->dropout_mask(mask, n, p, to_uint32(seed), (int64_t)to_uint32(offset));
+  return undef(env);
+}
+
+/* mul(out, x, mask, n) */
+static napi_value js_mul(napi_env env, napi_callback_info info) {
+  BEGIN("mul");
+  int64_t n;
+  float *out, *x, *m;
+  CHECK(dim(c, 3, "n", &n));
+  CHECK(f32(c, 0, "out", &out, n, 0) && f32(c, 1, "x", &x, n, 0) && f32(c, 2, "mask", &m, n, 0));
+  lr_k()->mul(out, x, m, n);
+  return undef(env);
+}
+
+/* adamw(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, step) */
+static napi_value js_adamw(napi_env env, napi_callback_info info) {
+  BEGIN("adamw");
+  int64_t n;
+  double lr, b1, b2, eps, wd, step;
+  float *p, *g, *m, *v;
+  CHECK(dim(c, 4, "n", &n) && num(c, 5, "lr", &lr) && num(c, 6, "beta1", &b1) && num(c, 7, "beta2", &b2));
+  CHECK(num(c, 8, "eps", &eps) && num(c, 9, "weightDecay", &wd) && num(c, 10, "step", &step));
+  CHECK(f32(c, 0, "params", &p, n, 0) && f32(c, 1, "grads", &g, n, 0) && f32(c, 2, "m", &m, n, 0) &&
+        f32(c, 3, "v", &v, n, 0));
+  lr_k()->adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
+  return undef(env);
+}
+
+/* sumSquares(x, n) -> number */
+static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
+  BEGIN("sumSquares");
+  int64_t n;
+  float *x;
+  CHECK(dim(c, 1, "n", &n) && f32(c, 0, "x", &x, n, 0));
+  napi_value r;
+  napi_create_double(env, lr_k()->sum_squares(x, n), &r);
+  return r;
+}
+
+/* scale(x, s, n) */
+static napi_value js_scale(napi_env env, napi_callback_info info) {
+  BEGIN("scale");
+  int64_t n;
+  double s;
+  float *x;
+  CHECK(num(c, 1, "s", &s) && dim(c, 2, "n", &n) && f32(c, 0, "x", &x, n, 0));
+  lr_k()->scale(x, (float)s, n);
+  return undef(env);
+}
+
+/* ---- engine information and settings ------------------------------------------------------------- */
+
+static void set_str(napi_env env, napi_value obj, const char *key, const char *val) {
+  napi_value v;
+  napi_create_string_utf8(env, val ? val : "", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+/* info() -> { isa, blasConfig, blasCore, blasThreads } */
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj, n;
+  napi_create_object(env, &obj);
+  set_str(env, obj, "isa", lr_k()->isa);
+  set_str(env, obj, "blasConfig", openblas_get_config());
+  set_str(env, obj, "blasCore", openblas_get_corename());
+  napi_create_int32(env, openblas_get_num_threads(), &n);
+  napi_set_named_property(env, obj, "blasThreads", n);
+  return obj;
+}
+
+/* setBlasThreads(n): the size of OpenBLAS's pool, the addon's only threads */
+static napi_value js_set_blas_threads(napi_env env, napi_callback_info info) {
+  BEGIN("setBlasThreads");
+  int64_t n;
+  CHECK(dim(c, 0, "n", &n));
+  if (n < 1) n = 1;
+  openblas_set_num_threads((int)n);
+  return undef(env);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  lr_select_kernels(getenv("LORAROUTE_NATIVE_ISA"));
+  const napi_property_descriptor props[] = {
+#define FN(name, f) {name, NULL, f, NULL, NULL, NULL, napi_enumerable, NULL}
+      FN("matmul", js_matmul),
+      FN("addBias", js_add_bias),
+      FN("biasBackward", js_bias_backward),
+      FN("add", js_add),
+      FN("axpy", js_axpy),
+      FN("layernormForward", js_layernorm_forward),
+      FN("layernormBackward", js_layernorm_backward),
+      FN("geluForward", js_gelu_forward),
+      FN("geluBackward", js_gelu_backward),
+      FN("attentionForward", js_attention_forward),
+      FN("attentionBackward", js_attention_backward),
+      FN("attentionCached", js_attention_cached),
+      FN("embeddingForward", js_embedding_forward),
+      FN("embeddingBackward", js_embedding_backward),
+      FN("crossEntropyForward", js_xent_forward),
+      FN("crossEntropyBackward", js_xent_backward),
+      FN("dropoutMask", js_dropout_mask),
+      FN("mul", js_mul),
+      FN("adamw", js_adamw),
+      FN("sumSquares", js_sum_squares),
+      FN("scale", js_scale),
+      FN("info", js_info),
+      FN("setBlasThreads", js_set_blas_threads),
+#undef FN
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

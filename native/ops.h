@@ -1,0 +1,30 @@
+/*
+ * Ops built on OpenBLAS sgemm plus the fused kernels: matmul (with a streaming path for a few rows) and
+ * the three attention ops. Shapes are row-major, as in src/tensor/backend.ts.
+ */
+#ifndef LORAROUTE_OPS_H
+#define LORAROUTE_OPS_H
+
+#include <stdint.h>
+
+#include "kernels.h"
+
+/* the kernel table chosen for this CPU (set once at load) */
+const lr_kernels *lr_k(void);
+void lr_select_kernels(const char *force_isa);
+
+/* out[M, N] = alpha * op(A) @ op(B) + beta * out */
+void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int transA, int transB,
+               float alpha, float beta);
+
+/* out [B, T, C], att [B, NH, T, T], qkv [B, T, 3C], mask [B, T] or NULL. Returns 0, or -1 if out of memory. */
+int lr_attention_forward(float *out, float *att, const float *qkv, const int32_t *mask, int64_t B, int64_t T, int64_t C,
+                         int64_t NH, double dropP, uint32_t dropSeed);
+/* dqkv [B, T, 3C] (overwritten). dropP > 0: attention dropout with the shared hash (see backend.ts). */
+int lr_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t T,
+                          int64_t C, int64_t NH, double dropP, uint32_t dropSeed);
+/* out [B, Tq, C]; caches [B, NH, S, hs]; mask [B, S] or NULL */
+int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, const int32_t *mask, int64_t past,
+                        int64_t B, int64_t Tq, int64_t C, int64_t NH, int64_t S);
+
+#endif

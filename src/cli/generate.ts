@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { loadGPT2 } from '../model/load.js';
+import { GPT2Tokenizer } from '../tokenizer/gpt2.js';
+import { generateText } from '../model/text.js';
+import { loadPeftAdapter } from '../lora/peft.js';
+import { LoraMixture } from '../lora/mixture.js';
+import { alpacaPrompt } from '../data/template.js';
+import { bundledModelDir } from '../paths.js';
+import type { BackendName } from '../tensor/select.js';
+import { intArg, numArg, repeatable } from './options.js';
+
+interface GenerateFlags {
+  model?: string;
+  prompt: string;
+  maxNewTokens: number;
+  greedy?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed: number;
+  ignoreEos?: boolean;
+  json?: boolean;
+  adapter?: string;
+  template: 'alpaca' | 'raw';
+  stop: string[];
+  backend: BackendName;
+}
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('generate a continuation of a prompt with GPT-2 (and optionally a LoRA adapter)')
+    .option('--model <dir>', 'Hugging Face GPT-2 folder (default: the bundled tiny model)')
+    .requiredOption('--prompt <text>', 'the prompt, used as given unless --template alpaca')
+    .option('--max-new-tokens <n>', 'tokens to generate at most', intArg('--max-new-tokens', 0), 64)
+    .option('--greedy', 'always take the most likely token (the default unless --temperature > 0)')
+    .option('--temperature <t>', 'sampling temperature (0 = greedy)', numArg('--temperature', 0))
+    .option('--top-k <k>', 'sample among the k most likely tokens', intArg('--top-k', 0))
+    .option('--top-p <p>', 'nucleus sampling mass', numArg('--top-p', 0, 1))
+    .option('--seed <s>', 'sampling seed', intArg('--seed', 0), 0)
+    .option('--ignore-eos', 'do not stop at <|endoftext|>')
+    .option('--stop <text>', 'stop when the text contains this (repeatable)', repeatable, [])
+    .option('--adapter <dir>', 'a PEFT LoRA adapter folder to apply')
+    .addOption(new Option('--template <name>', 'prompt wrapping').choices(['raw', 'alpaca']).default('raw'))
+    .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'native', 'reference']).default('auto'))
+    .option('--json', 'print one JSON object instead of streaming text')
+    .action((flags: GenerateFlags) => {
+      const dir = flags.model ?? bundledModelDir();
+      const model = loadGPT2(dir, { backend: flags.backend });
+      const tokenizer = GPT2Tokenizer.fromDir(dir);
+      let hook: LoraMixture | null = null;
+      if (flags.adapter) {
+        hook = new LoraMixture([loadPeftAdapter(flags.adapter, model.config)], model.backend);
+        hook.useOnly(0, 1);
+      }
+      const prompt = flags.template === 'alpaca' ? alpacaPrompt(flags.prompt) : flags.prompt;
+      const greedy = flags.greedy === true || !(flags.temperature && flags.temperature > 0);
+      const [result] = generateText(model, tokenizer, [prompt], {
+        maxNewTokens: flags.maxNewTokens,
+        greedy,
+        temperature: flags.temperature,
+        topK: flags.topK,
+        topP: flags.topP,
+        seed: flags.seed,
+        stopAtEos: !flags.ignoreEos,
+        stopStrings: flags.stop,
+        hook,
+        onText: flags.json ? undefined : (_row, text) => process.stdout.write(text),
+      });
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({
+          prompt, text: result.text, token_ids: result.tokenIds, finish_reason: result.finishReason,
+          prompt_tokens: result.promptTokens, model: dir, adapter: flags.adapter ?? null, backend: model.backend.name,
+        }) + '\n');
+      } else {
+        process.stdout.write('\n');
+      }
+    });
+}

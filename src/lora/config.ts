@@ -1,0 +1,140 @@
+import { LoraRouteError } from '../errors.js';
+
+/**
+ * LoRA settings, in the shape of PEFT's `adapter_config.json` (snake_case keys are the file format;
+ * see `toAdapterConfigJson` / `parseAdapterConfig`).
+ */
+export interface LoraConfig {
+  r: number;
+  loraAlpha: number;
+  loraDropout: number;
+  /** Module-name suffixes (`c_attn` matches `transformer.h.0.attn.c_attn`), or one regex matched in full. */
+  targetModules: string[] | string;
+  useRslora: boolean;
+  /** GPT-2's Conv1D stores weights [in, out]; PEFT sets this true for it (and so do we). */
+  fanInFanOut: boolean;
+  /** Only these block indices get adapters (null = all). */
+  layersToTransform: number[] | null;
+  /** Per-module rank / alpha overrides (PEFT's rank_pattern / alpha_pattern). */
+  rankPattern: Record<string, number>;
+  alphaPattern: Record<string, number>;
+  /** Recorded in the file for provenance. */
+  baseModelNameOrPath: string | null;
+}
+
+export function defaultLoraConfig(over: Partial<LoraConfig> = {}): LoraConfig {
+  return {
+    r: 16, loraAlpha: 32, loraDropout: 0.05, targetModules: ['c_attn', 'c_proj'], useRslora: false, fanInFanOut: true,
+    layersToTransform: null, rankPattern: {}, alphaPattern: {}, baseModelNameOrPath: null, ...over,
+  };
+}
+
+/** PEFT's rule: a pattern key matches a module when the module name ends with it (at a dot boundary). */
+function patternValue(pattern: Record<string, number>, moduleName: string): number | undefined {
+  for (const [key, value] of Object.entries(pattern)) {
+    if (new RegExp(`^(.*\\.)?(${key})$`).test(moduleName)) return value;
+  }
+  return undefined;
+}
+
+/** Does `moduleName` (e.g. `transformer.h.3.mlp.c_proj`) get an adapter under this config? */
+export function targetsModule(cfg: LoraConfig, moduleName: string, layer: number): boolean {
+  if (cfg.layersToTransform && !cfg.layersToTransform.includes(layer)) return false;
+  if (typeof cfg.targetModules === 'string') return new RegExp(`^(?:${cfg.targetModules})$`).test(moduleName);
+  return cfg.targetModules.some((t) => moduleName === t || moduleName.endsWith('.' + t));
+}
+
+/** Rank and scaling of one module (patterns applied; rslora scales by alpha / sqrt(r)). */
+export function moduleRankScaling(cfg: LoraConfig, moduleName: string): { r: number; scaling: number } {
+  const r = patternValue(cfg.rankPattern, moduleName) ?? cfg.r;
+  const alpha = patternValue(cfg.alphaPattern, moduleName) ?? cfg.loraAlpha;
+  return { r, scaling: cfg.useRslora ? alpha / Math.sqrt(r) : alpha / r };
+}
+
+export function validateLoraConfig(cfg: LoraConfig, where: string): void {
+  if (!Number.isInteger(cfg.r) || cfg.r <= 0) throw new LoraRouteError(`${where}: r must be a positive integer, got ${cfg.r}`);
+  if (!(typeof cfg.loraAlpha === 'number' && cfg.loraAlpha > 0)) throw new LoraRouteError(`${where}: lora_alpha must be a positive number, got ${cfg.loraAlpha}`);
+  if (!(cfg.loraDropout >= 0 && cfg.loraDropout < 1)) throw new LoraRouteError(`${where}: lora_dropout must be in [0, 1), got ${cfg.loraDropout}`);
+  const t = cfg.targetModules;
+  if (!(typeof t === 'string' ? t.length > 0 : Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === 'string' && x.length > 0))) {
+    throw new LoraRouteError(`${where}: target_modules must be a non-empty list of module names or a regex string`);
+  }
+  for (const [k, v] of Object.entries(cfg.rankPattern)) {
+    if (!Number.isInteger(v) || v <= 0) throw new LoraRouteError(`${where}: rank_pattern["${k}"] must be a positive integer, got ${v}`);
+  }
+}
+
+/** The `adapter_config.json` object PEFT writes for this config (PEFT loads it unchanged). */
+export function toAdapterConfigJson(cfg: LoraConfig): Record<string, unknown> {
+  return {
+    alpha_pattern: cfg.alphaPattern,
+    auto_mapping: null,
+    base_model_name_or_path: cfg.baseModelNameOrPath,
+    bias: 'none',
+    fan_in_fan_out: cfg.fanInFanOut,
+    inference_mode: true,
+    init_lora_weights: true,
+    layers_pattern: null,
+    layers_to_transform: cfg.layersToTransform,
+    lora_alpha: cfg.loraAlpha,
+    lora_dropout: cfg.loraDropout,
+    modules_to_save: null,
+    peft_type: 'LORA',
+    r: cfg.r,
+    rank_pattern: cfg.rankPattern,
+    revision: null,
+    target_modules: cfg.targetModules,
+    task_type: 'CAUSAL_LM',
+    use_dora: false,
+    use_rslora: cfg.useRslora,
+  };
+}
+
+/** Reads PEFT's `adapter_config.json` object; refuses what loraroute does not implement, by name. */
+export function parseAdapterConfig(raw: unknown, file: string): LoraConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new LoraRouteError(`${file}: expected a JSON object`);
+  const o = raw as Record<string, unknown>;
+  if (o.peft_type !== undefined && o.peft_type !== 'LORA') throw new LoraRouteError(`${file}: peft_type "${String(o.peft_type)}" is not supported (expected LORA)`);
+  const refuse = (key: string, ok: (v: unknown) => boolean, what: string) => {
+    if (o[key] !== undefined && !ok(o[key])) throw new LoraRouteError(`${file}: ${key} = ${JSON.stringify(o[key])} is not supported (${what})`);
+  };
+  const empty = (v: unknown) => v === null || v === false || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+  refuse('use_dora', (v) => v === false || v === null, 'DoRA adapters');
+  refuse('bias', (v) => v === 'none', 'only bias "none"');
+  refuse('modules_to_save', empty, 'modules_to_save');
+  refuse('layers_pattern', (v) => v === null || typeof v === 'string', 'layers_pattern');
+  refuse('lora_bias', (v) => v === false, 'lora_bias');
+  const num = (key: string, fallback?: number): number => {
+    const v = o[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new LoraRouteError(`${file}: "${key}" must be a number, got ${JSON.stringify(o[key])}`);
+    return v;
+  };
+  const target = o.target_modules;
+  if (!(typeof target === 'string' || (Array.isArray(target) && target.every((t) => typeof t === 'string')))) {
+    throw new LoraRouteError(`${file}: "target_modules" must be a list of module names or a regex string, got ${JSON.stringify(target)}`);
+  }
+  let layers: number[] | null = null;
+  const lt = o.layers_to_transform;
+  if (typeof lt === 'number') layers = [lt];
+  else if (Array.isArray(lt)) layers = lt.map(Number);
+  const patterns = (key: string): Record<string, number> => {
+    const v = o[key];
+    if (v === undefined || v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) throw new LoraRouteError(`${file}: "${key}" must be an object`);
+    return v as Record<string, number>;
+  };
+  const cfg: LoraConfig = {
+    r: num('r', 8),
+    loraAlpha: num('lora_alpha', 8),
+    loraDropout: num('lora_dropout', 0),
+    targetModules: target as string[] | string,
+    useRslora: o.use_rslora === true,
+    fanInFanOut: o.fan_in_fan_out === true,
+    layersToTransform: layers,
+    rankPattern: patterns('rank_pattern'),
+    alphaPattern: patterns('alpha_pattern'),
+    baseModelNameOrPath: typeof o.base_model_name_or_path === 'string' ? o.base_model_name_or_path : null,
+  };
+  validateLoraConfig(cfg, file);
+  return cfg;
+}

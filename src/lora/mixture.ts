@@ -1,0 +1,176 @@
+import type { Backend, F32 } from '../tensor/backend.js';
+import { Scratch } from '../tensor/scratch.js';
+import { siteSeed, type LinearHook, type LinearSite, type PassInfo } from '../model/hooks.js';
+import { LINEAR_MODULES, type LinearModule } from '../model/weights.js';
+import { LoraRouteError } from '../errors.js';
+import type { LoraAdapter, LoraSite } from './adapter.js';
+
+/**
+ * Several LoRA adapters on one frozen base, mixed per sequence by gates g [B, K]:
+ *   y_b = x_b W + b + Σ_k g[b, k] · scaling_k · B_k A_k dropout_k(x_b)
+ * One-hot gates give each row its own adapter (or none: an all-zero row); router probabilities give the
+ * differentiable mixture of joint training, and `gateGrads` receives dL/dg.
+ */
+export class LoraMixture implements LinearHook {
+  /** [B, K] */
+  gates: F32 = new Float32Array(0);
+  /** dL/dgates [B, K], accumulated in backward when `trackGateGrads`. */
+  gateGrads: Float64Array = new Float64Array(0);
+  trackGateGrads = false;
+  /** Which adapters receive parameter gradients. */
+  trainable: boolean[];
+  private B = 0;
+  private readonly scratch = new Scratch();
+  private readonly modules: Set<LinearModule>;
+
+  constructor(readonly adapters: LoraAdapter[], readonly backend: Backend) {
+    if (adapters.length === 0) throw new LoraRouteError('a LoRA mixture needs at least one adapter');
+    this.trainable = adapters.map(() => false);
+    this.modules = new Set(LINEAR_MODULES.filter((m) => adapters.some((a) => a.hasModule(m))));
+  }
+
+  get K(): number {
+    return this.adapters.length;
+  }
+
+  /** Sets the gates of the next passes: gates [B, K] (copied). */
+  setGates(gates: ArrayLike<number>, B: number): void {
+    if (gates.length !== B * this.K) throw new LoraRouteError(`gates have ${gates.length} entries, expected B*K = ${B}*${this.K}`);
+    this.B = B;
+    this.gates = Float32Array.from(gates);
+    this.gateGrads = new Float64Array(B * this.K);
+  }
+
+  /** One adapter per row: choice[b] in [0, K) or -1 for the bare base model. */
+  route(choice: ArrayLike<number>): void {
+    const B = choice.length;
+    const g = new Float32Array(B * this.K);
+    for (let b = 0; b < B; b++) {
+      const k = choice[b];
+      if (k === -1) continue;
+      if (!(Number.isInteger(k) && k >= 0 && k < this.K)) throw new LoraRouteError(`row ${b}: expert ${k} is not in [0, ${this.K}) or -1`);
+      g[b * this.K + k] = 1;
+    }
+    this.setGates(g, B);
+  }
+
+  /** The same adapter for all B rows. */
+  useOnly(k: number, B: number): void {
+    this.route(new Array<number>(B).fill(k));
+  }
+
+  applies(module: LinearModule): boolean {
+    return this.modules.has(module);
+  }
+
+  forward(site: LinearSite, x: F32, y: F32, pass: PassInfo): void {
+    this.checkRows(pass);
+    const be = this.backend;
+    const { T } = pass;
+    for (let k = 0; k < this.K; k++) {
+      const s = this.adapters[k].site(site.layer, site.module);
+      if (!s) continue;
+      const xin = this.dropped(k, s, x, pass);
+      const xa = this.scratch.f32(`xa.${k}.${s.layer}.${s.module}`, pass.B * T * s.r); // [BT, r]
+      for (const run of this.runs(k, pass.B)) {
+        const o = run.b0 * T, R = (run.b1 - run.b0) * T;
+        const xs = xin.subarray(o * s.inDim, (o + R) * s.inDim); // [R, in]
+        const xaR = xa.subarray(o * s.r, (o + R) * s.r); // [R, r] = xs A^T
+        be.matmul(xaR, xs, s.A, R, s.r, s.inDim, { transB: true });
+        // y[R, out] += g * scaling * xa B^T
+        be.matmul(y.subarray(o * s.outDim, (o + R) * s.outDim), xaR, s.B, R, s.outDim, s.r, { transB: true, alpha: run.g * s.scaling, beta: 1 });
+      }
+    }
+  }
+
+  backward(site: LinearSite, x: F32, dy: F32, dx: F32, pass: PassInfo): void {
+    const be = this.backend;
+    const { T } = pass;
+    for (let k = 0; k < this.K; k++) {
+      const s = this.adapters[k].site(site.layer, site.module);
+      if (!s) continue;
+      const train = this.trainable[k];
+      if (!train && !this.trackGateGrads && !this.needsInputGrad()) continue;
+      const xin = this.dropped(k, s, x, pass);
+      const mask = this.dropoutP(k, pass) > 0 ? this.scratch.f32(`mask.${k}`, pass.B * T * s.inDim) : null;
+      const xa = this.scratch.f32(`xa.${k}.${s.layer}.${s.module}`, pass.B * T * s.r);
+      const tmp = this.scratch.f32('tmp', pass.B * T * s.r);
+      for (const run of this.runs(k, pass.B)) {
+        const o = run.b0 * T, R = (run.b1 - run.b0) * T;
+        const dyR = dy.subarray(o * s.outDim, (o + R) * s.outDim); // [R, out]
+        const xaR = xa.subarray(o * s.r, (o + R) * s.r); // [R, r]
+        const tmpR = tmp.subarray(0, R * s.r);
+        be.matmul(tmpR, dyR, s.B, R, s.r, s.outDim); // [R, r] = dy B
+        if (this.trackGateGrads) {
+          // dL/dg[b, k] = scaling * <xa_b, (dy B)_b>
+          for (let b = run.b0; b < run.b1; b++) {
+            let d = 0;
+            const off = (b - run.b0) * T * s.r;
+            for (let i = 0; i < T * s.r; i++) d += xaR[off + i] * tmpR[off + i];
+            this.gateGrads[b * this.K + k] += s.scaling * d;
+          }
+        }
+        const gs = run.g * s.scaling;
+        if (train) {
+          // dB[out, r] += gs * dy^T xa
+          be.matmul(s.gradB, dyR, xaR, s.outDim, s.r, R, { transA: true, alpha: gs, beta: 1 });
+          // dA[r, in] += gs * (dy B)^T x_dropped
+          be.matmul(s.gradA, tmpR, xin.subarray(o * s.inDim, (o + R) * s.inDim), s.r, s.inDim, R, { transA: true, alpha: gs, beta: 1 });
+        }
+        // dx[R, in] += gs * ((dy B) A) * mask
+        const dxR = dx.subarray(o * s.inDim, (o + R) * s.inDim);
+        if (mask) {
+          const part = this.scratch.f32('dxPart', R * s.inDim);
+          be.matmul(part, tmpR, s.A, R, s.inDim, s.r, { alpha: gs });
+          be.mul(part, part, mask.subarray(o * s.inDim, (o + R) * s.inDim), R * s.inDim);
+          be.add(dxR, dxR, part, R * s.inDim);
+        } else {
+          be.matmul(dxR, tmpR, s.A, R, s.inDim, s.r, { alpha: gs, beta: 1 });
+        }
+      }
+    }
+  }
+
+  /** The gradient must flow to x through every adapter (the base below may feed trainable adapters). */
+  private needsInputGrad(): boolean {
+    return this.trainable.some(Boolean) || this.trackGateGrads;
+  }
+
+  private dropoutP(k: number, pass: PassInfo): number {
+    return pass.dropout ? this.adapters[k].config.loraDropout : 0;
+  }
+
+  /** x, or dropout_k(x) in training (mask regenerated from the pass seed, so backward sees the same one). */
+  private dropped(k: number, s: LoraSite, x: F32, pass: PassInfo): F32 {
+    const p = this.dropoutP(k, pass);
+    if (p <= 0) return x;
+    const n = pass.B * pass.T * s.inDim;
+    const mask = this.scratch.f32(`mask.${k}`, n);
+    const slot = 16 + k * LINEAR_MODULES.length + LINEAR_MODULES.indexOf(s.module);
+    this.backend.dropoutMask(mask, n, p, siteSeed(pass.seed, s.layer, slot), 0);
+    const out = this.scratch.f32(`xdrop.${k}`, n);
+    this.backend.mul(out, x, mask, n);
+    return out;
+  }
+
+  /** Maximal runs of consecutive rows with the same non-zero gate for adapter k. */
+  private runs(k: number, B: number): Array<{ b0: number; b1: number; g: number }> {
+    const out: Array<{ b0: number; b1: number; g: number }> = [];
+    let b = 0;
+    while (b < B) {
+      const g = this.gates[b * this.K + k];
+      if (g === 0) { b++; continue; }
+      let e = b + 1;
+      while (e < B && this.gates[e * this.K + k] === g) e++;
+      out.push({ b0: b, b1: e, g });
+      b = e;
+    }
+    return out;
+  }
+
+  private checkRows(pass: PassInfo): void {
+    if (pass.B !== this.B) {
+      throw new LoraRouteError(`LoRA gates were set for ${this.B} rows but the batch has ${pass.B}: call route() / setGates() per batch`);
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { existsSync, statSync } from 'node:fs';
+import { LoraRouteError } from '../errors.js';
+import { openCheckpoint } from '../io/safetensors.js';
+import { getBackend, type BackendName } from '../tensor/select.js';
+import type { Backend } from '../tensor/backend.js';
+import { readGPT2Config } from './config.js';
+import { GPT2 } from './gpt2.js';
+import { loadWeights } from './weights.js';
+import { bundledModelDir } from '../paths.js';
+
+export interface LoadModelOptions {
+  /** A backend instance, or a name for getBackend (default 'auto'). */
+  backend?: Backend | BackendName;
+}
+
+/** Loads an HF GPT-2 folder (config.json + model.safetensors or shards); `dir` undefined = the bundled model. */
+export function loadGPT2(dir: string = bundledModelDir(), opts: LoadModelOptions = {}): GPT2 {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new LoraRouteError(`model folder ${dir} does not exist`);
+  const config = readGPT2Config(dir);
+  const weights = loadWeights(config, openCheckpoint(dir));
+  const backend = typeof opts.backend === 'object' ? opts.backend : getBackend(opts.backend ?? 'auto');
+  return new GPT2(config, weights, backend);
+}

@@ -1,0 +1,143 @@
+import type { F32 } from '../tensor/backend.js';
+import type { GPT2Config } from './config.js';
+import { LoraRouteError } from '../errors.js';
+import type { WeightSource } from '../io/weights.js';
+
+/** The linear (Conv1D) modules of a block, by their HF names. PEFT's target_modules match these by suffix. */
+export const LINEAR_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
+export type LinearModule = (typeof LINEAR_MODULES)[number];
+
+/** [in, out] of each linear module (Conv1D stores its weight as [in, out]). */
+export function linearShape(cfg: GPT2Config, module: LinearModule): [number, number] {
+  const C = cfg.nEmbd;
+  switch (module) {
+    case 'attn.c_attn': return [C, 3 * C];
+    case 'attn.c_proj': return [C, C];
+    case 'mlp.c_fc': return [C, cfg.nInner];
+    case 'mlp.c_proj': return [cfg.nInner, C];
+  }
+}
+
+export interface BlockWeights {
+  ln1W: F32; ln1B: F32; // [C]
+  qkvW: F32; qkvB: F32; // [C, 3C], [3C]
+  attnProjW: F32; attnProjB: F32; // [C, C], [C]
+  ln2W: F32; ln2B: F32; // [C]
+  fcW: F32; fcB: F32; // [C, 4C], [4C]
+  fcProjW: F32; fcProjB: F32; // [4C, C], [C]
+}
+
+/** All parameters of GPT-2 in one Float32Array, with named views into it (llm.c style). */
+export interface GPT2Weights {
+  buffer: F32;
+  wte: F32; // [V, C] (also the tied lm_head)
+  wpe: F32; // [P, C]
+  blocks: BlockWeights[];
+  lnfW: F32; lnfB: F32; // [C]
+}
+
+/** HF names (without the `transformer.` prefix) and shapes, in buffer order. */
+export function weightLayout(cfg: GPT2Config): Array<{ name: string; shape: number[] }> {
+  const C = cfg.nEmbd;
+  const out: Array<{ name: string; shape: number[] }> = [
+    { name: 'wte.weight', shape: [cfg.vocabSize, C] },
+    { name: 'wpe.weight', shape: [cfg.nPositions, C] },
+  ];
+  for (let l = 0; l < cfg.nLayer; l++) {
+    const p = `h.${l}.`;
+    out.push(
+      { name: p + 'ln_1.weight', shape: [C] }, { name: p + 'ln_1.bias', shape: [C] },
+      { name: p + 'attn.c_attn.weight', shape: linearShape(cfg, 'attn.c_attn') }, { name: p + 'attn.c_attn.bias', shape: [3 * C] },
+      { name: p + 'attn.c_proj.weight', shape: linearShape(cfg, 'attn.c_proj') }, { name: p + 'attn.c_proj.bias', shape: [C] },
+      { name: p + 'ln_2.weight', shape: [C] }, { name: p + 'ln_2.bias', shape: [C] },
+      { name: p + 'mlp.c_fc.weight', shape: linearShape(cfg, 'mlp.c_fc') }, { name: p + 'mlp.c_fc.bias', shape: [cfg.nInner] },
+      { name: p + 'mlp.c_proj.weight', shape: linearShape(cfg, 'mlp.c_proj') }, { name: p + 'mlp.c_proj.bias', shape: [C] },
+    );
+  }
+  out.push({ name: 'ln_f.weight', shape: [C] }, { name: 'ln_f.bias', shape: [C] });
+  return out;
+}
+
+const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Makes the named views over one buffer (which it allocates when not given). */
+export function viewWeights(cfg: GPT2Config, buffer?: F32): GPT2Weights {
+  const layout = weightLayout(cfg);
+  const total = layout.reduce((s, t) => s + numel(t.shape), 0);
+  const buf = buffer ?? new Float32Array(total);
+  if (buf.length !== total) throw new Error(`weight buffer has ${buf.length} floats, layout needs ${total}`);
+  const views = new Map<string, F32>();
+  let off = 0;
+  for (const t of layout) {
+    const n = numel(t.shape);
+    views.set(t.name, buf.subarray(off, off + n));
+    off += n;
+  }
+  const v = (name: string) => views.get(name) as F32;
+  const blocks: BlockWeights[] = [];
+  for (let l = 0; l < cfg.nLayer; l++) {
+    const p = `h.${l}.`;
+    blocks.push({
+      ln1W: v(p + 'ln_1.weight'), ln1B: v(p + 'ln_1.bias'),
+      qkvW: v(p + 'attn.c_attn.weight'), qkvB: v(p + 'attn.c_attn.bias'),
+      attnProjW: v(p + 'attn.c_proj.weight'), attnProjB: v(p + 'attn.c_proj.bias'),
+      ln2W: v(p + 'ln_2.weight'), ln2B: v(p + 'ln_2.bias'),
+      fcW: v(p + 'mlp.c_fc.weight'), fcB: v(p + 'mlp.c_fc.bias'),
+      fcProjW: v(p + 'mlp.c_proj.weight'), fcProjB: v(p + 'mlp.c_proj.bias'),
+    });
+  }
+  return { buffer: buf, wte: v('wte.weight'), wpe: v('wpe.weight'), blocks, lnfW: v('ln_f.weight'), lnfB: v('ln_f.bias') };
+}
+
+/**
+ * Copies an HF GPT-2 checkpoint into one buffer. Accepts keys with or without the `transformer.` prefix;
+ * `lm_head.weight`, when present, must equal the tied `wte` shape (it is not used separately).
+ */
+export function loadWeights(cfg: GPT2Config, src: WeightSource): GPT2Weights {
+  const w = viewWeights(cfg);
+  const prefix = src.has('transformer.wte.weight') ? 'transformer.' : src.has('wte.weight') ? '' : null;
+  if (prefix === null) {
+    throw new LoraRouteError(`${src.path}: no "transformer.wte.weight" or "wte.weight" tensor: not a GPT-2 checkpoint`);
+  }
+  let off = 0;
+  for (const t of weightLayout(cfg)) {
+    const key = prefix + t.name;
+    if (!src.has(key)) throw new LoraRouteError(`${src.path}: missing tensor "${key}" (expected shape [${t.shape}])`);
+    const shape = src.info(key).shape;
+    if (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) {
+      throw new LoraRouteError(`${src.path}: tensor "${key}" has shape [${shape}], config.json implies [${t.shape}]`);
+    }
+    const data = src.getF32(key);
+    w.buffer.set(data, off);
+    off += data.length;
+  }
+  if (src.has('lm_head.weight')) {
+    const shape = src.info('lm_head.weight').shape;
+    if (shape[0] !== cfg.vocabSize || shape[1] !== cfg.nEmbd) {
+      throw new LoraRouteError(`${src.path}: "lm_head.weight" has shape [${shape}], expected [${cfg.vocabSize},${cfg.nEmbd}] (tied to wte)`);
+    }
+  }
+  return w;
+}
+
+/** GPT-2-style random initialisation (normal(0, 0.02), layer norms at 1/0), seeded; for benches and tests. */
+export function randomWeights(cfg: GPT2Config, seed = 1): GPT2Weights {
+  const w = viewWeights(cfg);
+  let s = seed >>> 0 || 1;
+  const uniform = () => {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    return (s + 0.5) / 4294967296;
+  };
+  for (let i = 0; i < w.buffer.length; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(uniform()));
+    const th = 2 * Math.PI * uniform();
+    w.buffer[i] = 0.02 * r * Math.cos(th);
+    if (i + 1 < w.buffer.length) w.buffer[i + 1] = 0.02 * r * Math.sin(th);
+  }
+  for (const b of w.blocks) {
+    b.ln1W.fill(1); b.ln1B.fill(0); b.ln2W.fill(1); b.ln2B.fill(0);
+    b.qkvB.fill(0); b.attnProjB.fill(0); b.fcB.fill(0); b.fcProjB.fill(0);
+  }
+  w.lnfW.fill(1); w.lnfB.fill(0);
+  return w;
+}

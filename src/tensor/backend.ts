@@ -1,0 +1,133 @@
+/**
+ * The kernel contract: every op GPT-2, LoRA, the router and AdamW need, each forward with its backward.
+ *
+ * Buffers are Float32Array views (llm.c style: one big buffer, named views into it). Ops write into
+ * caller-owned outputs and never allocate. Shapes are passed explicitly; the comments give them row-major.
+ * Every backend (reference TypeScript, native N-API, WebGPU later) implements this interface and passes
+ * the one shared suite in test/backend-suite.ts. A backend may be faster; it must not differ from the
+ * reference by more than float rounding.
+ *
+ * Conventions
+ * - "accumulate" / beta: gradients of shared things are added (`+=`) so that several users can
+ *   contribute; everything else overwrites.
+ * - Masks: `keyMask[b * T + t]` is 1 for a real token, 0 for padding (HF attention_mask).
+ * - Dropout masks come from `dropoutMask`, a counter-based hash of (seed, index), so every backend draws
+ *   the same mask for the same seed and results are reproducible across backends.
+ */
+export type F32 = Float32Array;
+export type I32 = Int32Array;
+
+export interface MatmulOptions {
+  /** Use A^T: A is stored [K, M] instead of [M, K]. */
+  transA?: boolean;
+  /** Use B^T: B is stored [N, K] instead of [K, N]. */
+  transB?: boolean;
+  /** out = alpha * op(A) op(B) + beta * out. Defaults: alpha 1, beta 0. */
+  alpha?: number;
+  beta?: number;
+}
+
+export interface Backend {
+  /** Short name: "reference", "native", "webgpu". */
+  readonly name: string;
+
+  /** out[M, N] = alpha * op(A)[M, K] @ op(B)[K, N] + beta * out. (sgemm, row-major) */
+  matmul(out: F32, a: F32, b: F32, M: number, N: number, K: number, opts?: MatmulOptions): void;
+
+  /** out[M, N] += bias[N] broadcast over rows. */
+  addBias(out: F32, bias: F32, M: number, N: number): void;
+  /** dbias[N] (+)= sum over rows of dout[M, N]. */
+  biasBackward(dbias: F32, dout: F32, M: number, N: number, accumulate: boolean): void;
+
+  /** out = a + b, elementwise over n (out may alias a or b). */
+  add(out: F32, a: F32, b: F32, n: number): void;
+  /** y += alpha * x over n (axpy). */
+  axpy(y: F32, x: F32, alpha: number, n: number): void;
+
+  /**
+   * LayerNorm over the last axis. x, out: [N, C]; weight, bias: [C]; mean, rstd: [N] (saved for backward).
+   */
+  layernormForward(out: F32, mean: F32, rstd: F32, x: F32, weight: F32, bias: F32, N: number, C: number, eps: number): void;
+  /**
+   * dx (+)= dLoss/dx (accumulated into dx when accumulate). dweight, dbias may be null (frozen); when given
+   * they are always accumulated.
+   */
+  layernormBackward(
+    dx: F32, dweight: F32 | null, dbias: F32 | null, dout: F32, x: F32, weight: F32, mean: F32, rstd: F32,
+    N: number, C: number, accumulate: boolean,
+  ): void;
+
+  /** GPT-2 "gelu_new" (tanh approximation), elementwise over n. */
+  geluForward(out: F32, x: F32, n: number): void;
+  /** dx = dout * gelu'(x) (overwrites). */
+  geluBackward(dx: F32, x: F32, dout: F32, n: number): void;
+
+  /**
+   * Causal self-attention over a packed qkv [B, T, 3C] (q, k, v each [B, T, NH, hs]) with an optional key
+   * padding mask [B, T]. Saves the probabilities att [B, NH, T, T] for backward. out: [B, T, C].
+   * A query row whose keys are all masked gets zeros (HF gives garbage there; it is never scored).
+   * Attention dropout (GPT-2's attn_pdrop, training only): when dropoutP > 0 the probabilities are multiplied
+   * by the dropout mask of element ((b*NH + h)*T + t)*T + t2 drawn with `hashUniform(dropoutSeed, index)`
+   * (same rule as dropoutMask) before they weight V; `att` keeps the probabilities before dropout.
+   */
+  attentionForward(
+    out: F32, att: F32, qkv: F32, keyMask: I32 | null, B: number, T: number, C: number, NH: number,
+    dropoutP?: number, dropoutSeed?: number,
+  ): void;
+  /** dqkv [B, T, 3C] = gradient through attention (overwrites); same dropoutP / dropoutSeed as forward. */
+  attentionBackward(
+    dqkv: F32, dout: F32, qkv: F32, att: F32, B: number, T: number, C: number, NH: number,
+    dropoutP?: number, dropoutSeed?: number,
+  ): void;
+
+  /**
+   * Incremental attention with a KV cache (inference only). qkv: [B, Tq, 3C] for new positions
+   * past .. past+Tq-1. kCache, vCache: [B, NH, S, hs]; the new k, v are written into them first.
+   * keyMask: [B, S] over all cached positions (or null). out: [B, Tq, C].
+   */
+  attentionCached(
+    out: F32, qkv: F32, kCache: F32, vCache: F32, keyMask: I32 | null,
+    past: number, B: number, Tq: number, C: number, NH: number, S: number,
+  ): void;
+
+  /**
+   * out[B*T, C] = wte[ids] + wpe[positions]. positions[b*T+t] gives the position id of each token
+   * (so right padding and KV-cache offsets are both expressed by the caller).
+   */
+  embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void;
+  /** dwte[V, C] += scatter of dout by ids; dwpe likewise by positions (either may be null). */
+  embeddingBackward(dwte: F32 | null, dwpe: F32 | null, dout: F32, ids: I32, positions: I32, BT: number, C: number): void;
+
+  /**
+   * Softmax cross-entropy per row. logits [N, V]; targets [N] (-100 = ignored, loss 0).
+   * losses[N] gets -log p(target); returns nothing (caller reduces).
+   */
+  crossEntropyForward(losses: F32, logits: F32, targets: I32, N: number, V: number): void;
+  /**
+   * dlogits[N, V] = (softmax(logits) - onehot(target)) * dloss[n] for rows with a target, 0 for ignored rows
+   * (overwrites; dlogits may alias logits).
+   */
+  crossEntropyBackward(dlogits: F32, logits: F32, targets: I32, dloss: F32, N: number, V: number): void;
+
+  /**
+   * Fills mask[n] with 0 (dropped) or 1/(1-p) (kept) from the shared counter-based hash of (seed, offset+i).
+   * p = 0 gives all ones.
+   */
+  dropoutMask(mask: F32, n: number, p: number, seed: number, offset: number): void;
+  /** out = x * mask, elementwise (also the backward: dx = dout * mask). */
+  mul(out: F32, x: F32, mask: F32, n: number): void;
+
+  /**
+   * One AdamW step (decoupled weight decay, bias-corrected moments) over n parameters.
+   * step is 1-based.
+   */
+  adamw(
+    params: F32, grads: F32, m: F32, v: F32, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
+  ): void;
+
+  /** Sum of squares of x[0..n) as a double (for global-norm clipping). */
+  sumSquares(x: F32, n: number): number;
+  /** x *= s over n. */
+  scale(x: F32, s: number, n: number): void;
+}

@@ -1,0 +1,118 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, debugShrink, resolveModelDir, serializeConfig, type Config } from '../config/index.js';
+import { defaultDataPaths, loadAlpaca } from '../data/alpaca.js';
+import { loadGPT2 } from '../model/load.js';
+import { GPT2Tokenizer } from '../tokenizer/gpt2.js';
+import { LoraAdapter } from '../lora/adapter.js';
+import { LoraMixture } from '../lora/mixture.js';
+import { defaultLoraConfig, type LoraConfig } from '../lora/config.js';
+import { savePeftAdapter } from '../lora/peft.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { LoraRouteError } from '../errors.js';
+import type { GPT2Config } from '../model/config.js';
+import { makeExamples } from './examples.js';
+import { splitRecords } from './data.js';
+import { adapterTask } from './adapter-task.js';
+import { runTraining, type LoopOptions, type LoopResult } from './loop.js';
+import { MetricsLog } from './metrics.js';
+import { createProgress, type Progress } from './progress.js';
+import { hasTrainingState } from './checkpoint.js';
+
+export interface FinetuneOptions {
+  configPath?: string;
+  sets?: string[];
+  /** Overrides model.base_model_name. */
+  modelDir?: string;
+  /** Overrides data.paths. */
+  data?: string[];
+  out: string;
+  resume?: boolean;
+  debug?: boolean;
+  quiet?: boolean;
+  signal?: { interrupted: boolean };
+}
+
+/** The LoRA settings of a run config, as PEFT's adapter config. */
+export function loraConfigOf(config: Config, baseModel: string | null): LoraConfig {
+  const m = config.model;
+  return defaultLoraConfig({
+    r: m.lora_rank, loraAlpha: m.lora_alpha, loraDropout: m.lora_dropout, targetModules: [...m.target_modules],
+    useRslora: m.use_rslora, baseModelNameOrPath: baseModel,
+  });
+}
+
+/** Loop settings shared by every LoRA training run of a config. */
+export function loopOptionsOf(config: Config, peak: number, epochs: number, rest: Pick<LoopOptions, 'backend' | 'stateDir' | 'resume' | 'metrics' | 'progress' | 'signal'>): LoopOptions {
+  const t = config.training;
+  return {
+    epochs, batchSize: t.batch_size, gradientAccumulationSteps: t.gradient_accumulation_steps, maxGradNorm: t.max_grad_norm,
+    schedule: { peak, warmupSteps: t.warmup_steps, kind: t.schedule, minRatio: t.min_lr_ratio }, weightDecay: t.weight_decay,
+    evalEvery: t.eval_every, saveEvery: t.save_every, logEvery: t.log_every, maxSteps: t.max_steps, seed: t.seed, ...rest,
+  };
+}
+
+/** Refuses to overwrite a run folder that holds resumable state unless resuming. */
+export function checkOutDir(out: string, stateDir: string, resume: boolean): void {
+  if (!resume && hasTrainingState(stateDir)) {
+    throw new LoraRouteError(`${out} already holds a training run (${stateDir}); pass --resume to continue it, or choose another --out`);
+  }
+  mkdirSync(out, { recursive: true });
+}
+
+export function checkMaxLength(config: Config, model: GPT2Config): void {
+  if (config.data.max_length > model.nPositions) {
+    throw new LoraRouteError(`data.max_length (${config.data.max_length}) exceeds the model's n_positions (${model.nPositions})`, 'E_CONFIG');
+  }
+}
+
+/**
+ * `loraroute finetune`: one LoRA adapter on Alpaca (train split, validation each epoch), the best adapter saved
+ * as a PEFT folder in OUT/adapter, the last one in OUT/final_adapter; resumable.
+ */
+export async function finetune(o: FinetuneOptions, progress: Progress = createProgress(process.stderr, o.quiet)): Promise<LoopResult> {
+  let { config } = loadConfig(o.configPath, o.sets ?? []);
+  if (o.debug) config = debugShrink(config);
+  const modelDir = o.modelDir ?? resolveModelDir(config);
+  const model = loadGPT2(modelDir, { backend: config.model.backend });
+  checkMaxLength(config, model.config);
+  const tokenizer = GPT2Tokenizer.fromDir(modelDir);
+  const paths = o.data ?? (config.data.paths.length ? config.data.paths : defaultDataPaths());
+  const loaded = loadAlpaca(paths, { skipInvalid: config.data.skip_invalid });
+  const seed = config.training.seed;
+  const trainRecords = splitRecords(loaded.records, 'train', config.data.train_subset, seed);
+  const valRecords = splitRecords(loaded.records, 'validation', config.data.validation_subset, seed);
+  const train = makeExamples(trainRecords, tokenizer, config.data.max_length, config.data.loss_on);
+  const val = makeExamples(valRecords, tokenizer, config.data.max_length, config.data.loss_on);
+  if (train.examples.length === 0) throw new LoraRouteError(`no training examples in ${paths.join(', ')} (train split)`);
+  if (val.examples.length === 0) throw new LoraRouteError(`no validation examples in ${paths.join(', ')} (validation split)`);
+  progress.log(
+    `data: ${train.examples.length} train / ${val.examples.length} validation examples; skipped ${loaded.skipped} invalid, ` +
+      `${train.stats.skippedEmpty + val.stats.skippedEmpty} empty outputs, ${train.stats.skippedLongPrompt + val.stats.skippedLongPrompt} over-long prompts; ` +
+      `${train.stats.truncated + val.stats.truncated} responses truncated at ${config.data.max_length} tokens`,
+  );
+
+  const stateDir = join(o.out, 'state');
+  checkOutDir(o.out, stateDir, o.resume ?? false);
+  writeFileAtomic(join(o.out, 'config.yaml'), serializeConfig(config, o.out));
+  const metrics = new MetricsLog(join(o.out, 'metrics.jsonl'));
+  metrics.write({ event: 'data', ...train.stats, validation: val.stats.examples, skipped_invalid: loaded.skipped });
+
+  const adapter = new LoraAdapter(loraConfigOf(config, modelDir), model.config, 'default');
+  adapter.initialize(seed);
+  const mixture = new LoraMixture([adapter], model.backend);
+  const task = adapterTask('finetune', model, mixture, 0, train.examples, val.examples, {
+    evalBatchSize: config.eval.batch_size,
+    padId: tokenizer.eosTokenId,
+    onBest: () => savePeftAdapter(adapter, join(o.out, 'adapter')),
+  });
+  const result = await runTraining(task, loopOptionsOf(config, config.training.learning_rate, config.training.num_epochs, {
+    backend: model.backend, stateDir, resume: o.resume ?? false, metrics, progress, signal: o.signal,
+  }));
+  if (result.status === 'finished') {
+    savePeftAdapter(adapter, join(o.out, 'final_adapter'));
+    if (!existsSync(join(o.out, 'adapter'))) savePeftAdapter(adapter, join(o.out, 'adapter'));
+  }
+  metrics.write({ event: 'end', status: result.status, steps: result.steps, best_val_loss: result.bestValLoss, seconds: result.seconds });
+  return result;
+}

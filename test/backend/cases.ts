@@ -1,0 +1,429 @@
+/**
+ * One invocation of one op per case, on awkward shapes: odd sizes, single rows, T = 1, masked keys with a
+ * fully padded row, every matmul transpose with alpha/beta, accumulate flags, null gradients, and the
+ * aliasing the contract allows. The suite runs each case on the backend under test and on the reference.
+ */
+import type { Backend, I32, MatmulOptions } from '../../src/tensor/backend.js';
+import { ReferenceBackend } from '../../src/tensor/reference.js';
+import { nans, Rng, type Bufs } from './util.js';
+
+export interface OpCase {
+  /** the op under test, for grouping */
+  op: string;
+  /** a readable description of the configuration */
+  name: string;
+  /** fresh buffers: inputs, and outputs with their initial content (NaN where the op must overwrite) */
+  init: (rng: Rng) => Bufs;
+  /** buffers the op may write (within their range) */
+  outputs: string[];
+  run: (be: Backend, b: Bufs) => number | void;
+  /** compare bit-for-bit instead of within tolerance */
+  exact?: boolean;
+}
+
+function defineCase<T extends Bufs>(c: {
+  op: string;
+  name: string;
+  init: (rng: Rng) => T;
+  outputs: (keyof T & string)[];
+  run: (be: Backend, b: T) => number | void;
+  exact?: boolean;
+}): OpCase {
+  return c as unknown as OpCase;
+}
+
+const ref = new ReferenceBackend();
+
+/** [B, T] key mask: row b%3 == 0 left-padded, 1 right-padded, 2 fully padded. */
+export function padMask(B: number, T: number): Int32Array {
+  const m = new Int32Array(B * T).fill(1);
+  const cut = Math.ceil(T / 3);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const kind = b % 3;
+      const live = kind === 0 ? t >= cut : kind === 1 ? t < T - cut : false;
+      m[b * T + t] = live ? 1 : 0;
+    }
+  }
+  return m;
+}
+
+/** [B, S] key mask for a cache of S slots: left padding of `lead` slots on row 0, row 1 full, row 2 none. */
+export function cacheMask(B: number, S: number, lead: number): Int32Array {
+  const m = new Int32Array(B * S).fill(1);
+  for (let b = 0; b < B; b++) {
+    for (let s = 0; s < S; s++) {
+      const kind = b % 3;
+      m[b * S + s] = kind === 0 ? (s >= lead ? 1 : 0) : kind === 1 ? 1 : 0;
+    }
+  }
+  return m;
+}
+
+function fmtOpts(o: MatmulOptions): string {
+  const parts = [o.transA ? 'A^T' : 'A', o.transB ? 'B^T' : 'B'];
+  if (o.alpha !== undefined) parts.push(`alpha=${o.alpha}`);
+  if (o.beta !== undefined) parts.push(`beta=${o.beta}`);
+  return parts.join(' ');
+}
+
+function matmulCases(): OpCase[] {
+  const sizes: [number, number, number][] = [[1, 1, 1], [1, 9, 4], [13, 1, 6], [3, 5, 7], [17, 19, 23]];
+  const scalings: (MatmulOptions | null)[] = [null, { alpha: 0.5, beta: 1 }, { alpha: -2, beta: 0.25 }, { alpha: 1.5, beta: 0 }];
+  const cases: OpCase[] = [];
+  for (const [M, N, K] of sizes) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        for (const sc of scalings) {
+          const opts: MatmulOptions = { transA, transB, ...(sc ?? {}) };
+          const plain = !transA && !transB && sc === null;
+          const beta = sc?.beta ?? 0;
+          cases.push(defineCase({
+            op: 'matmul',
+            name: `M=${M} N=${N} K=${K} ${fmtOpts(opts)}${plain ? ' (no options object)' : ''}`,
+            // with beta = 0 the old out must not be read (BLAS semantics), so it starts as NaN
+            init: (r) => ({ out: beta === 0 ? nans(M * N) : r.randn(M * N), a: r.randn(M * K), b: r.randn(K * N) }),
+            outputs: ['out'],
+            run: (be, b) => (plain ? be.matmul(b.out, b.a, b.b, M, N, K) : be.matmul(b.out, b.a, b.b, M, N, K, opts)),
+          }));
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+function elementwiseCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  for (const [M, N] of [[1, 1], [4, 9], [7, 1]]) {
+    cases.push(defineCase({
+      op: 'addBias', name: `M=${M} N=${N}`,
+      init: (r) => ({ out: r.randn(M * N), bias: r.randn(N) }),
+      outputs: ['out'],
+      run: (be, b) => be.addBias(b.out, b.bias, M, N),
+    }));
+    for (const accumulate of [false, true]) {
+      cases.push(defineCase({
+        op: 'biasBackward', name: `M=${M} N=${N} accumulate=${accumulate}`,
+        init: (r) => ({ dbias: accumulate ? r.randn(N) : nans(N), dout: r.randn(M * N) }),
+        outputs: ['dbias'],
+        run: (be, b) => be.biasBackward(b.dbias, b.dout, M, N, accumulate),
+      }));
+    }
+  }
+  for (const n of [1, 37]) {
+    cases.push(defineCase({
+      op: 'add', name: `n=${n}`,
+      init: (r) => ({ out: nans(n), a: r.randn(n), b: r.randn(n) }),
+      outputs: ['out'],
+      run: (be, b) => be.add(b.out, b.a, b.b, n),
+    }));
+    cases.push(defineCase({
+      op: 'add', name: `n=${n} out aliases a`,
+      init: (r) => ({ a: r.randn(n), b: r.randn(n) }),
+      outputs: ['a'],
+      run: (be, b) => be.add(b.a, b.a, b.b, n),
+    }));
+    cases.push(defineCase({
+      op: 'add', name: `n=${n} out aliases b`,
+      init: (r) => ({ a: r.randn(n), b: r.randn(n) }),
+      outputs: ['b'],
+      run: (be, b) => be.add(b.b, b.a, b.b, n),
+    }));
+    cases.push(defineCase({
+      op: 'add', name: `n=${n} a === b`,
+      init: (r) => ({ out: nans(n), a: r.randn(n) }),
+      outputs: ['out'],
+      run: (be, b) => be.add(b.out, b.a, b.a, n),
+    }));
+    for (const alpha of [-0.7, 0]) {
+      cases.push(defineCase({
+        op: 'axpy', name: `n=${n} alpha=${alpha}`,
+        init: (r) => ({ y: r.randn(n), x: r.randn(n) }),
+        outputs: ['y'],
+        run: (be, b) => be.axpy(b.y, b.x, alpha, n),
+      }));
+    }
+    for (const s of [-1.5, 0]) {
+      cases.push(defineCase({
+        op: 'scale', name: `n=${n} s=${s}`,
+        init: (r) => ({ x: r.randn(n) }),
+        outputs: ['x'],
+        run: (be, b) => be.scale(b.x, s, n),
+      }));
+    }
+    cases.push(defineCase({
+      op: 'mul', name: `n=${n}`,
+      init: (r) => {
+        const mask = new Float32Array(n);
+        for (let i = 0; i < n; i++) mask[i] = r.next() < 0.3 ? 0 : 1 / 0.7;
+        return { out: nans(n), x: r.randn(n), mask };
+      },
+      outputs: ['out'],
+      run: (be, b) => be.mul(b.out, b.x, b.mask, n),
+    }));
+  }
+  for (const n of [1, 1001]) {
+    cases.push(defineCase({
+      op: 'sumSquares', name: `n=${n}`,
+      init: (r) => ({ x: r.randn(n, 3) }),
+      outputs: [],
+      run: (be, b) => be.sumSquares(b.x, n),
+    }));
+  }
+  // gelu over a wide range, with the saturated tails and 0
+  for (const n of [1, 67]) {
+    const init = (r: Rng): Float32Array => {
+      const x = r.rand(n, -8, 8);
+      if (n > 4) x.set([0, -20, 20, 1e-4], 0);
+      return x;
+    };
+    cases.push(defineCase({
+      op: 'geluForward', name: `n=${n}`,
+      init: (r) => ({ out: nans(n), x: init(r) }),
+      outputs: ['out'],
+      run: (be, b) => be.geluForward(b.out, b.x, n),
+    }));
+    cases.push(defineCase({
+      op: 'geluBackward', name: `n=${n}`,
+      init: (r) => ({ dx: nans(n), x: init(r), dout: r.randn(n) }),
+      outputs: ['dx'],
+      run: (be, b) => be.geluBackward(b.dx, b.x, b.dout, n),
+    }));
+  }
+  return cases;
+}
+
+function layernormCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  const eps = 1e-5;
+  for (const [N, C] of [[1, 1], [1, 7], [5, 13], [3, 64]]) {
+    // off-centre, wide rows: a one-pass variance in float32 would lose digits here
+    const inputs = (r: Rng) => {
+      const x = r.randn(N * C, 2);
+      for (let i = 0; i < x.length; i++) x[i] += 3;
+      return { x, weight: r.randn(C), bias: r.randn(C) };
+    };
+    cases.push(defineCase({
+      op: 'layernormForward', name: `N=${N} C=${C}`,
+      init: (r) => ({ out: nans(N * C), mean: nans(N), rstd: nans(N), ...inputs(r) }),
+      outputs: ['out', 'mean', 'rstd'],
+      run: (be, b) => be.layernormForward(b.out, b.mean, b.rstd, b.x, b.weight, b.bias, N, C, eps),
+    }));
+    if (C === 1) continue;
+    const grads: [boolean, boolean][] = [[true, true], [false, false], [true, false], [false, true]];
+    for (const accumulate of [false, true]) {
+      for (const [withW, withB] of grads) {
+        cases.push(defineCase({
+          op: 'layernormBackward',
+          name: `N=${N} C=${C} accumulate=${accumulate} dweight=${withW ? 'given' : 'null'} dbias=${withB ? 'given' : 'null'}`,
+          init: (r) => {
+            const { x, weight, bias } = inputs(r);
+            const mean = new Float32Array(N);
+            const rstd = new Float32Array(N);
+            ref.layernormForward(new Float32Array(N * C), mean, rstd, x, weight, bias, N, C, eps);
+            const bufs: Record<string, Float32Array> = {
+              dx: accumulate ? r.randn(N * C) : nans(N * C), dout: r.randn(N * C), x, weight, mean, rstd,
+            };
+            if (withW) bufs.dweight = r.randn(C);
+            if (withB) bufs.dbias = r.randn(C);
+            return bufs;
+          },
+          outputs: ['dx', ...(withW ? ['dweight'] : []), ...(withB ? ['dbias'] : [])],
+          run: (be, b) => be.layernormBackward(
+            b.dx as Float32Array, (b.dweight as Float32Array | undefined) ?? null, (b.dbias as Float32Array | undefined) ?? null,
+            b.dout as Float32Array, b.x as Float32Array, b.weight as Float32Array, b.mean as Float32Array, b.rstd as Float32Array,
+            N, C, accumulate,
+          ),
+        }));
+      }
+    }
+  }
+  return cases;
+}
+
+function attentionCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  const shapes: [number, number, number, number][] = [[1, 1, 4, 1], [3, 1, 6, 2], [3, 5, 8, 2], [2, 7, 12, 3]];
+  for (const [B, T, C, NH] of shapes) {
+    for (const masked of [false, true]) {
+      const label = `B=${B} T=${T} C=${C} NH=${NH} ${masked ? 'key mask (left, right, fully padded rows)' : 'no mask'}`;
+      const mask = (): Int32Array | null => (masked ? padMask(B, T) : null);
+      cases.push(defineCase({
+        op: 'attentionForward', name: label,
+        init: (r) => ({ out: nans(B * T * C), att: nans(B * NH * T * T), qkv: r.randn(B * T * 3 * C), ...(masked ? { keyMask: padMask(B, T) } : {}) }),
+        outputs: ['out', 'att'],
+        run: (be, b) => be.attentionForward(
+          b.out as Float32Array, b.att as Float32Array, b.qkv as Float32Array, (b.keyMask as I32 | undefined) ?? null, B, T, C, NH,
+        ),
+      }));
+      cases.push(defineCase({
+        op: 'attentionBackward', name: label,
+        init: (r) => {
+          const qkv = r.randn(B * T * 3 * C);
+          const att = new Float32Array(B * NH * T * T);
+          ref.attentionForward(new Float32Array(B * T * C), att, qkv, mask(), B, T, C, NH);
+          return { dqkv: nans(B * T * 3 * C), dout: r.randn(B * T * C), qkv, att };
+        },
+        outputs: ['dqkv'],
+        run: (be, b) => be.attentionBackward(b.dqkv, b.dout, b.qkv, b.att, B, T, C, NH),
+      }));
+    }
+  }
+  // KV cache: prefill, prefill into a larger cache, one decode step, a chunk after a prefix, the first token
+  const cached: [string, number, number, number][] = [
+    ['prefill', 0, 5, 5], ['prefill into a larger cache', 0, 5, 8], ['decode step', 4, 1, 8], ['chunk after a prefix', 2, 3, 6],
+    ['first token', 0, 1, 1],
+  ];
+  const [B, C, NH] = [3, 8, 2];
+  const hs = C / NH;
+  for (const [what, past, Tq, S] of cached) {
+    for (const masked of [false, true]) {
+      cases.push(defineCase({
+        op: 'attentionCached',
+        name: `${what}: past=${past} Tq=${Tq} S=${S} B=${B} C=${C} NH=${NH} ${masked ? 'key mask' : 'no mask'}`,
+        init: (r) => ({
+          out: nans(B * Tq * C), qkv: r.randn(B * Tq * 3 * C),
+          kCache: r.randn(B * NH * S * hs), vCache: r.randn(B * NH * S * hs),
+          ...(masked ? { keyMask: cacheMask(B, S, Math.min(2, S - 1)) } : {}),
+        }),
+        outputs: ['out', 'kCache', 'vCache'],
+        run: (be, b) => be.attentionCached(
+          b.out as Float32Array, b.qkv as Float32Array, b.kCache as Float32Array, b.vCache as Float32Array,
+          (b.keyMask as I32 | undefined) ?? null, past, B, Tq, C, NH, S,
+        ),
+      }));
+    }
+  }
+  return cases;
+}
+
+function embeddingCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  // [BT, C, V, P]; ids repeat (scatter-add collisions) and positions restart per sequence
+  for (const [BT, C, V, P] of [[1, 1, 3, 2], [9, 5, 4, 6]]) {
+    const idx = (r: Rng) => {
+      const ids = r.ints(BT, V);
+      const positions = new Int32Array(BT);
+      for (let i = 0; i < BT; i++) positions[i] = i % P;
+      return { ids, positions };
+    };
+    cases.push(defineCase({
+      op: 'embeddingForward', name: `BT=${BT} C=${C} V=${V} P=${P}`,
+      init: (r) => ({ out: nans(BT * C), wte: r.randn(V * C), wpe: r.randn(P * C), ...idx(r) }),
+      outputs: ['out'],
+      run: (be, b) => be.embeddingForward(b.out, b.ids, b.positions, b.wte, b.wpe, BT, C),
+    }));
+    for (const [withTe, withPe] of [[true, true], [true, false], [false, true]]) {
+      cases.push(defineCase({
+        op: 'embeddingBackward',
+        name: `BT=${BT} C=${C} V=${V} P=${P} dwte=${withTe ? 'given' : 'null'} dwpe=${withPe ? 'given' : 'null'}`,
+        init: (r) => ({
+          dout: r.randn(BT * C), ...idx(r), ...(withTe ? { dwte: r.randn(V * C) } : {}), ...(withPe ? { dwpe: r.randn(P * C) } : {}),
+        }),
+        outputs: [...(withTe ? ['dwte' as const] : []), ...(withPe ? ['dwpe' as const] : [])],
+        run: (be, b) => be.embeddingBackward(
+          (b.dwte as Float32Array | undefined) ?? null, (b.dwpe as Float32Array | undefined) ?? null,
+          b.dout as Float32Array, b.ids as Int32Array, b.positions as Int32Array, BT, C,
+        ),
+      }));
+    }
+  }
+  return cases;
+}
+
+/** logits [N, V] with hard rows: huge offsets (overflow without max-subtraction), wide spread, ties. */
+export function hardLogits(r: Rng, N: number, V: number): Float32Array {
+  const x = r.randn(N * V, 2);
+  for (let n = 0; n < N; n++) {
+    for (let v = 0; v < V; v++) {
+      const i = n * V + v;
+      if (n % 4 === 1) x[i] += 100;
+      else if (n % 4 === 2) x[i] *= 30;
+      else if (n % 4 === 3) x[i] = 0.5;
+    }
+  }
+  return x;
+}
+
+/** targets [N] with every third row ignored (-100) */
+export function someTargets(r: Rng, N: number, V: number): Int32Array {
+  const t = r.ints(N, V);
+  for (let n = 2; n < N; n += 3) t[n] = -100;
+  return t;
+}
+
+function crossEntropyCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  for (const [N, V] of [[1, 1], [1, 5], [7, 13]]) {
+    const label = `N=${N} V=${V}`;
+    cases.push(defineCase({
+      op: 'crossEntropyForward', name: label,
+      init: (r) => ({ losses: nans(N), logits: hardLogits(r, N, V), targets: someTargets(r, N, V) }),
+      outputs: ['losses'],
+      run: (be, b) => be.crossEntropyForward(b.losses, b.logits, b.targets, N, V),
+    }));
+    const inputs = (r: Rng) => ({ logits: hardLogits(r, N, V), targets: someTargets(r, N, V), dloss: r.rand(N, -2, 2) });
+    cases.push(defineCase({
+      op: 'crossEntropyBackward', name: label,
+      init: (r) => ({ dlogits: nans(N * V), ...inputs(r) }),
+      outputs: ['dlogits'],
+      run: (be, b) => be.crossEntropyBackward(b.dlogits, b.logits, b.targets, b.dloss, N, V),
+    }));
+    cases.push(defineCase({
+      op: 'crossEntropyBackward', name: `${label} dlogits === logits`,
+      init: inputs,
+      outputs: ['logits'],
+      run: (be, b) => be.crossEntropyBackward(b.logits, b.logits, b.targets, b.dloss, N, V),
+    }));
+  }
+  return cases;
+}
+
+function trainingCases(): OpCase[] {
+  const cases: OpCase[] = [];
+  const drops: [number, number, number, number][] = [
+    [1, 0.5, 0, 0], [1000, 0.1, 42, 0], [1000, 0.5, 0xdeadbeef, 2 ** 31 + 5], [333, 0, 7, 3], [257, 0.9, 123, 1000],
+  ];
+  for (const [n, p, seed, offset] of drops) {
+    cases.push(defineCase({
+      op: 'dropoutMask', name: `n=${n} p=${p} seed=${seed} offset=${offset}`,
+      init: () => ({ mask: nans(n) }),
+      outputs: ['mask'],
+      run: (be, b) => be.dropoutMask(b.mask, n, p, seed, offset),
+      exact: true,
+    }));
+  }
+  for (const n of [1, 37]) {
+    for (const [step, wd] of [[1, 0.1], [7, 0.1], [7, 0]]) {
+      cases.push(defineCase({
+        op: 'adamw', name: `n=${n} step=${step} weightDecay=${wd}`,
+        init: (r) => {
+          const grads = r.randn(n, 0.1);
+          if (n > 3) grads[3] = 0;
+          const first = step === 1;
+          const v = first ? new Float32Array(n) : r.rand(n, 0, 0.01);
+          return { params: r.randn(n), grads, m: first ? new Float32Array(n) : r.randn(n, 0.05), v };
+        },
+        outputs: ['params', 'm', 'v'],
+        run: (be, b) => be.adamw(b.params, b.grads, b.m, b.v, n, 1e-2, 0.9, 0.999, 1e-8, wd, step),
+      }));
+    }
+  }
+  return cases;
+}
+
+export function allCases(): OpCase[] {
+  return [
+    ...matmulCases(), ...elementwiseCases(), ...layernormCases(), ...attentionCases(), ...embeddingCases(),
+    ...crossEntropyCases(), ...trainingCases(),
+  ];
+}
+
+/** A stable seed per case, so each case draws the same data on every run and every backend. */
+export function caseSeed(c: OpCase): number {
+  let h = 2166136261;
+  const s = `${c.op} ${c.name}`;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}

@@ -1,0 +1,4 @@
+import { ReferenceBackend } from '../../src/tensor/reference.js';
+import { backendSuite } from './suite.js';
+
+backendSuite(() => new ReferenceBackend(), { name: 'reference' });
