@@ -400,12 +400,16 @@ static void k_adamw(float *params, const float *grads, float *m, float *v, int64
 
 /* ---- small-M matmul: the weight is streamed from memory once for all M rows ---------------------- */
 
-#define LR_NB 512 /* columns per block: M x 512 floats of out stay in L1 */
+/* Columns per block: the M x NB floats of out stay in L1 (16 KB), and for one row (decode) a whole
+ * GPT-2 row (up to 4096 columns) is one block, so B is read as long contiguous streams. */
+#define LR_OUT_FLOATS 4096
 
 static void k_gemm_small_nn(float *LR_RESTRICT out, const float *LR_RESTRICT a, const float *LR_RESTRICT b,
                             int64_t M, int64_t N, int64_t K, float alpha, float beta) {
-  for (int64_t n0 = 0; n0 < N; n0 += LR_NB) {
-    const int64_t nb = N - n0 < LR_NB ? N - n0 : LR_NB;
+  int64_t NB = (LR_OUT_FLOATS / (M > 0 ? M : 1)) & ~(int64_t)15;
+  if (NB < 256) NB = 256;
+  for (int64_t n0 = 0; n0 < N; n0 += NB) {
+    const int64_t nb = N - n0 < NB ? N - n0 : NB;
     for (int64_t m = 0; m < M; m++) {
       float *y = out + m * N + n0;
       if (beta == 0.0f)

@@ -203,11 +203,10 @@ int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, cons
         const float *qt = q + t * C3;
         float *ot = o + t * C;
         const int64_t n = past + t + 1;
-        for (int64_t s = 0; s < n; s++) sc[s] = k->dot(qt, kh + s * hs, hs) * scale;
+        /* scores [n] = scale * k[0:n] @ q;  softmax;  out [hs] = p @ v[0:n] (both streaming kernels) */
+        k->gemm_small_nt(sc, qt, kh, 1, n, hs, scale, 0.0f);
         k->softmax_causal(sc, 1, n, n, n - 1, mrow);
-        for (int64_t i = 0; i < hs; i++) ot[i] = 0.0f;
-        for (int64_t s = 0; s < n; s++)
-          if (sc[s] != 0.0f) k->axpy(ot, vh + s * hs, sc[s], hs);
+        k->gemm_small_nn(ot, sc, vh, 1, hs, n, 1.0f, 0.0f);
       }
     }
   }

@@ -6,6 +6,7 @@
 //
 //   npm run build && node scripts/calibrate-complexity.mjs [DATA_FILE...]      (default: the bundled shards)
 import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { join, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

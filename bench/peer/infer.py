@@ -28,9 +28,9 @@ except Exception as e:  # noqa: BLE001 - any import failure means "no peer"
     sys.exit(0)
 
 
-def hash_uniform(seed: int, n: int) -> np.ndarray:
-    """hashUniform(seed, i) for i in [0, n), as float64 in [0, 1) (src/tensor/hash.ts, bit for bit)."""
-    x = np.arange(n, dtype=np.uint32)
+def hash_uniform(seed: int, n: int, start: int = 0) -> np.ndarray:
+    """hashUniform(seed, i) for i in [start, start + n), as float64 in [0, 1) (src/tensor/hash.ts, bit for bit)."""
+    x = np.arange(start, start + n, dtype=np.uint32)
     x += np.uint32((seed * 0x9E3779B9) & 0xFFFFFFFF)
     x ^= x >> np.uint32(16)
     x *= np.uint32(0x7FEB352D)
@@ -61,16 +61,21 @@ def make_weights(L: int, C: int, V: int, P: int):
     """Tensor number i (1-based seed) of the layout: matrices uniform with std 0.02, biases std 0.01,
     layernorm weights 1 + uniform(std 0.1), layernorm biases std 0.01 (bench/infer.ts does the same)."""
     w = {}
+    chunk = 1 << 22  # in pieces, so that making the weights does not raise the peak RSS
     for i, (name, shape) in enumerate(layout(L, C, V, P)):
         n = int(np.prod(shape))
-        u = (hash_uniform(i + 1, n) - 0.5) * 2.0 * math.sqrt(3.0)  # std 1
         if len(shape) == 2:
             std, base = 0.02, 0.0
         elif name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name == "ln_f.weight":
             std, base = 0.1, 1.0
         else:
             std, base = 0.01, 0.0
-        w[name] = torch.from_numpy((base + std * u).astype(np.float32).reshape(shape))
+        flat = np.empty(n, dtype=np.float32)
+        for s in range(0, n, chunk):
+            m = min(chunk, n - s)
+            u = (hash_uniform(i + 1, m, s) - 0.5) * (2.0 * math.sqrt(3.0))  # uniform, std 1
+            flat[s:s + m] = base + std * u
+        w[name] = torch.from_numpy(flat.reshape(shape))
     return w
 
 

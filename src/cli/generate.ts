@@ -6,7 +6,7 @@ import { generateText } from '../model/text.js';
 import { loadPeftAdapter } from '../lora/peft.js';
 import { LoraMixture } from '../lora/mixture.js';
 import { alpacaPrompt } from '../data/template.js';
-import { bundledModelDir } from '../paths.js';
+import { bundledModelDir } from '../config/paths.js';
 import type { BackendName } from '../tensor/select.js';
 import { intArg, numArg, repeatable } from './options.js';
 

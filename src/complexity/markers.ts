@@ -64,45 +64,40 @@ export interface Markers {
   constraints: number;
 }
 
+/** Words skipped before the verb of an imperative sentence: "Please list …", "First, name …", "Then explain …". */
+const LEAD_INS = new Set(['please', 'first', 'firstly', 'second', 'secondly', 'third', 'then', 'next', 'now', 'finally', 'lastly', 'also', 'afterwards', 'and', 'kindly']);
+
 /**
- * Markers of the instruction. `question`/`imperative` are 0/1 and look at the instruction only (first
- * word: a wh-word or auxiliary / a base-form verb; `?` anywhere makes a question); the counts look at
- * `text` (instruction plus input). Extra imperatives (a sentence or a conjunct opening with a base-form
- * verb after the first) count as steps: "Summarize the text and list three key points".
+ * Markers of the instruction. `question` is 0/1: a `?` in the instruction, or a first word that is a
+ * wh-word or an auxiliary. `imperative` is 0/1: some sentence opens (after lead-ins like "please",
+ * "first,") with a base-form verb. The counts look at `text` (instruction plus input). Imperative
+ * sentences after the first, and conjuncts opening with a base-form verb ("… and explain …", "…, then
+ * list …"), count as extra steps.
  */
 export function markers(p: ParsedText, instruction: string, text: string): Markers {
   const lower = text.toLowerCase();
-  let firstWord = -1;
-  for (let i = 0; i < p.types.length; i++) {
-    if (p.types[i] === 'word' && p.normals[i] !== 'please') {
-      firstWord = i;
-      break;
-    }
-  }
-  const first = firstWord >= 0 ? p.normals[firstWord]! : '';
-  const question = instruction.includes('?') || QUESTION_OPENERS.has(first) ? 1 : 0;
   const isBaseVerb = (i: number): boolean =>
     IMPERATIVE_VERBS.has(p.normals[i]!) || (p.pos[i] === 'VERB' && p.lemmas[i] === p.normals[i]);
-  const imperative = firstWord >= 0 && !QUESTION_OPENERS.has(first) && isBaseVerb(firstWord) ? 1 : 0;
-
-  let extraImperatives = 0;
-  for (const [start] of p.sentences.slice(1)) {
+  let first = '';
+  let imperatives = 0;
+  for (const [start, end] of p.sentences) {
     let j = start;
-    while (j < p.types.length && p.types[j] !== 'word') j++;
-    if (j < p.types.length && isBaseVerb(j) && !QUESTION_OPENERS.has(p.normals[j]!)) extraImperatives++;
+    while (j <= end && (p.types[j] !== 'word' || LEAD_INS.has(p.normals[j]!))) j++;
+    if (j > end) continue;
+    if (first === '') first = p.normals[j]!;
+    if (isBaseVerb(j) && !QUESTION_OPENERS.has(p.normals[j]!)) imperatives++;
   }
+  const question = instruction.includes('?') || QUESTION_OPENERS.has(first) ? 1 : 0;
+  let conjoined = 0;
   for (let i = 1; i + 1 < p.pos.length; i++) {
-    // "… and explain …", "…, then list …": a conjunction followed by a base-form verb
-    if ((p.pos[i] === 'CCONJ' || p.normals[i] === 'then') && p.pos[i + 1] === 'VERB' && p.lemmas[i + 1] === p.normals[i + 1]) {
-      extraImperatives++;
-    }
+    if ((p.pos[i] === 'CCONJ' || p.normals[i] === 'then') && p.pos[i + 1] === 'VERB' && p.lemmas[i + 1] === p.normals[i + 1]) conjoined++;
   }
   return {
     question,
-    imperative,
+    imperative: imperatives > 0 ? 1 : 0,
     code: count(CODE_PATTERN, lower),
     math: count(MATH_PATTERN, lower),
-    steps: count(STEP_PATTERN, lower) + extraImperatives,
+    steps: count(STEP_PATTERN, lower) + Math.max(0, imperatives - 1) + conjoined,
     constraints: count(CONSTRAINT_PATTERN, lower),
   };
 }

@@ -50,7 +50,8 @@ const VOWEL_GROUPS = /[aeiouy]+/g;
  * Rule-based estimate for words outside the dictionary: vowel groups, minus a silent final `e`
  * (`make`, not `table` or `free`), minus `-es`/`-ed` endings that add no syllable (`makes`, `named`,
  * not `boxes` or `wanted`), plus one per `ia`/`io`/`eo`/`ua` hiatus (`ratio`, `video`; not `-tion`, `-cial`, `qua`). At least 1 for
- * any word with a letter. Agrees with CMU on ~85% of the Alpaca vocabulary (see test/complexity).
+ * any word with a letter. On the Alpaca instruction vocabulary found in CMU it agrees with CMU on 91% of
+ * the word types and 96% of the tokens; 1.1% of the tokens are missing from CMU and use these rules.
  */
 export function ruleSyllables(word: string): number {
   const w = word.toLowerCase().replace(/[^a-z]/g, '');
@@ -59,7 +60,7 @@ export function ruleSyllables(word: string): number {
   if (n > 1 && /[^aeiouy]e$/.test(w) && !/[^aeiouy]le$/.test(w)) n--;
   else if (n > 1 && (/[^aeiouytd]ed$/.test(w) || /[^aeiouysxzhgc]es$/.test(w))) n--;
   // `ratio`, `video`, `actual`: two syllables; `nation`, `special`, `precious`: one.
-  n += (w.match(/i[ao]|eo|ua/g) ?? []).length - (w.match(/[tscgx]i[ao]|qua|gua/g) ?? []).length;
+  n += (w.match(/i[ao]|eo|ua/g) ?? []).length - (w.match(/[tscgx]i[ao](?=[nlu])|qua|gua/g) ?? []).length;
   return Math.max(1, n);
 }
 

@@ -21,6 +21,8 @@ export interface EvalReport {
    * expert_<k>, random, tier, learned, oracle. Others are allowed.
    */
   baselines: Record<string, BaselineEntry>;
+  /** Baselines that could not be evaluated, by id, with the reason (e.g. no one-LoRA adapter was trained). */
+  missing?: Record<string, string>;
   /** Paired-bootstrap differences loss(a) − loss(b) on the same examples. */
   comparisons: ComparisonEntry[];
   /** Routing accuracy of a policy against a target labelling, next to the majority-class rate. */
@@ -64,6 +66,7 @@ export const BASELINE_LABELS: Record<string, string> = {
   random: 'random routing',
   tier: 'tier rule',
   learned: 'learned router',
+  learned_top1: 'learned router (top-1)',
   oracle: 'oracle',
 };
 
@@ -146,17 +149,22 @@ export function renderMarkdown(report: EvalReport, plots: ReportPlots = { confus
 
   L.push('## Language-model loss by baseline', '');
   const ids = Object.keys(report.baselines);
+  const missingIds = Object.keys(report.missing ?? {}).filter((id) => !report.baselines[id]);
   const bestId = ids.reduce<string | null>((best, id) => (best === null || report.baselines[id].loss < report.baselines[best].loss ? id : best), null);
   L.push(
     ...table(
       ['baseline', 'loss', 'perplexity', 'tokens', 'examples'],
-      ids.map((id) => {
-        const b = report.baselines[id];
-        const name = baselineLabel(report, id) + (id === bestId && ids.length > 1 ? ' (lowest)' : '');
-        return [name, f4(b.loss), b.perplexity.toFixed(3), String(b.tokens), String(b.examples)];
-      }),
+      [
+        ...ids.map((id) => {
+          const b = report.baselines[id];
+          const name = baselineLabel(report, id) + (id === bestId && ids.length > 1 ? ' (lowest)' : '');
+          return [name, f4(b.loss), b.perplexity.toFixed(3), String(b.tokens), String(b.examples)];
+        }),
+        ...missingIds.map((id) => [`${baselineLabel(report, id)} (absent)`, '—', '—', '—', '—']),
+      ],
     ),
   );
+  for (const id of missingIds) L.push('', `${baselineLabel(report, id)}: not evaluated — ${(report.missing ?? {})[id]}.`);
 
   if (report.comparisons.length) {
     const c0 = report.comparisons[0];

@@ -1,7 +1,7 @@
 /**
  * Exact conversions between f32 and the 16-bit float formats stored in checkpoints.
  * Widening (f16/bf16 -> f32) is exact; narrowing (f32 -> f16/bf16) rounds to nearest, ties to even,
- * overflows to infinity and keeps NaN a (quiet) NaN, as numpy and torch do.
+ * overflows to infinity and keeps NaN a NaN, as numpy and torch do.
  */
 
 let f16Table: Float32Array | null = null;
@@ -37,7 +37,10 @@ export function f32BitsToF16Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0); // inf / quiet nan
+  if (exp === 0xff) {
+    if (mant === 0) return sign | 0x7c00; // inf
+    return sign | 0x7c00 | (mant >>> 13 || 1); // nan: keep the top payload bits (as numpy), never become inf
+  }
   const e = exp - 112; // half-precision exponent field
   if (e >= 0x1f) return sign | 0x7c00; // too large: inf
   if (e <= 0) {

@@ -6,7 +6,7 @@ import type { Backend } from '../tensor/backend.js';
 import { readGPT2Config } from './config.js';
 import { GPT2 } from './gpt2.js';
 import { loadWeights } from './weights.js';
-import { bundledModelDir } from '../paths.js';
+import { bundledModelDir } from '../config/paths.js';
 
 export interface LoadModelOptions {
   /** A backend instance, or a name for getBackend (default 'auto'). */

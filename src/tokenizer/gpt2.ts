@@ -27,6 +27,7 @@ export class GPT2Tokenizer {
 
   private readonly bpe: BytePairEncoder;
   private readonly re = gpt2Regex();
+  private readonly utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
   private readonly cache = new Map<string, number[]>();
   private scratch: Uint8Array = new Uint8Array(256);
   private readonly addPrefixSpace: boolean;
@@ -105,7 +106,7 @@ export class GPT2Tokenizer {
       all.set(p, pos);
       pos += p.byteLength;
     }
-    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(all);
+    return this.utf8.decode(all);
   }
 
   /** A decoder for streaming generation: `push(id)` returns only complete characters, `flush()` the rest. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, debugShrink, resolveModelDir, serializeConfig, type Config } from '../config/index.js';
 import { defaultDataPaths, loadAlpaca } from '../data/alpaca.js';
@@ -54,7 +54,7 @@ export function loopOptionsOf(config: Config, peak: number, epochs: number, rest
 
 /** Refuses to overwrite a run folder that holds resumable state unless resuming. */
 export function checkOutDir(out: string, stateDir: string, resume: boolean): void {
-  if (!resume && hasTrainingState(stateDir)) {
+  if (!resume && (hasTrainingState(stateDir) || (existsSync(stateDir) && readdirSync(stateDir).length > 0))) {
     throw new LoraRouteError(`${out} already holds a training run (${stateDir}); pass --resume to continue it, or choose another --out`);
   }
   mkdirSync(out, { recursive: true });
@@ -73,6 +73,8 @@ export function checkMaxLength(config: Config, model: GPT2Config): void {
 export async function finetune(o: FinetuneOptions, progress: Progress = createProgress(process.stderr, o.quiet)): Promise<LoopResult> {
   let { config } = loadConfig(o.configPath, o.sets ?? []);
   if (o.debug) config = debugShrink(config);
+  const stateDir = join(o.out, 'state');
+  checkOutDir(o.out, stateDir, o.resume ?? false);
   const modelDir = o.modelDir ?? resolveModelDir(config);
   const model = loadGPT2(modelDir, { backend: config.model.backend });
   checkMaxLength(config, model.config);
@@ -92,8 +94,6 @@ export async function finetune(o: FinetuneOptions, progress: Progress = createPr
       `${train.stats.truncated + val.stats.truncated} responses truncated at ${config.data.max_length} tokens`,
   );
 
-  const stateDir = join(o.out, 'state');
-  checkOutDir(o.out, stateDir, o.resume ?? false);
   writeFileAtomic(join(o.out, 'config.yaml'), serializeConfig(config, o.out));
   const metrics = new MetricsLog(join(o.out, 'metrics.jsonl'));
   metrics.write({ event: 'data', ...train.stats, validation: val.stats.examples, skipped_invalid: loaded.skipped });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSafetensors } from '../../src/io/safetensors.js';
-import { packageRoot } from '../../src/paths.js';
+import { packageRoot } from '../../src/config/paths.js';
 import type { Backend } from '../../src/tensor/backend.js';
 import { ReferenceBackend } from '../../src/tensor/reference.js';
 import { loadNativeBackend } from '../../src/tensor/native.js';

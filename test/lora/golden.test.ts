@@ -8,7 +8,7 @@ import { loadPeftAdapter } from '../../src/lora/peft.js';
 import { LoraMixture } from '../../src/lora/mixture.js';
 import { mergeAdapter, unmergeAdapter } from '../../src/lora/merge.js';
 import { GPT2Tokenizer } from '../../src/tokenizer/index.js';
-import { bundledModelDir } from '../../src/paths.js';
+import { bundledModelDir } from '../../src/config/paths.js';
 import { availableBackends, loadGolden, maxAbsDiff, relativeError, strided } from '../helpers/golden.js';
 
 const golden = loadGolden();

@@ -4,7 +4,7 @@ import { loadGPT2 } from '../../src/model/load.js';
 import { shiftTargets } from '../../src/model/gpt2.js';
 import { generateIds } from '../../src/model/generate.js';
 import { GPT2Tokenizer } from '../../src/tokenizer/index.js';
-import { bundledModelDir } from '../../src/paths.js';
+import { bundledModelDir } from '../../src/config/paths.js';
 import { availableBackends, loadGolden, maxAbsDiff, strided } from '../helpers/golden.js';
 
 const golden = loadGolden();

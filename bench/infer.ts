@@ -1,0 +1,262 @@
+/**
+ * `npm run bench:infer`: GPT-2 124M inference on the CPU, ours next to PyTorch in the same run.
+ *
+ *   forward: tokens/s of one full forward pass (logits for every position) at batch 4 x 128
+ *   decode:  tokens/s of greedy generation at batch 1 (16-token prompt, 128 new tokens, KV cache,
+ *            stopAtEos false; time of the whole generate call, prefill included)
+ *   memory:  peak RSS of the decode process
+ *
+ * Each figure is the median of 5 runs after one warm-up. Each phase runs in its own process (ours and the
+ * peer alike), one at a time, so that a peak RSS belongs to that phase alone and nothing else competes for
+ * the two cores. Both sides build the same random weights from the shared counter hash (src/tensor/hash.ts)
+ * and the same token ids, so the bench also reports whether the two engines agree (greedy tokens, logits).
+ *
+ * The peer is bench/peer/infer.py (plain PyTorch, fp32, torch.set_num_threads(2)); its Python is
+ * $LORAROUTE_PEER_PYTHON, else the venv of bench/peer/setup.sh, else python3. Without an importable torch
+ * the bench says so and prints peer=none.
+ *
+ * Options: --backend auto|native|reference, --runs N, --layers N (a smaller model for a quick look),
+ * --no-peer. The last three lines are `RESULT <name> ours=<n> peer=<n|none> ratio=<ours/peer|none>`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseGPT2Config, type GPT2Config } from '../src/model/config.js';
+import { GPT2 } from '../src/model/gpt2.js';
+import { generateIds } from '../src/model/generate.js';
+import { viewWeights, weightLayout, type GPT2Weights } from '../src/model/weights.js';
+import { hashUniform } from '../src/tensor/hash.js';
+import { getBackend, type BackendName } from '../src/tensor/select.js';
+
+interface Opts {
+  phase: 'main' | 'forward' | 'decode';
+  backend: BackendName;
+  runs: number;
+  layers: number;
+  peer: boolean;
+  batch: number;
+  seq: number;
+  prompt: number;
+  newTokens: number;
+}
+
+const SHAPE = { embd: 768, heads: 12, vocab: 50257, positions: 1024 };
+
+function parseArgs(argv: string[]): Opts {
+  const o: Opts = { phase: 'main', backend: 'auto', runs: 5, layers: 12, peer: true, batch: 4, seq: 128, prompt: 16, newTokens: 128 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`bench:infer: ${a} needs a value`);
+      return v;
+    };
+    if (a === '--phase') o.phase = next() as Opts['phase'];
+    else if (a === '--backend') o.backend = next() as BackendName;
+    else if (a === '--runs') o.runs = Number(next());
+    else if (a === '--layers') o.layers = Number(next());
+    else if (a === '--new') o.newTokens = Number(next());
+    else if (a === '--no-peer') o.peer = false;
+    else throw new Error(`bench:infer: unknown option ${a} (expected --backend, --runs, --layers, --new, --no-peer)`);
+  }
+  if (!(Number.isInteger(o.runs) && o.runs > 0)) throw new Error('bench:infer: --runs must be a positive integer');
+  if (!(Number.isInteger(o.layers) && o.layers > 0)) throw new Error('bench:infer: --layers must be a positive integer');
+  return o;
+}
+
+/** The config of GPT-2 124M (with `layers` blocks). */
+function benchConfig(layers: number): GPT2Config {
+  return parseGPT2Config({
+    model_type: 'gpt2', n_layer: layers, n_head: SHAPE.heads, n_embd: SHAPE.embd, n_positions: SHAPE.positions, vocab_size: SHAPE.vocab,
+  }, 'bench config');
+}
+
+/**
+ * Weights from the shared hash, tensor i of the HF layout seeded i + 1 (bench/peer/infer.py makes the same):
+ * matrices uniform with std 0.02, biases std 0.01, layernorm weights 1 + uniform(std 0.1).
+ */
+function hashWeights(cfg: GPT2Config): GPT2Weights {
+  const w = viewWeights(cfg);
+  const root3 = 2 * Math.sqrt(3);
+  let off = 0;
+  weightLayout(cfg).forEach((t, i) => {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const isLnW = /ln_[12f]\.weight$/.test(t.name);
+    const [std, base] = t.shape.length === 2 ? [0.02, 0] : isLnW ? [0.1, 1] : [0.01, 0];
+    const seed = i + 1;
+    for (let j = 0; j < n; j++) w.buffer[off + j] = base + std * ((hashUniform(seed, j) - 0.5) * root3);
+    off += n;
+  });
+  return w;
+}
+
+/** token ids from the shared hash (the peer draws the same) */
+function hashIds(n: number, vocab: number, seed: number): Int32Array {
+  const ids = new Int32Array(n);
+  for (let i = 0; i < n; i++) ids[i] = Math.floor(hashUniform(seed, i) * vocab);
+  return ids;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+interface PhaseResult {
+  phase: string;
+  backend?: string;
+  engine?: unknown;
+  tokens_per_s: number;
+  seconds: number[];
+  peak_rss_mb: number;
+  checksum?: number[];
+  argmax?: number[];
+  tokens?: number[];
+  torch?: string;
+  threads?: number;
+  error?: string;
+}
+
+/** One phase, in this process: prints `OURS {json}`. */
+function runPhase(o: Opts): void {
+  const cfg = benchConfig(o.layers);
+  const backend = getBackend(o.backend);
+  const model = new GPT2(cfg, hashWeights(cfg), backend);
+  const info = 'info' in backend && typeof backend.info === 'function' ? (backend.info as () => unknown)() : undefined;
+  const seconds: number[] = [];
+  const res: PhaseResult = { phase: o.phase, backend: backend.name, engine: info, tokens_per_s: 0, seconds, peak_rss_mb: 0 };
+  if (o.phase === 'forward') {
+    const { batch: B, seq: T } = o;
+    const V = cfg.vocabSize;
+    const ids = hashIds(B * T, V, 7);
+    model.forward({ ids, B, T }, { logits: 'all' }); // warm-up
+    let logits: Float32Array | null = null;
+    for (let r = 0; r < o.runs; r++) {
+      const t0 = performance.now();
+      logits = model.forward({ ids, B, T }, { logits: 'all' }).logits; // [B*T, V]
+      seconds.push((performance.now() - t0) / 1000);
+    }
+    res.tokens_per_s = (B * T) / median(seconds);
+    // rows (b, 0) and (b, T-1) of every sequence, for the agreement check with the peer
+    const rows = Array.from({ length: B }, (_, b) => [b * T, b * T + T - 1]).flat();
+    const lg = logits as Float32Array;
+    res.checksum = rows.map((r) => lg.subarray(r * V, (r + 1) * V).reduce((s, x) => s + x, 0));
+    res.argmax = rows.map((r) => {
+      const row = lg.subarray(r * V, (r + 1) * V);
+      let best = 0;
+      for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
+      return best;
+    });
+  } else {
+    const prompt = Array.from(hashIds(o.prompt, cfg.vocabSize, 11));
+    generateIds(model, [prompt], { maxNewTokens: 4, stopAtEos: false }); // warm-up
+    let tokens: number[] = [];
+    for (let r = 0; r < o.runs; r++) {
+      const t0 = performance.now();
+      tokens = generateIds(model, [prompt], { maxNewTokens: o.newTokens, stopAtEos: false })[0].tokenIds;
+      seconds.push((performance.now() - t0) / 1000);
+    }
+    res.tokens_per_s = o.newTokens / median(seconds);
+    res.tokens = tokens;
+  }
+  res.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
+  console.log('OURS ' + JSON.stringify(res));
+}
+
+function lastJson(stdout: string, tag: string): PhaseResult | null {
+  const line = stdout.split('\n').reverse().find((l) => l.startsWith(tag + ' '));
+  return line ? (JSON.parse(line.slice(tag.length + 1)) as PhaseResult) : null;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** the repository root, from dist/bench/ or bench/ */
+const root = existsSync(join(here, '..', 'package.json')) ? resolve(here, '..') : resolve(here, '..', '..');
+
+function peerPython(): string {
+  const env = process.env.LORAROUTE_PEER_PYTHON;
+  if (env) return env;
+  const venv = process.env.LORAROUTE_PEER_VENV ?? join(homedir(), '.cache', 'loraroute', 'peer');
+  const py = join(venv, 'bin', 'python');
+  return existsSync(py) ? py : 'python3';
+}
+
+function child(cmd: string, args: string[], tag: string, timeoutMs: number): { res: PhaseResult | null; why: string } {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  if (r.error) return { res: null, why: r.error.message };
+  const res = lastJson(r.stdout ?? '', tag);
+  if (!res) return { res: null, why: `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}` };
+  if (res.error) return { res: null, why: res.error };
+  return { res, why: '' };
+}
+
+function fmt(x: number | null, digits = 1): string {
+  return x === null ? 'none' : x.toFixed(digits);
+}
+
+function resultLine(name: string, ours: number | null, peer: number | null, digits = 1): string {
+  const ratio = ours !== null && peer !== null && peer > 0 ? (ours / peer).toFixed(3) : 'none';
+  return `RESULT ${name} ours=${fmt(ours, digits)} peer=${fmt(peer, digits)} ratio=${ratio}`;
+}
+
+function main(): void {
+  const o = parseArgs(process.argv.slice(2));
+  if (o.phase !== 'main') {
+    runPhase(o);
+    return;
+  }
+  const self = fileURLToPath(import.meta.url);
+  const common = ['--runs', String(o.runs), '--layers', String(o.layers), '--new', String(o.newTokens)];
+  const cpu = cpus();
+  console.log(`bench:infer  GPT-2 124M shapes (${o.layers} layers, ${SHAPE.embd} wide, ${SHAPE.heads} heads, ${SHAPE.positions} positions, ${SHAPE.vocab} vocab), fp32, random weights`);
+  console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}; node ${process.version}; median of ${o.runs} runs after a warm-up`);
+
+  const ours: Record<string, PhaseResult | null> = {};
+  for (const phase of ['forward', 'decode']) {
+    const { res, why } = child(process.execPath, [self, '--phase', phase, '--backend', o.backend, ...common], 'OURS', 30 * 60_000);
+    if (!res) throw new Error(`bench:infer: our ${phase} phase failed: ${why}`);
+    ours[phase] = res;
+    if (phase === 'forward') console.log(`ours: backend ${res.backend} ${res.engine ? JSON.stringify(res.engine) : ''}`);
+    console.log(`  ours ${phase.padEnd(8)} ${res.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${res.seconds.map((s) => s.toFixed(3)).join(' ')} s  peak RSS ${res.peak_rss_mb.toFixed(0)} MB`);
+  }
+
+  const peer: Record<string, PhaseResult | null> = { forward: null, decode: null };
+  if (o.peer) {
+    const py = peerPython();
+    const script = join(root, 'bench', 'peer', 'infer.py');
+    for (const phase of ['forward', 'decode']) {
+      const { res, why } = child(py, [script, '--phase', phase, ...common], 'PEER', 30 * 60_000);
+      if (!res) {
+        console.log(`peer: PyTorch is not available (${py}: ${why}); peer=none. Set it up with bench/peer/setup.sh`);
+        break;
+      }
+      peer[phase] = res;
+      if (phase === 'forward') console.log(`peer: PyTorch ${res.torch} on CPU, ${res.threads} threads (${py})`);
+      console.log(`  peer ${phase.padEnd(8)} ${res.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${res.seconds.map((s) => s.toFixed(3)).join(' ')} s  peak RSS ${res.peak_rss_mb.toFixed(0)} MB`);
+    }
+  } else {
+    console.log('peer: skipped (--no-peer); peer=none');
+  }
+
+  // same weights, same ids: do the engines compute the same thing?
+  const of = ours.forward, pf = peer.forward, od = ours.decode, pd = peer.decode;
+  if (of?.checksum && pf?.checksum) {
+    const worst = Math.max(...of.checksum.map((c, i) => Math.abs(c - (pf.checksum as number[])[i]) / Math.max(1, Math.abs((pf.checksum as number[])[i]))));
+    const same = of.argmax?.every((a, i) => a === pf.argmax?.[i]) ?? false;
+    console.log(`agreement: forward logits row sums within ${worst.toExponential(1)} (relative), argmax ${same ? 'identical' : 'differs'}`);
+  }
+  if (od?.tokens && pd?.tokens) {
+    const n = Math.min(od.tokens.length, pd.tokens.length);
+    let first = n;
+    for (let i = 0; i < n; i++) if (od.tokens[i] !== pd.tokens[i]) { first = i; break; }
+    console.log(`agreement: greedy tokens ${first === n ? `identical (${n}/${n})` : `identical for the first ${first} of ${n}`}`);
+  }
+
+  console.log(resultLine('forward_tokens_per_s', of?.tokens_per_s ?? null, pf?.tokens_per_s ?? null));
+  console.log(resultLine('decode_tokens_per_s', od?.tokens_per_s ?? null, pd?.tokens_per_s ?? null));
+  console.log(resultLine('decode_peak_rss_mb', od?.peak_rss_mb ?? null, pd?.peak_rss_mb ?? null, 0));
+}
+
+main();

@@ -1,0 +1,138 @@
+/**
+ * The native backend beyond the shared suite: argument checking in the binding, the paths the suite's
+ * small shapes do not reach (column blocks of the streaming matmul, query tiles of attention, attention
+ * dropout on larger heads), and the baseline (non-AVX2) kernel variant passing the whole shared suite.
+ * Skipped when the addon is not built.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadNativeBackend } from '../../src/tensor/native.js';
+import { ReferenceBackend } from '../../src/tensor/reference.js';
+import { assertClose, Rng } from '../backend/util.js';
+import { padMask } from '../backend/cases.js';
+
+const native = loadNativeBackend();
+const skip = native ? false : 'the native addon is not built';
+const ref = new ReferenceBackend();
+const TOL = 1e-5;
+
+describe('native backend', { skip }, () => {
+  const be = native as NonNullable<typeof native>;
+
+  test('reports its kernels and BLAS', () => {
+    const info = be.info();
+    assert.ok(['avx2', 'baseline'].includes(info.isa), info.isa);
+    assert.match(info.blasConfig, /OpenBLAS/);
+    assert.ok(info.blasThreads >= 1);
+  });
+
+  test('rejects buffers shorter than the shapes, naming the buffer (RangeError)', () => {
+    const a = new Float32Array(6);
+    assert.throws(() => be.matmul(new Float32Array(3), a, a, 2, 2, 3), (e: unknown) => e instanceof RangeError && /out has 3 elements, the shapes need 4/.test(e.message));
+    assert.throws(() => be.add(new Float32Array(4), a, new Float32Array(2), 4), (e: unknown) => e instanceof RangeError && /\bb\b/.test(e.message));
+    assert.throws(() => be.attentionCached(new Float32Array(8), new Float32Array(24), new Float32Array(8), new Float32Array(8), null, 1, 1, 1, 8, 2, 1),
+      (e: unknown) => e instanceof RangeError && /exceeds the cache/.test(e.message));
+  });
+
+  test('rejects the wrong typed array type and non-integer sizes (TypeError / RangeError)', () => {
+    const f = new Float32Array(4);
+    assert.throws(() => be.add(f, f, new Float64Array(4) as unknown as Float32Array, 4), TypeError);
+    assert.throws(() => be.embeddingForward(f, new Float32Array(1) as unknown as Int32Array, new Int32Array(1), f, f, 1, 4), TypeError);
+    assert.throws(() => be.scale(f, 2, 1.5), RangeError);
+    assert.throws(() => be.scale(f, 2, -1), RangeError);
+  });
+
+  test('rejects token ids and targets outside their tables instead of reading past them', () => {
+    const C = 4;
+    const wte = new Float32Array(3 * C);
+    const wpe = new Float32Array(2 * C);
+    assert.throws(() => be.embeddingForward(new Float32Array(C), Int32Array.of(3), Int32Array.of(0), wte, wpe, 1, C), /ids holds 3/);
+    assert.throws(() => be.embeddingForward(new Float32Array(C), Int32Array.of(0), Int32Array.of(-1), wte, wpe, 1, C), /positions holds -1/);
+    assert.throws(() => be.crossEntropyForward(new Float32Array(1), new Float32Array(5), Int32Array.of(5), 1, 5), /targets holds 5/);
+  });
+
+  test('streaming matmul for few rows (column blocks, odd K, transposes) agrees with the reference', () => {
+    const rng = new Rng(7);
+    for (const M of [1, 2, 5, 8, 9]) {
+      for (const [N, K] of [[1100, 37], [513, 768]]) {
+        for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+          const a = rng.randn(M * K);
+          const b = rng.randn(K * N);
+          const opts = { transA, transB, alpha: 0.75, beta: 0.5 };
+          const init = rng.randn(M * N);
+          const got = init.slice();
+          const want = init.slice();
+          be.matmul(got, a, b, M, N, K, opts);
+          ref.matmul(want, a, b, M, N, K, opts);
+          assertClose(got, want, TOL, `M=${M} N=${N} K=${K} transA=${transA} transB=${transB}`);
+        }
+      }
+    }
+  });
+
+  test('attention over more positions than one query tile (T = 300), with a key mask and dropout', () => {
+    const [B, T, C, NH] = [2, 300, 16, 2];
+    const rng = new Rng(11);
+    const qkv = rng.randn(B * T * 3 * C);
+    const mask = padMask(B, T);
+    for (const [p, seed] of [[0, 0], [0.25, 99]]) {
+      const out = [new Float32Array(B * T * C), new Float32Array(B * T * C)];
+      const att = [new Float32Array(B * NH * T * T), new Float32Array(B * NH * T * T)];
+      be.attentionForward(out[0], att[0], qkv, mask, B, T, C, NH, p, seed);
+      ref.attentionForward(out[1], att[1], qkv, mask, B, T, C, NH, p, seed);
+      assertClose(out[0], out[1], TOL, `out (dropout ${p})`);
+      assertClose(att[0], att[1], TOL, `att (dropout ${p})`);
+      const dout = rng.randn(B * T * C);
+      const dqkv = [new Float32Array(B * T * 3 * C), new Float32Array(B * T * 3 * C)];
+      be.attentionBackward(dqkv[0], dout, qkv, att[1], B, T, C, NH, p, seed);
+      ref.attentionBackward(dqkv[1], dout, qkv, att[1], B, T, C, NH, p, seed);
+      assertClose(dqkv[0], dqkv[1], TOL, `dqkv (dropout ${p})`);
+    }
+  });
+
+  test('cached attention: prefill of many positions, then decode steps, equals the reference', () => {
+    const [B, C, NH, S] = [2, 32, 4, 80];
+    const hs = C / NH;
+    const rng = new Rng(13);
+    const caches = [0, 1].map(() => ({ k: new Float32Array(B * NH * S * hs), v: new Float32Array(B * NH * S * hs) }));
+    const mask = new Int32Array(B * S).fill(1);
+    for (let s = 0; s < 5; s++) mask[s] = 0; // row 0 left-padded
+    let past = 0;
+    for (const Tq of [70, 1, 1, 3]) {
+      const qkv = rng.randn(B * Tq * 3 * C);
+      const out = [new Float32Array(B * Tq * C), new Float32Array(B * Tq * C)];
+      be.attentionCached(out[0], qkv, caches[0].k, caches[0].v, mask, past, B, Tq, C, NH, S);
+      ref.attentionCached(out[1], qkv, caches[1].k, caches[1].v, mask, past, B, Tq, C, NH, S);
+      assertClose(out[0], out[1], TOL, `out at past=${past} Tq=${Tq}`);
+      past += Tq;
+    }
+    assertClose(caches[0].k, caches[1].k, 0, 'k cache');
+  });
+
+  test('cross-entropy over a GPT-2-sized vocabulary agrees with the reference', () => {
+    const [N, V] = [3, 50257];
+    const rng = new Rng(17);
+    const logits = rng.randn(N * V, 3);
+    const targets = Int32Array.of(5, -100, 50256);
+    const l = [new Float32Array(N), new Float32Array(N)];
+    be.crossEntropyForward(l[0], logits, targets, N, V);
+    ref.crossEntropyForward(l[1], logits, targets, N, V);
+    assertClose(l[0], l[1], TOL, 'losses');
+    const d = [new Float32Array(N * V), new Float32Array(N * V)];
+    const dloss = Float32Array.of(0.5, 1, 2);
+    be.crossEntropyBackward(d[0], logits, targets, dloss, N, V);
+    ref.crossEntropyBackward(d[1], logits, targets, dloss, N, V);
+    assertClose(d[0], d[1], TOL, 'dlogits');
+  });
+
+  test('the baseline (non-AVX2) kernels pass the shared backend suite too', { timeout: 120_000 }, () => {
+    const suite = join(dirname(fileURLToPath(import.meta.url)), '..', 'backend', 'native.test.js');
+    const r = spawnSync(process.execPath, ['--test', '--test-reporter=dot', suite], {
+      encoding: 'utf8', env: { ...process.env, LORAROUTE_NATIVE_ISA: 'base' }, timeout: 110_000,
+    });
+    assert.equal(r.status, 0, `suite on the baseline kernels failed:\n${r.stdout.slice(-3000)}`);
+  });
+});
