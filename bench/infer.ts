@@ -213,31 +213,31 @@ function main(): void {
   console.log(`bench:infer  GPT-2 124M shapes (${o.layers} layers, ${SHAPE.embd} wide, ${SHAPE.heads} heads, ${SHAPE.positions} positions, ${SHAPE.vocab} vocab), fp32, random weights`);
   console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}; node ${process.version}; median of ${o.runs} runs after a warm-up`);
 
-  const ours: Record<string, PhaseResult | null> = {};
+  // ours then the peer, phase by phase, so that both sides of a ratio run close together in time
+  const ours: Record<string, PhaseResult | null> = { forward: null, decode: null };
+  const peer: Record<string, PhaseResult | null> = { forward: null, decode: null };
+  const py = peerPython();
+  const script = join(root, 'bench', 'peer', 'infer.py');
+  let peerOk = o.peer;
+  if (!o.peer) console.log('peer: skipped (--no-peer); peer=none');
   for (const phase of ['forward', 'decode']) {
-    const { res, why } = child(process.execPath, [self, '--phase', phase, '--backend', o.backend, ...common], 'OURS', 30 * 60_000);
-    if (!res) throw new Error(`bench:infer: our ${phase} phase failed: ${why}`);
+    const mine = child(process.execPath, [self, '--phase', phase, '--backend', o.backend, ...common], 'OURS', 30 * 60_000);
+    if (!mine.res) throw new Error(`bench:infer: our ${phase} phase failed: ${mine.why}`);
+    const res = mine.res;
     ours[phase] = res;
     if (phase === 'forward') console.log(`ours: backend ${res.backend} ${res.engine ? JSON.stringify(res.engine) : ''}`);
-    console.log(`  ours ${phase.padEnd(8)} ${res.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${res.seconds.map((s) => s.toFixed(3)).join(' ')} s  peak RSS ${res.peak_rss_mb.toFixed(0)} MB`);
-  }
-
-  const peer: Record<string, PhaseResult | null> = { forward: null, decode: null };
-  if (o.peer) {
-    const py = peerPython();
-    const script = join(root, 'bench', 'peer', 'infer.py');
-    for (const phase of ['forward', 'decode']) {
-      const { res, why } = child(py, [script, '--phase', phase, ...common], 'PEER', 30 * 60_000);
-      if (!res) {
-        console.log(`peer: PyTorch is not available (${py}: ${why}); peer=none. Set it up with bench/peer/setup.sh`);
-        break;
-      }
-      peer[phase] = res;
-      if (phase === 'forward') console.log(`peer: PyTorch ${res.torch} on CPU, ${res.threads} threads (${py})`);
-      console.log(`  peer ${phase.padEnd(8)} ${res.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${res.seconds.map((s) => s.toFixed(3)).join(' ')} s  peak RSS ${res.peak_rss_mb.toFixed(0)} MB`);
+    console.log(`  ours ${phase.padEnd(8)} ${res.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${res.seconds.map((x) => x.toFixed(3)).join(' ')} s  peak RSS ${res.peak_rss_mb.toFixed(0)} MB`);
+    if (!peerOk) continue;
+    const theirs = child(py, [script, '--phase', phase, ...common], 'PEER', 30 * 60_000);
+    if (!theirs.res) {
+      console.log(`peer: PyTorch is not available (${py}: ${theirs.why}); peer=none. Set it up with bench/peer/setup.sh`);
+      peerOk = false;
+      continue;
     }
-  } else {
-    console.log('peer: skipped (--no-peer); peer=none');
+    const p = theirs.res;
+    peer[phase] = p;
+    if (phase === 'forward') console.log(`peer: PyTorch ${p.torch} on CPU, ${p.threads} threads (${py})`);
+    console.log(`  peer ${phase.padEnd(8)} ${p.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${p.seconds.map((x) => x.toFixed(3)).join(' ')} s  peak RSS ${p.peak_rss_mb.toFixed(0)} MB`);
   }
 
   // same weights, same ids: do the engines compute the same thing?

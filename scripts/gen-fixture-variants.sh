@@ -24,6 +24,7 @@ gen() { # NAME ARGS...: generate one variant and trim it into test/fixtures/gold
   "$PYTHON" scripts/gen-golden.py "$BASE" "$TMP" "$name" "$@"
   rm -rf "test/fixtures/golden-$name"
   "$PYTHON" scripts/trim-golden.py "$TMP/$name" "test/fixtures/golden-$name" "$STRIDE"
+  rm -f "test/fixtures/golden-$name/adapter/README.md" # PEFT's model-card stub, not used
 }
 
 # (a) c_attn only, r=8, alpha=16

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Golden reference tensors from HF transformers + PEFT (CPU, fp32) for a GPT-2 checkpoint dir, with the LoRA
 settings given as arguments. The same logic as ../shared/tools/gen_golden.py (which made test/fixtures/golden);
-additions: the LoRA config, seed and prompts come from the command line, and besides
-`merged.transformer.h.0.attn.c_attn.weight` the merged weight of the last adapted layer of every adapted module
-kind is saved too (so a variant that does not adapt h.0's c_attn still checks a merge that changes something).
+additions: the LoRA config, seed and prompts come from the command line; meta.json lists `adapted_modules`; and
+besides `merged.transformer.h.0.attn.c_attn.weight` (whole, as before) every 8th input row of the merged weight of
+the last adapted layer of every adapted module kind is saved as `merged_strided.<module>.weight` (so a variant
+that does not adapt h.0's c_attn still checks a merge that changes something, without megabytes of weights).
 
 Usage (needs torch, transformers, peft, safetensors; CPU is enough):
   python scripts/gen-golden.py BASE_DIR OUT_DIR NAME --r 8 --alpha 16 --targets c_attn --seed 1
@@ -19,6 +20,7 @@ from safetensors.torch import save_file
 
 DEFAULT_PROMPTS = ['Give three tips for staying healthy.',
                    'Explain how neural networks work in simple terms, and give an example of where they are used today.']
+MERGED_ROW_STRIDE = 8
 DEFAULT_GEN = ['Below is an instruction that describes a task.', 'The capital of France is']
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,10 +90,13 @@ def golden(name, prompts, lcfg, seed, gen_prompts, gen_tokens):
     meta['adapted_modules'] = adapted
     merged = pm.merge_and_unload()
     t['merged.transformer.h.0.attn.c_attn.weight'] = merged.transformer.h[0].attn.c_attn.weight.detach().float().contiguous()
+    # plus every MERGED_ROW_STRIDE-th input row of the merged weight of each adapted module kind's last layer
+    # (kept small: row i of W += scaling * A[:, i]^T B^T involves all of B and column i of A)
     last = {}  # module kind (attn.c_attn, ...) -> its last adapted layer's module name
     for n_ in adapted: last[n_.split('.', 3)[3]] = n_
     for n_ in last.values():
-        t[f'merged.{n_}.weight'] = merged.get_submodule(n_).weight.detach().float().contiguous()
+        t[f'merged_strided.{n_}.weight'] = merged.get_submodule(n_).weight.detach().float()[::MERGED_ROW_STRIDE].contiguous()
+    meta['merged_row_stride'] = MERGED_ROW_STRIDE
     save_file(t, f'{d}/tensors.safetensors')
     json.dump(meta, open(f'{d}/meta.json', 'w'), indent=1)
 

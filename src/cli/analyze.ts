@@ -27,7 +27,7 @@ async function write(chunk: string): Promise<void> {
 export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
-    .description('Complexity features, score and tier of an instruction, or of each record of JSON/JSONL files')
+    .description('complexity features, score and tier of an instruction, or of each record of JSON/JSONL files')
     .argument('[text]', 'the instruction to analyse')
     .option('--input <text>', 'the input (context) that goes with TEXT')
     .option('--data <files...>', 'JSON array or JSONL files (optionally .gz); prints one line per record, in order')
@@ -36,6 +36,11 @@ export function registerAnalyze(program: Command): void {
     .option('--thresholds <list>', 'tier thresholds on the score, comma-separated', '0.3,0.7')
     .option('--skip-invalid', 'with --data: skip malformed records (counted on stderr) instead of failing')
     .action(async (text: string | undefined, opts: AnalyzeOpts) => {
+      // `loraroute analyze --data … | head`: a closed pipe ends the command quietly.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') process.exit(0);
+        throw err;
+      });
       const thresholds = parseThresholds(opts.thresholds);
       if (opts.data && text !== undefined) throw new LoraRouteError('analyze: give either TEXT or --data FILE, not both');
       if (!opts.data && text === undefined) throw new LoraRouteError('analyze: give an instruction TEXT or --data FILE');
@@ -51,6 +56,7 @@ export function registerAnalyze(program: Command): void {
         }
         const lines = [`score ${a.score.toFixed(3)}  tier ${a.tier} (${tierName(a.tier, k)})  thresholds ${thresholds.join(',')}`];
         const width = Math.max(...FEATURE_NAMES.map((n) => n.length));
+        lines.push(`  ${'feature'.padEnd(width)}  ${'value'.padStart(8)}   normalised`);
         FEATURE_NAMES.forEach((name, i) => {
           const v = a.features[name];
           lines.push(`  ${name.padEnd(width)}  ${String(Number.isInteger(v) ? v : v.toFixed(3)).padStart(8)}   ${a.vector[i]!.toFixed(2)}`);

@@ -17,7 +17,7 @@ interface StratifyOpts {
 export function registerStratify(program: Command): void {
   program
     .command('stratify')
-    .description('Split a data set into complexity tiers: one JSONL file per tier, report.json, report.md and scores.svg')
+    .description('split a data set into complexity tiers: one JSONL file per tier, report.json, report.md and scores.svg')
     .option('--data <files...>', 'Alpaca JSON/JSONL files (optionally .gz), in order (default: the bundled 52,002 records)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--thresholds <list>', 'tier thresholds on the score, comma-separated (default 0.3,0.7)')

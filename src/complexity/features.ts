@@ -91,7 +91,7 @@ function plainWordCount(s: string): number {
  * plus "\n\n" + input when `input` is non-empty).
  */
 export function rawFeatures(p: ParsedText, lex: Lexicons, instruction: string, input: string, text: string): Float64Array {
-  const n = p.tokens.length;
+  const n = p.normals.length;
   const isWord = new Uint8Array(n);
   let words = 0;
   let alphaWords = 0;

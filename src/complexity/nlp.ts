@@ -1,5 +1,5 @@
 /**
- * The one place that talks to wink-nlp: text → tokens, normal forms, lemmas, token types, UD POS tags,
+ * The one place that talks to wink-nlp: text → normal forms, lemmas, token types, UD POS tags,
  * sentence spans and entity spans, as plain arrays. wink-nlp is loaded on first use (createRequire),
  * so importing loraroute does not pay its ~230 ms start-up.
  */
@@ -15,8 +15,8 @@ export interface EntitySpan {
   end: number;
 }
 
+/** Parallel per-token arrays (no raw token text: nothing downstream needs it, and each array costs a pass). */
 export interface ParsedText {
-  tokens: string[];
   /** Lowercase normal forms (`Sorts` → `sorts`). */
   normals: string[];
   lemmas: string[];
@@ -52,7 +52,6 @@ export class Nlp {
     // wink-nlp's own typings reject its.lemma (its addons parameter); the call is the documented one.
     const lemmas = tk.out(its.lemma as unknown as ItsFunction<string>) as Array<string | undefined>;
     return {
-      tokens: tk.out() as string[],
       normals,
       // wink-nlp leaves a few lemmas undefined (`cannot`): use the normal form there.
       lemmas: lemmas.map((l, i) => l ?? normals[i]!),

@@ -38,8 +38,12 @@ export interface ForwardOptions {
   hook?: LinearHook | null;
   /** Next-token targets [B, T] (-100 = ignored); gives the loss. */
   targets?: I32 | null;
-  /** Which logits to compute: every row, none, or one row per sequence (indices into [B*T]). */
-  logits?: 'all' | 'none' | I32;
+  /**
+   * Which logits to compute: every row; none; only the rows with a target ('targets', the default when
+   * targets are given: saves the vocabulary projection at prompt and padding positions); or the given
+   * rows (indices into [B*T], e.g. the last token of each sequence).
+   */
+  logits?: 'all' | 'none' | 'targets' | I32;
   /** Generation: attend through this cache (appends this pass's keys and values at `past`). */
   cache?: KVCache | null;
 }
@@ -52,7 +56,7 @@ export interface ForwardResult {
   /** Per-sequence sum of token losses and token counts [B]. */
   rowLoss: Float64Array;
   rowCount: Int32Array;
-  /** Logits [rows, V] (a view into scratch: copy to keep). */
+  /** Logits [rows, V] in the order asked for (a view into scratch: copy to keep). */
   logits: F32 | null;
   /** Final hidden state after ln_f [B*T, C] (a view into scratch). */
   hidden: F32;
@@ -66,7 +70,7 @@ const LN1 = 0, ATTN = 1, ATTN_DROP = 2, MLP_DROP = 3;
  */
 export class GPT2 {
   readonly scratch = new Scratch();
-  private last: { batch: Batch; opts: ForwardOptions; pass: PassInfo; count: number } | null = null;
+  private last: { batch: Batch; opts: ForwardOptions; pass: PassInfo; count: number; lossRows: I32 | null } | null = null;
 
   constructor(readonly config: GPT2Config, readonly weights: GPT2Weights, readonly backend: Backend) {}
 
@@ -87,7 +91,8 @@ export class GPT2 {
     if (train && cache) throw new Error('GPT2.forward: training passes cannot use a KV cache');
     const pass: PassInfo = { B, T, train, dropout: drop, seed };
 
-    const positions = batch.positions ?? this.defaultPositions(B, T);
+    // default positions continue after what the cache already holds (past .. past+T-1 when decoding)
+    const positions = batch.positions ?? this.defaultPositions(B, T, cache ? cache.past : 0);
     const enc = s.f32('encoded', BT * C); // [BT, C]
     be.embeddingForward(enc, batch.ids, positions, this.weights.wte, this.weights.wpe, BT, C);
     if (drop && cfg.embdPdrop > 0) {
@@ -143,17 +148,31 @@ export class GPT2 {
     const hidden = s.f32('lnf', BT * C);
     be.layernormForward(hidden, s.f32('lnfMean', BT), s.f32('lnfRstd', BT), residual, this.weights.lnfW, this.weights.lnfB, BT, C, cfg.layerNormEpsilon);
 
-    const want = opts.logits ?? (opts.targets ? 'all' : 'none');
+    // With targets, logits are computed only at the R positions that have one (prompt and padding
+    // positions carry no loss), unless every row's logits are asked for.
+    const want = opts.logits ?? (opts.targets ? 'targets' : 'none');
     let logits: F32 | null = null;
+    let lossRows: I32 | null = null; // positions (into [B*T]) whose logits were computed for the loss
     if (want === 'all') {
       logits = s.f32('logits', BT * V); // [BT, V] = hidden @ wte^T
       be.matmul(logits, hidden, this.weights.wte, BT, V, C, { transB: true });
     } else if (want !== 'none') {
-      const R = want.length;
-      const rows = s.f32('logitRows', R * C);
-      for (let r = 0; r < R; r++) rows.set(hidden.subarray(want[r] * C, want[r] * C + C), r * C);
+      let rowIds: I32;
+      if (want === 'targets') {
+        const t = opts.targets as I32;
+        let R = 0;
+        for (let i = 0; i < BT; i++) if (t[i] >= 0) R++;
+        rowIds = s.i32('lossRows', R);
+        for (let i = 0, r = 0; i < BT; i++) if (t[i] >= 0) rowIds[r++] = i;
+        lossRows = rowIds;
+      } else {
+        rowIds = want;
+      }
+      const R = rowIds.length;
+      const rows = s.f32('logitRows', R * C); // [R, C]
+      for (let r = 0; r < R; r++) rows.set(hidden.subarray(rowIds[r] * C, rowIds[r] * C + C), r * C);
       logits = s.f32('logits', R * V); // [R, V]
-      be.matmul(logits, rows, this.weights.wte, R, V, C, { transB: true });
+      if (R > 0) be.matmul(logits, rows, this.weights.wte, R, V, C, { transB: true });
     }
 
     const rowLoss = new Float64Array(B);
@@ -161,20 +180,27 @@ export class GPT2 {
     let total = 0;
     let count = 0;
     if (opts.targets) {
-      if (want !== 'all' || !logits) throw new Error('GPT2.forward: a loss needs logits "all"');
-      const losses = s.f32('losses', BT);
-      be.crossEntropyForward(losses, logits, opts.targets, BT, V);
+      const t = opts.targets;
+      if (!logits || (want !== 'all' && want !== 'targets')) throw new Error('GPT2.forward: a loss needs logits "all" or "targets"');
+      // per-position losses over the rows computed: all BT, or the R target rows
+      const N = lossRows ? lossRows.length : BT;
+      const tg = lossRows ? s.i32('lossTargets', N) : t;
+      if (lossRows) for (let r = 0; r < N; r++) tg[r] = t[lossRows[r]];
+      const losses = s.f32('losses', N);
+      if (N > 0) be.crossEntropyForward(losses, logits, tg, N, V);
+      for (let r = 0; r < N; r++) {
+        const pos = lossRows ? lossRows[r] : r;
+        if (t[pos] < 0) continue;
+        const b = Math.floor(pos / T);
+        rowLoss[b] += losses[r];
+        rowCount[b]++;
+      }
       for (let b = 0; b < B; b++) {
-        for (let t = 0; t < T; t++) {
-          if (opts.targets[b * T + t] < 0) continue;
-          rowLoss[b] += losses[b * T + t];
-          rowCount[b]++;
-        }
         total += rowLoss[b];
         count += rowCount[b];
       }
     }
-    this.last = train ? { batch, opts, pass, count } : null;
+    this.last = train ? { batch, opts, pass, count, lossRows } : null;
     return { loss: count > 0 ? total / count : 0, count, rowLoss, rowCount, logits, hidden };
   }
 
@@ -198,12 +224,22 @@ export class GPT2 {
     const residP = pass.dropout ? cfg.residPdrop : 0;
     const targets = last.opts.targets as I32;
 
-    const logits = s.f32('logits', BT * V);
-    const dloss = s.f32('dloss', BT);
+    const dhidden = s.f32('dlnf', BT * C); // [BT, C]
+    const lossRows = last.lossRows;
+    const N = lossRows ? lossRows.length : BT;
+    const logits = s.f32('logits', N * V);
+    const tg = lossRows ? s.i32('lossTargets', N) : targets;
+    const dloss = s.f32('dloss', N);
     dloss.fill(last.count > 0 ? lossScale / last.count : 0);
-    be.crossEntropyBackward(logits, logits, targets, dloss, BT, V); // dlogits in place
-    const dhidden = s.f32('dlnf', BT * C); // [BT, C] = dlogits @ wte
-    be.matmul(dhidden, logits, this.weights.wte, BT, C, V);
+    if (N > 0) be.crossEntropyBackward(logits, logits, tg, dloss, N, V); // dlogits in place
+    if (lossRows) {
+      const dRows = s.f32('dLogitRows', N * C); // [R, C] = dlogits @ wte, scattered back to their positions
+      if (N > 0) be.matmul(dRows, logits, this.weights.wte, N, C, V);
+      dhidden.fill(0);
+      for (let r = 0; r < N; r++) dhidden.set(dRows.subarray(r * C, (r + 1) * C), lossRows[r] * C);
+    } else {
+      be.matmul(dhidden, logits, this.weights.wte, BT, C, V);
+    }
     const dres = s.f32('dres', BT * C);
     const finalRes = s.f32(`l${cfg.nLayer - 1}.res3`, BT * C);
     be.layernormBackward(dres, null, null, dhidden, finalRes, this.weights.lnfW, s.f32('lnfMean', BT), s.f32('lnfRstd', BT), BT, C, false);
@@ -257,9 +293,9 @@ export class GPT2 {
     if (hook && hook.applies(module)) hook.backward({ layer: l, module, inDim, outDim }, x, dy, dx, pass);
   }
 
-  private defaultPositions(B: number, T: number): I32 {
+  private defaultPositions(B: number, T: number, start: number): I32 {
     const pos = this.scratch.i32('positions', B * T);
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = start + t;
     return pos;
   }
 

@@ -4,7 +4,7 @@
  * Buffers are Float32Array views (llm.c style: one big buffer, named views into it). Ops write into
  * caller-owned outputs and never allocate. Shapes are passed explicitly; the comments give them row-major.
  * Every backend (reference TypeScript, native N-API, WebGPU later) implements this interface and passes
- * the one shared suite in test/backend-suite.ts. A backend may be faster; it must not differ from the
+ * the one shared suite in test/backend/suite.ts. A backend may be faster; it must not differ from the
  * reference by more than float rounding.
  *
  * Conventions
@@ -114,7 +114,7 @@ export interface Backend {
    * p = 0 gives all ones.
    */
   dropoutMask(mask: F32, n: number, p: number, seed: number, offset: number): void;
-  /** out = x * mask, elementwise (also the backward: dx = dout * mask). */
+  /** out = x * mask, elementwise (also the backward: dx = dout * mask). out may alias x or mask. */
   mul(out: F32, x: F32, mask: F32, n: number): void;
 
   /**

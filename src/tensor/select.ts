@@ -12,6 +12,9 @@ let warnedSlow = false;
  * (saying once that it is slower); 'native' insists on the addon.
  */
 export function getBackend(name: BackendName = 'auto', warn: (msg: string) => void = (m) => console.warn(m)): Backend {
+  if (name !== 'auto' && name !== 'native' && name !== 'reference') {
+    throw new LoraRouteError(`unknown backend "${String(name)}": expected auto, native or reference`);
+  }
   if (name === 'reference') return new ReferenceBackend();
   const native = loadNativeBackend();
   if (native) return native;
@@ -21,7 +24,6 @@ export function getBackend(name: BackendName = 'auto', warn: (msg: string) => vo
         'after `apt-get install -y libopenblas-dev g++ make python3`), or use --backend reference',
     );
   }
-  if (name !== 'auto') throw new LoraRouteError(`unknown backend "${String(name)}": expected auto, native or reference`);
   if (!warnedSlow) {
     warnedSlow = true;
     warn('loraroute: native CPU backend unavailable; using the TypeScript reference backend (much slower)');

@@ -245,29 +245,40 @@ function layernormCases(): OpCase[] {
 function attentionCases(): OpCase[] {
   const cases: OpCase[] = [];
   const shapes: [number, number, number, number][] = [[1, 1, 4, 1], [3, 1, 6, 2], [3, 5, 8, 2], [2, 7, 12, 3]];
+  // dropout: null = arguments omitted, else [p, seed]
+  const drops: ([number, number] | null)[] = [null, [0, 5], [0.25, 0xdeadbeef]];
   for (const [B, T, C, NH] of shapes) {
     for (const masked of [false, true]) {
-      const label = `B=${B} T=${T} C=${C} NH=${NH} ${masked ? 'key mask (left, right, fully padded rows)' : 'no mask'}`;
-      const mask = (): Int32Array | null => (masked ? padMask(B, T) : null);
-      cases.push(defineCase({
-        op: 'attentionForward', name: label,
-        init: (r) => ({ out: nans(B * T * C), att: nans(B * NH * T * T), qkv: r.randn(B * T * 3 * C), ...(masked ? { keyMask: padMask(B, T) } : {}) }),
-        outputs: ['out', 'att'],
-        run: (be, b) => be.attentionForward(
-          b.out as Float32Array, b.att as Float32Array, b.qkv as Float32Array, (b.keyMask as I32 | undefined) ?? null, B, T, C, NH,
-        ),
-      }));
-      cases.push(defineCase({
-        op: 'attentionBackward', name: label,
-        init: (r) => {
-          const qkv = r.randn(B * T * 3 * C);
-          const att = new Float32Array(B * NH * T * T);
-          ref.attentionForward(new Float32Array(B * T * C), att, qkv, mask(), B, T, C, NH);
-          return { dqkv: nans(B * T * 3 * C), dout: r.randn(B * T * C), qkv, att };
-        },
-        outputs: ['dqkv'],
-        run: (be, b) => be.attentionBackward(b.dqkv, b.dout, b.qkv, b.att, B, T, C, NH),
-      }));
+      for (const drop of drops) {
+        if (drop && T === 1 && B === 1) continue;
+        const label = `B=${B} T=${T} C=${C} NH=${NH} ${masked ? 'key mask (left, right, fully padded rows)' : 'no mask'}` +
+          (drop ? ` dropoutP=${drop[0]} seed=${drop[1]}` : '');
+        const mask = (): Int32Array | null => (masked ? padMask(B, T) : null);
+        cases.push(defineCase({
+          op: 'attentionForward', name: label,
+          init: (r) => ({ out: nans(B * T * C), att: nans(B * NH * T * T), qkv: r.randn(B * T * 3 * C), ...(masked ? { keyMask: padMask(B, T) } : {}) }),
+          outputs: ['out', 'att'],
+          run: (be, b) => {
+            const args = [b.out as Float32Array, b.att as Float32Array, b.qkv as Float32Array, (b.keyMask as I32 | undefined) ?? null] as const;
+            if (drop) be.attentionForward(...args, B, T, C, NH, drop[0], drop[1]);
+            else be.attentionForward(...args, B, T, C, NH);
+          },
+        }));
+        cases.push(defineCase({
+          op: 'attentionBackward', name: label,
+          init: (r) => {
+            const qkv = r.randn(B * T * 3 * C);
+            const att = new Float32Array(B * NH * T * T);
+            ref.attentionForward(new Float32Array(B * T * C), att, qkv, mask(), B, T, C, NH, drop?.[0], drop?.[1]);
+            return { dqkv: nans(B * T * 3 * C), dout: r.randn(B * T * C), qkv, att };
+          },
+          outputs: ['dqkv'],
+          run: (be, b) => {
+            if (drop) be.attentionBackward(b.dqkv, b.dout, b.qkv, b.att, B, T, C, NH, drop[0], drop[1]);
+            else be.attentionBackward(b.dqkv, b.dout, b.qkv, b.att, B, T, C, NH);
+          },
+        }));
+      }
     }
   }
   // KV cache: prefill, prefill into a larger cache, one decode step, a chunk after a prefix, the first token

@@ -134,22 +134,23 @@ export function gradientTests(be: () => Backend, tol: number): void {
       }, tol, rng);
     });
 
-    for (const masked of [false, true]) {
-      test(`attentionBackward: dqkv, ${masked ? 'key mask with a fully padded row' : 'no mask'}`, () => {
+    for (const [masked, p] of [[false, 0], [true, 0], [true, 0.3]] as const) {
+      const label = `${masked ? 'key mask with a fully padded row' : 'no mask'}${p ? `, attention dropout ${p}` : ''}`;
+      test(`attentionBackward: dqkv, ${label}`, () => {
         const b = be();
-        const [B, T, C, NH] = [3, 4, 8, 2];
-        const rng = new Rng(masked ? 402 : 401);
+        const [B, T, C, NH, seed] = [3, 4, 8, 2, 4321];
+        const rng = new Rng(401 + (masked ? 1 : 0) + (p ? 2 : 0));
         const qkv = rng.randn(B * T * 3 * C);
         const mask = masked ? padMask(B, T) : null;
         const R = rng.randn(B * T * C);
         const out = new Float32Array(B * T * C);
         const att = new Float32Array(B * NH * T * T);
-        b.attentionForward(out, att, qkv, mask, B, T, C, NH);
+        b.attentionForward(out, att, qkv, mask, B, T, C, NH, p, seed);
         const dqkv = new Float32Array(B * T * 3 * C);
-        b.attentionBackward(dqkv, R, qkv, att, B, T, C, NH);
+        b.attentionBackward(dqkv, R, qkv, att, B, T, C, NH, p, seed);
         const scratch = new Float32Array(att.length);
         checkGrad('dqkv', qkv, dqkv, () => {
-          b.attentionForward(out, scratch, qkv, mask, B, T, C, NH);
+          b.attentionForward(out, scratch, qkv, mask, B, T, C, NH, p, seed);
           return dot64(out, R);
         }, tol, rng);
       });

@@ -35,7 +35,7 @@ test('getBackend with an unknown name throws a LoraRouteError naming it and the 
       assert.ok(e.message.includes(`"${name}"`), e.message);
       assert.match(e.message, /auto.*native.*reference/);
       return true;
-    });
+    }, `getBackend("${name}") returned a backend instead of throwing (it must reject the name before trying the addon)`);
   }
 });
 

@@ -136,6 +136,43 @@ function attentionForwardTests(be: () => Backend, tol: number): void {
   });
 }
 
+function attentionDropoutTests(be: () => Backend, tol: number): void {
+  test('attentionForward with dropout: att is unchanged, out = sum of (att * dropoutMask) v', () => {
+    const b = be();
+    const [B, T, C, NH, p, seed] = [3, 5, 8, 2, 0.3, 0x9e3779b9];
+    const h = hs(C, NH);
+    const rng = new Rng(970);
+    const qkv = rng.randn(B * T * 3 * C);
+    const mask = padMask(B, T);
+    const [out0, att0] = [new Float32Array(B * T * C), new Float32Array(B * NH * T * T)];
+    const [out1, att1] = [new Float32Array(B * T * C), new Float32Array(B * NH * T * T)];
+    const [outP0, attP0] = [new Float32Array(B * T * C), new Float32Array(B * NH * T * T)];
+    b.attentionForward(out0, att0, qkv, mask, B, T, C, NH);
+    b.attentionForward(outP0, attP0, qkv, mask, B, T, C, NH, 0, seed);
+    b.attentionForward(out1, att1, qkv, mask, B, T, C, NH, p, seed);
+    assertExact(outP0, out0, 'dropoutP = 0 is no dropout: out');
+    assertExact(attP0, att0, 'dropoutP = 0 is no dropout: att');
+    assertClose(att1, att0, tol, 'att keeps the probabilities before dropout');
+    const drop = new Float32Array(B * NH * T * T);
+    b.dropoutMask(drop, drop.length, p, seed, 0);
+    const want = new Float64Array(B * T * C);
+    for (let i = 0; i < B; i++) {
+      for (let hh = 0; hh < NH; hh++) {
+        for (let t = 0; t < T; t++) {
+          const a = ((i * NH + hh) * T + t) * T;
+          for (let s = 0; s <= t; s++) {
+            for (let e = 0; e < h; e++) want[(i * T + t) * C + hh * h + e] += att0[a + s] * drop[a + s] * qkv[(i * T + s) * 3 * C + 2 * C + hh * h + e];
+          }
+        }
+      }
+    }
+    assertClose(out1, want, tol, 'out with dropout');
+    let differs = false;
+    for (let i = 0; i < out1.length; i++) differs ||= Math.abs(out1[i] - out0[i]) > 1e-3;
+    assert.ok(differs, 'dropout changed the output');
+  });
+}
+
 function hs(C: number, NH: number): number {
   return C / NH;
 }
@@ -300,6 +337,7 @@ function reductionTests(be: () => Backend, tol: number): void {
 export function semanticsTests(be: () => Backend, tol: number): void {
   describe('semantics', () => {
     attentionForwardTests(be, tol);
+    attentionDropoutTests(be, tol);
     attentionCachedTests(be, tol);
     dropoutTests(be);
     adamwTests(be, tol);

@@ -19,7 +19,7 @@ for (const backend of availableBackends()) {
       test(`prompt ${k}: logits within 1e-4 and loss within 1e-4`, () => {
         const T = ids.length;
         const batch = { ids: Int32Array.from(ids), B: 1, T };
-        const res = model.forward(batch, { targets: shiftTargets(batch.ids, 1, T) });
+        const res = model.forward(batch, { targets: shiftTargets(batch.ids, 1, T), logits: 'all' });
         const want = golden.tensors.getF32(`base.logits_strided.${k}`);
         const diff = maxAbsDiff(strided(res.logits as Float32Array, T, V, golden.stride), want);
         assert.ok(diff < 1e-4, `max |logits - HF| = ${diff}`);
