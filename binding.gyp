@@ -6,7 +6,8 @@
         "native/binding.c",
         "native/ops.c",
         "native/kernels_base.c",
-        "native/kernels_avx2.c"
+        "native/kernels_avx2.c",
+        "native/half_avx2.c"
       ],
       "include_dirs": [
         "/usr/include/x86_64-linux-gnu/openblas-pthread",

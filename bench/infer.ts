@@ -20,7 +20,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus, homedir } from 'node:os';
+import { cpus, homedir, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseGPT2Config, type GPT2Config } from '../src/model/config.js';
@@ -28,6 +28,7 @@ import { GPT2 } from '../src/model/gpt2.js';
 import { generateIds } from '../src/model/generate.js';
 import { viewWeights, weightLayout, type GPT2Weights } from '../src/model/weights.js';
 import { hashUniform } from '../src/tensor/hash.js';
+import { NativeBackend } from '../src/tensor/native.js';
 import { getBackend, type BackendName } from '../src/tensor/select.js';
 
 interface Opts {
@@ -40,12 +41,16 @@ interface Opts {
   seq: number;
   prompt: number;
   newTokens: number;
+  /** decode with fp16 weights (NativeBackend.useHalfWeights) */
+  half: boolean;
+  /** which decode figure the RESULT line reports */
+  decodeWeights: 'f32' | 'f16';
 }
 
 const SHAPE = { embd: 768, heads: 12, vocab: 50257, positions: 1024 };
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { phase: 'main', backend: 'auto', runs: 5, layers: 12, peer: true, batch: 4, seq: 128, prompt: 16, newTokens: 128 };
+  const o: Opts = { phase: 'main', backend: 'auto', runs: 5, layers: 12, peer: true, batch: 4, seq: 128, prompt: 16, newTokens: 128, half: false, decodeWeights: 'f32' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -59,7 +64,9 @@ function parseArgs(argv: string[]): Opts {
     else if (a === '--layers') o.layers = Number(next());
     else if (a === '--new') o.newTokens = Number(next());
     else if (a === '--no-peer') o.peer = false;
-    else throw new Error(`bench:infer: unknown option ${a} (expected --backend, --runs, --layers, --new, --no-peer)`);
+    else if (a === '--half') o.half = true;
+    else if (a === '--decode-weights') o.decodeWeights = next() === 'f16' ? 'f16' : 'f32';
+    else throw new Error(`bench:infer: unknown option ${a} (expected --backend, --runs, --layers, --new, --no-peer, --decode-weights f32|f16)`);
   }
   if (!(Number.isInteger(o.runs) && o.runs > 0)) throw new Error('bench:infer: --runs must be a positive integer');
   if (!(Number.isInteger(o.layers) && o.layers > 0)) throw new Error('bench:infer: --layers must be a positive integer');
@@ -109,6 +116,7 @@ interface PhaseResult {
   phase: string;
   backend?: string;
   engine?: unknown;
+  weights?: string;
   tokens_per_s: number;
   seconds: number[];
   peak_rss_mb: number;
@@ -124,10 +132,19 @@ interface PhaseResult {
 function runPhase(o: Opts): void {
   const cfg = benchConfig(o.layers);
   const backend = getBackend(o.backend);
-  const model = new GPT2(cfg, hashWeights(cfg), backend);
+  const weights = hashWeights(cfg);
+  const model = new GPT2(cfg, weights, backend);
+  let half = false;
+  if (o.half) {
+    if (!(backend instanceof NativeBackend)) throw new Error('bench:infer: --half needs the native backend');
+    half = backend.useHalfWeights(weights.buffer);
+    if (!half) throw new Error('bench:infer: fp16 weights are not supported on this CPU (no AVX2/F16C)');
+  }
   const info = 'info' in backend && typeof backend.info === 'function' ? (backend.info as () => unknown)() : undefined;
   const seconds: number[] = [];
-  const res: PhaseResult = { phase: o.phase, backend: backend.name, engine: info, tokens_per_s: 0, seconds, peak_rss_mb: 0 };
+  const res: PhaseResult = {
+    phase: o.phase, backend: backend.name, engine: info, weights: half ? 'f16' : 'f32', tokens_per_s: 0, seconds, peak_rss_mb: 0,
+  };
   if (o.phase === 'forward') {
     const { batch: B, seq: T } = o;
     const V = cfg.vocabSize;
@@ -212,6 +229,8 @@ function main(): void {
   const cpu = cpus();
   console.log(`bench:infer  GPT-2 124M shapes (${o.layers} layers, ${SHAPE.embd} wide, ${SHAPE.heads} heads, ${SHAPE.positions} positions, ${SHAPE.vocab} vocab), fp32, random weights`);
   console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}; node ${process.version}; median of ${o.runs} runs after a warm-up`);
+  // other work on the machine shows up in every figure: say how busy it was
+  console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
   // ours then the peer, phase by phase, so that both sides of a ratio run close together in time
   const ours: Record<string, PhaseResult | null> = { forward: null, decode: null };
@@ -240,6 +259,23 @@ function main(): void {
     console.log(`  peer ${phase.padEnd(8)} ${p.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${p.seconds.map((x) => x.toFixed(3)).join(' ')} s  peak RSS ${p.peak_rss_mb.toFixed(0)} MB`);
   }
 
+  // decode again with fp16 weights (half the memory traffic), where the native backend offers it
+  let halfDecode: PhaseResult | null = null;
+  if (ours.forward?.backend === 'native') {
+    const h = child(process.execPath, [self, '--phase', 'decode', '--backend', o.backend, '--half', ...common], 'OURS', 30 * 60_000);
+    if (h.res) {
+      halfDecode = h.res;
+      console.log(`  ours decode, fp16 weights ${h.res.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${h.res.seconds.map((x) => x.toFixed(3)).join(' ')} s  peak RSS ${h.res.peak_rss_mb.toFixed(0)} MB`);
+    } else {
+      console.log(`  ours decode, fp16 weights: not available (${h.why})`);
+    }
+  }
+  if (o.decodeWeights === 'f16') {
+    if (!halfDecode) throw new Error('bench:infer: --decode-weights f16 but the fp16 decode did not run');
+    ours.decode = halfDecode;
+  }
+  console.log(`decode figures below: ${ours.decode?.weights ?? 'f32'} weights`);
+  console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   // same weights, same ids: do the engines compute the same thing?
   const of = ours.forward, pf = peer.forward, od = ours.decode, pd = peer.decode;
   if (of?.checksum && pf?.checksum) {
@@ -247,12 +283,15 @@ function main(): void {
     const same = of.argmax?.every((a, i) => a === pf.argmax?.[i]) ?? false;
     console.log(`agreement: forward logits row sums within ${worst.toExponential(1)} (relative), argmax ${same ? 'identical' : 'differs'}`);
   }
-  if (od?.tokens && pd?.tokens) {
-    const n = Math.min(od.tokens.length, pd.tokens.length);
+  const sameTokens = (a: number[], b: number[]): string => {
+    const n = Math.min(a.length, b.length);
     let first = n;
-    for (let i = 0; i < n; i++) if (od.tokens[i] !== pd.tokens[i]) { first = i; break; }
-    console.log(`agreement: greedy tokens ${first === n ? `identical (${n}/${n})` : `identical for the first ${first} of ${n}`}`);
-  }
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) { first = i; break; }
+    return first === n ? `identical (${n}/${n})` : `identical for the first ${first} of ${n}`;
+  };
+  const f32Decode = ours.decode?.weights === 'f16' ? null : ours.decode;
+  if (f32Decode?.tokens && pd?.tokens) console.log(`agreement: greedy tokens, fp32 weights: ${sameTokens(f32Decode.tokens, pd.tokens)}`);
+  if (halfDecode?.tokens && pd?.tokens) console.log(`agreement: greedy tokens, fp16 weights: ${sameTokens(halfDecode.tokens, pd.tokens)}`);
 
   console.log(resultLine('forward_tokens_per_s', of?.tokens_per_s ?? null, pf?.tokens_per_s ?? null));
   console.log(resultLine('decode_tokens_per_s', od?.tokens_per_s ?? null, pd?.tokens_per_s ?? null));

@@ -138,7 +138,16 @@ static int oom(call_t *c) {
 
 /* ---- ops ------------------------------------------------------------------------------------------ */
 
-/* matmul(out, a, b, M, N, K, transA, transB, alpha, beta) */
+static int half_arg(call_t *c, size_t i, lr_half **out) {
+  *out = NULL;
+  if (is_nullish(c, i)) return 1;
+  void *p = NULL;
+  if (napi_get_value_external(c->env, c->argv[i], &p) != napi_ok) return fail(c, 0, "%s must be a half-weights handle or null", "half", 0, 0);
+  *out = p;
+  return 1;
+}
+
+/* matmul(out, a, b, M, N, K, transA, transB, alpha, beta, half?) */
 static napi_value js_matmul(napi_env env, napi_callback_info info) {
   BEGIN("matmul");
   int64_t M, N, K;
@@ -148,7 +157,9 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   CHECK(dim(c, 3, "M", &M) && dim(c, 4, "N", &N) && dim(c, 5, "K", &K) && flag(c, 6, &ta) && flag(c, 7, &tb));
   CHECK(num(c, 8, "alpha", &alpha) && num(c, 9, "beta", &beta));
   CHECK(f32(c, 0, "out", &out, M * N, 0) && f32(c, 1, "a", &a, M * K, 0) && f32(c, 2, "b", &b, K * N, 0));
-  lr_matmul(out, a, b, M, N, K, ta, tb, (float)alpha, (float)beta);
+  lr_half *half;
+  CHECK(half_arg(c, 10, &half));
+  lr_matmul(out, a, b, M, N, K, ta, tb, (float)alpha, (float)beta, half);
   return undef(env);
 }
 
@@ -461,6 +472,67 @@ static napi_value js_scale(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* ---- fp16 weights (inference opt-in, see half.h) --------------------------------------------------- */
+
+static void half_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  lr_half *h = data;
+  if (h->h) {
+    int64_t bytes = h->len * 2;
+    free(h->h);
+    int64_t adjusted;
+    napi_adjust_external_memory(env, -bytes, &adjusted);
+  }
+  free(h);
+}
+
+/* halfWeights(buffer) -> handle, or null where the CPU lacks F16C */
+static napi_value js_half_weights(napi_env env, napi_callback_info info) {
+  BEGIN("halfWeights");
+  float *buf;
+  int64_t len;
+  CHECK(typed(c, 0, "weights", napi_float32_array, (void **)&buf, &len, 0));
+  napi_value result;
+  if (!lr_half_supported()) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  lr_half *h = malloc(sizeof *h);
+  uint16_t *copy = malloc(sizeof(uint16_t) * (size_t)(len > 0 ? len : 1));
+  if (!h || !copy) {
+    free(h);
+    free(copy);
+    oom(c);
+    return NULL;
+  }
+  lr_f16_convert(copy, buf, len);
+  h->base = buf;
+  h->len = len;
+  h->h = copy;
+  int64_t adjusted;
+  napi_adjust_external_memory(env, len * 2, &adjusted);
+  if (napi_create_external(env, h, half_finalize, NULL, &result) != napi_ok) {
+    free(copy);
+    free(h);
+    return NULL;
+  }
+  return result;
+}
+
+/* releaseHalf(handle): frees the fp16 copy now (the handle then matches nothing) */
+static napi_value js_release_half(napi_env env, napi_callback_info info) {
+  BEGIN("releaseHalf");
+  lr_half *h;
+  CHECK(half_arg(c, 0, &h));
+  if (h && h->h) {
+    free(h->h);
+    h->h = NULL;
+    int64_t adjusted;
+    napi_adjust_external_memory(env, -h->len * 2, &adjusted);
+  }
+  return undef(env);
+}
+
 /* ---- engine information and settings ------------------------------------------------------------- */
 
 static void set_str(napi_env env, napi_value obj, const char *key, const char *val) {
@@ -517,6 +589,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("adamw", js_adamw),
       FN("sumSquares", js_sum_squares),
       FN("scale", js_scale),
+      FN("halfWeights", js_half_weights),
+      FN("releaseHalf", js_release_half),
       FN("info", js_info),
       FN("setBlasThreads", js_set_blas_threads),
 #undef FN

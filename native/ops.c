@@ -14,6 +14,10 @@ static lr_kernels g_kernels; /* written once at load (lr_select_kernels), read-o
 
 const lr_kernels *lr_k(void) { return &g_kernels; }
 
+static int g_half_ok; /* set with g_kernels */
+
+int lr_half_supported(void) { return g_half_ok; }
+
 void lr_select_kernels(const char *force_isa) {
   int avx2 = 0;
 #ifdef LR_HAVE_AVX2_VARIANT
@@ -33,7 +37,7 @@ void lr_select_kernels(const char *force_isa) {
     lr_kernels_fill_base(&t);
     t.isa = "baseline";
   }
-  (void)avx2;
+  g_half_ok = avx2;
   g_kernels = t;
 }
 
@@ -42,7 +46,7 @@ void lr_select_kernels(const char *force_isa) {
 #define LR_SMALL_M 8
 
 void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int transA, int transB,
-               float alpha, float beta) {
+               float alpha, float beta, const lr_half *half) {
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) {
     /* BLAS semantics: beta == 0 sets out to zero without reading it */
@@ -63,7 +67,12 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
       }
     }
     if (!transA || M == 1 || at) {
-      if (transB)
+      const uint16_t *bh = g_half_ok ? lr_half_lookup(half, b, K * N) : NULL;
+      if (bh && transB)
+        lr_gemm_small_nt_f16(out, arow, bh, M, N, K, alpha, beta);
+      else if (bh)
+        lr_gemm_small_nn_f16(out, arow, bh, M, N, K, alpha, beta);
+      else if (transB)
         k->gemm_small_nt(out, arow, b, M, N, K, alpha, beta);
       else
         k->gemm_small_nn(out, arow, b, M, N, K, alpha, beta);

@@ -7,15 +7,19 @@
 
 #include <stdint.h>
 
+#include "half.h"
 #include "kernels.h"
 
 /* the kernel table chosen for this CPU (set once at load) */
 const lr_kernels *lr_k(void);
 void lr_select_kernels(const char *force_isa);
 
-/* out[M, N] = alpha * op(A) @ op(B) + beta * out */
+/* whether fp16 weights can be used here (the AVX2 + F16C kernels were selected) */
+int lr_half_supported(void);
+
+/* out[M, N] = alpha * op(A) @ op(B) + beta * out. half: fp16 weights to use for few-row products (or NULL). */
 void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int transA, int transB,
-               float alpha, float beta);
+               float alpha, float beta, const lr_half *half);
 
 /* out [B, T, C], att [B, NH, T, T], qkv [B, T, 3C], mask [B, T] or NULL. Returns 0, or -1 if out of memory. */
 int lr_attention_forward(float *out, float *att, const float *qkv, const int32_t *mask, int64_t B, int64_t T, int64_t C,

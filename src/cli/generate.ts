@@ -8,7 +8,9 @@ import { LoraMixture } from '../lora/mixture.js';
 import { alpacaPrompt } from '../data/template.js';
 import { bundledModelDir } from '../config/paths.js';
 import type { BackendName } from '../tensor/select.js';
+import { LoraRouteError } from '../errors.js';
 import { intArg, numArg, repeatable } from './options.js';
+import { LoraRouteModel } from '../system/routed-model.js';
 
 interface GenerateFlags {
   model?: string;
@@ -25,6 +27,9 @@ interface GenerateFlags {
   template: 'alpaca' | 'raw';
   stop: string[];
   backend: BackendName;
+  modelDir?: string;
+  input?: string;
+  topKExperts?: number;
 }
 
 export function registerGenerate(program: Command): void {
@@ -42,10 +47,14 @@ export function registerGenerate(program: Command): void {
     .option('--ignore-eos', 'do not stop at <|endoftext|>')
     .option('--stop <text>', 'stop when the text contains this (repeatable)', repeatable, [])
     .option('--adapter <dir>', 'a PEFT LoRA adapter folder to apply')
+    .option('--model-dir <dir>', 'a trained loraroute folder (RUN/best_model): route the prompt to its expert(s); implies --template alpaca')
+    .option('--input <text>', 'with --model-dir: the Alpaca input that goes with the instruction')
+    .option('--top-k-experts <k>', 'with --model-dir: mix the k most likely experts (default: the saved config)', intArg('--top-k-experts', 1))
     .addOption(new Option('--template <name>', 'prompt wrapping').choices(['raw', 'alpaca']).default('raw'))
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'native', 'reference']).default('auto'))
     .option('--json', 'print one JSON object instead of streaming text')
     .action((flags: GenerateFlags) => {
+      if (flags.modelDir) return generateRouted(flags);
       const dir = flags.model ?? bundledModelDir();
       const model = loadGPT2(dir, { backend: flags.backend });
       const tokenizer = GPT2Tokenizer.fromDir(dir);
@@ -77,4 +86,25 @@ export function registerGenerate(program: Command): void {
         process.stdout.write('\n');
       }
     });
+}
+
+/** `generate --model-dir`: analyzer → router → expert(s) → generation, with the routing trace. */
+function generateRouted(flags: GenerateFlags): void {
+  if (flags.adapter) throw new LoraRouteError('--adapter and --model-dir cannot be combined (a trained folder brings its own experts)');
+  const sys = LoraRouteModel.fromPretrained(flags.modelDir as string, { model: flags.model, backend: flags.backend });
+  const greedy = flags.greedy === true || !(flags.temperature && flags.temperature > 0);
+  const [r] = sys.generate([{ instruction: flags.prompt, input: flags.input }], {
+    maxNewTokens: flags.maxNewTokens, greedy, temperature: greedy ? 0 : flags.temperature, topK: flags.topK, topP: flags.topP, seed: flags.seed,
+    stopAtEos: !flags.ignoreEos, stopStrings: flags.stop, topKExperts: flags.topKExperts,
+    onText: flags.json ? undefined : (_row, text) => process.stdout.write(text),
+  });
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({
+      prompt: r.prompt, text: r.text, token_ids: r.tokenIds, finish_reason: r.finishReason, prompt_tokens: r.promptTokens,
+      routing: r.routing, model_dir: flags.modelDir, backend: sys.model.backend.name,
+    }) + '\n');
+  } else {
+    process.stdout.write(`\n[expert ${r.routing.expertName}; score ${r.routing.score.toFixed(3)}; tier ${r.routing.tier}; ` +
+      `p = ${r.routing.probabilities.map((p) => p.toFixed(3)).join(' / ')}]\n`);
+  }
 }

@@ -118,17 +118,18 @@ export class LoraRouteModel {
    * Routes each prompt and generates its response with the Alpaca template, all prompts as one batch
    * (each row with its own expert or mix). Every result carries its routing trace.
    */
-  generate(prompts: Array<Instruction | string>, opts: GenerateTextOptions & { topK?: number } = {}): RoutedGeneration[] {
+  generate(prompts: Array<Instruction | string>, opts: GenerateTextOptions & { topKExperts?: number } = {}): RoutedGeneration[] {
     const items = prompts.map((p) => (typeof p === 'string' ? { instruction: p } : p));
-    const traces = this.route(items, opts.topK);
+    const traces = this.route(items, opts.topKExperts);
     const K = this.experts.length;
     const gates = new Float32Array(items.length * K);
     traces.forEach((t, b) => { for (const m of t.mixture) gates[b * K + m.expert] = m.weight; });
     this.mixture.setGates(gates, items.length);
     const g = this.config.generation;
     const texts = items.map((p) => alpacaPrompt(p.instruction, p.input));
+    const { topKExperts: _k, ...gen } = opts;
     const out = generateText(this.model, this.tokenizer, texts, {
-      maxNewTokens: g.max_new_tokens, temperature: g.temperature, topK: g.top_k, topP: g.top_p, seed: g.seed, ...opts, hook: this.mixture,
+      maxNewTokens: g.max_new_tokens, temperature: g.temperature, topK: g.top_k, topP: g.top_p, seed: g.seed, ...gen, hook: this.mixture,
     });
     return out.map((r, b) => ({ ...r, routing: traces[b] }));
   }

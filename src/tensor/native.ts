@@ -6,7 +6,10 @@ import type { Backend, F32, I32, MatmulOptions } from './backend.js';
 
 /** What the addon (native/binding.c) exports: the Backend ops in the same argument order, plus info. */
 interface NativeAddon {
-  matmul(out: F32, a: F32, b: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, alpha: number, beta: number): void;
+  matmul(
+    out: F32, a: F32, b: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, alpha: number, beta: number,
+    half: HalfHandle | null,
+  ): void;
   addBias(out: F32, bias: F32, M: number, N: number): void;
   biasBackward(dbias: F32, dout: F32, M: number, N: number, accumulate: boolean): void;
   add(out: F32, a: F32, b: F32, n: number): void;
@@ -38,9 +41,14 @@ interface NativeAddon {
   ): void;
   sumSquares(x: F32, n: number): number;
   scale(x: F32, s: number, n: number): void;
+  halfWeights(weights: F32): HalfHandle | null;
+  releaseHalf(handle: HalfHandle): void;
   info(): NativeInfo;
   setBlasThreads(n: number): void;
 }
+
+/** An fp16 copy of a weight buffer, owned by the addon (freed by releaseHalf or by GC). */
+type HalfHandle = object;
 
 /** What the loaded addon runs on. */
 export interface NativeInfo {
@@ -61,8 +69,32 @@ export interface NativeInfo {
  */
 export class NativeBackend implements Backend {
   readonly name = 'native';
+  /** the fp16 copy in use, and the fp32 buffer it copies (kept alive here while registered) */
+  private half: { handle: HalfHandle; source: F32 } | null = null;
 
   constructor(private readonly addon: NativeAddon) {}
+
+  /**
+   * Inference speed-up for frozen weights (opt-in): keeps an fp16 copy of `weights` (one buffer, e.g.
+   * GPT2Weights.buffer) and from then on every matmul with at most 8 rows whose B lies inside that buffer
+   * (a decode step) reads the fp16 copy, widened to fp32 on the fly: half the memory traffic, about 1.7x
+   * the decode speed. Those products then differ from fp32 by the fp16 rounding of the weights (~5e-4
+   * relative); batched products (training, prefill) stay fp32. The buffer must not change while registered.
+   * Costs 2 bytes per weight. Returns false (and changes nothing) where the CPU lacks AVX2/F16C.
+   */
+  useHalfWeights(weights: F32): boolean {
+    this.releaseHalfWeights();
+    const handle = this.addon.halfWeights(weights);
+    if (!handle) return false;
+    this.half = { handle, source: weights };
+    return true;
+  }
+
+  /** Drops the fp16 copy (matmuls are fp32 again). */
+  releaseHalfWeights(): void {
+    if (this.half) this.addon.releaseHalf(this.half.handle);
+    this.half = null;
+  }
 
   /** The kernel variant, BLAS build and thread count in use. */
   info(): NativeInfo {
@@ -75,7 +107,9 @@ export class NativeBackend implements Backend {
   }
 
   matmul(out: F32, a: F32, b: F32, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
-    this.addon.matmul(out, a, b, M, N, K, opts.transA ?? false, opts.transB ?? false, opts.alpha ?? 1, opts.beta ?? 0);
+    this.addon.matmul(
+      out, a, b, M, N, K, opts.transA ?? false, opts.transB ?? false, opts.alpha ?? 1, opts.beta ?? 0, this.half?.handle ?? null,
+    );
   }
 
   addBias(out: F32, bias: F32, M: number, N: number): void {

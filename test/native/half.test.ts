@@ -1,0 +1,72 @@
+/**
+ * NativeBackend.useHalfWeights (fp16 copy of frozen weights for decode-sized matmuls): products of at most
+ * 8 rows whose B lies inside the registered buffer equal fp32 products with B rounded to fp16; everything
+ * else (more rows, other buffers, after release) is untouched fp32. Skipped without the addon or F16C.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadNativeBackend } from '../../src/tensor/native.js';
+import { ReferenceBackend } from '../../src/tensor/reference.js';
+import { f16ToF32, f32ToF16 } from '../../src/io/float16.js';
+import { assertClose, assertExact, Rng } from '../backend/util.js';
+
+const native = loadNativeBackend();
+const probe = loadNativeBackend();
+const hasHalf = probe !== null && probe.useHalfWeights(new Float32Array(8));
+probe?.releaseHalfWeights();
+const ref = new ReferenceBackend();
+
+describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, or no F16C on this CPU' }, () => {
+  const be = native as NonNullable<typeof native>;
+  const rng = new Rng(21);
+  // one buffer with two "weights" inside it at odd offsets: W1 [K, N] and W2 [N, K]
+  const [K, N] = [37, 1100];
+  const buffer = rng.randn(3 + 2 * K * N, 0.5);
+  const W1 = buffer.subarray(3, 3 + K * N);
+  const W2 = buffer.subarray(3 + K * N, 3 + 2 * K * N);
+  const rounded = (w: Float32Array): Float32Array => f16ToF32(f32ToF16(w));
+
+  test('few-row products read the fp16 copy (= fp32 math on fp16-rounded weights)', () => {
+    assert.ok(be.useHalfWeights(buffer));
+    try {
+      for (const M of [1, 3, 8]) {
+        for (const [transB, W] of [[false, W1], [true, W2]] as const) {
+          const a = rng.randn(M * K);
+          const init = rng.randn(M * N);
+          const opts = { transB, alpha: 1.25, beta: 0.5 };
+          const got = init.slice();
+          const want = init.slice();
+          be.matmul(got, a, W, M, N, K, opts);
+          ref.matmul(want, a, rounded(W), M, N, K, opts);
+          assertClose(got, want, 1e-5, `M=${M} transB=${transB}`);
+          // and it is really not the fp32 result
+          const fp32 = init.slice();
+          ref.matmul(fp32, a, W, M, N, K, opts);
+          assert.ok(got.some((v, i) => v !== fp32[i]), 'fp16 weights change the result');
+        }
+      }
+    } finally {
+      be.releaseHalfWeights();
+    }
+  });
+
+  test('more rows, other buffers and released copies stay fp32', () => {
+    const a9 = rng.randn(9 * K);
+    const other = W1.slice(); // same values, another buffer
+    const a1 = rng.randn(K);
+    const plain = (M: number, a: Float32Array, W: Float32Array): Float32Array => {
+      const out = new Float32Array(M * N);
+      be.matmul(out, a, W, M, N, K);
+      return out;
+    };
+    const before9 = plain(9, a9, W1);
+    const beforeOther = plain(1, a1, other);
+    const before1 = plain(1, a1, W1);
+    assert.ok(be.useHalfWeights(buffer));
+    assertExact(plain(9, a9, W1), before9, '9 rows: sgemm on fp32');
+    assertExact(plain(1, a1, other), beforeOther, 'a B outside the registered buffer');
+    assert.ok(plain(1, a1, W1).some((v, i) => v !== before1[i]), 'one row inside the buffer uses fp16');
+    be.releaseHalfWeights();
+    assertExact(plain(1, a1, W1), before1, 'after releaseHalfWeights');
+  });
+});
