@@ -270,14 +270,12 @@ function main(): void {
       console.log(`  ours decode, fp16 weights: not available (${h.why})`);
     }
   }
-  if (o.decodeWeights === 'f16') {
-    if (!halfDecode) throw new Error('bench:infer: --decode-weights f16 but the fp16 decode did not run');
-    ours.decode = halfDecode;
-  }
-  console.log(`decode figures below: ${ours.decode?.weights ?? 'f32'} weights`);
+  if (o.decodeWeights === 'f16' && !halfDecode) throw new Error('bench:infer: --decode-weights f16 but the fp16 decode did not run');
+  const chosen = o.decodeWeights === 'f16' ? halfDecode : ours.decode;
+  console.log(`the decode results below are with ${o.decodeWeights} weights`);
   console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   // same weights, same ids: do the engines compute the same thing?
-  const of = ours.forward, pf = peer.forward, od = ours.decode, pd = peer.decode;
+  const of = ours.forward, pf = peer.forward, od = chosen, pd = peer.decode;
   if (of?.checksum && pf?.checksum) {
     const worst = Math.max(...of.checksum.map((c, i) => Math.abs(c - (pf.checksum as number[])[i]) / Math.max(1, Math.abs((pf.checksum as number[])[i]))));
     const same = of.argmax?.every((a, i) => a === pf.argmax?.[i]) ?? false;
@@ -289,7 +287,7 @@ function main(): void {
     for (let i = 0; i < n; i++) if (a[i] !== b[i]) { first = i; break; }
     return first === n ? `identical (${n}/${n})` : `identical for the first ${first} of ${n}`;
   };
-  const f32Decode = ours.decode?.weights === 'f16' ? null : ours.decode;
+  const f32Decode = ours.decode;
   if (f32Decode?.tokens && pd?.tokens) console.log(`agreement: greedy tokens, fp32 weights: ${sameTokens(f32Decode.tokens, pd.tokens)}`);
   if (halfDecode?.tokens && pd?.tokens) console.log(`agreement: greedy tokens, fp16 weights: ${sameTokens(halfDecode.tokens, pd.tokens)}`);
 

@@ -22,6 +22,8 @@ export interface LoadAlpacaOptions {
   skipInvalid?: boolean;
   /** Require an `output` string. Default true (training data); analysis of instructions alone sets false. */
   requireOutput?: boolean;
+  /** Split rule modulus: i % m == 0 test, == 1 validation, else train. Default 20. */
+  splitModulus?: number;
 }
 
 export interface LoadedAlpaca {
@@ -77,7 +79,7 @@ export function loadAlpaca(paths: string[], opts: LoadAlpacaOptions = {}): Loade
         continue;
       }
       const r = row.value as { instruction: string; input?: string | null; output?: string };
-      records.push({ index: i, instruction: r.instruction, input: r.input ?? '', output: r.output ?? '', split: splitOf(i) });
+      records.push({ index: i, instruction: r.instruction, input: r.input ?? '', output: r.output ?? '', split: splitOf(i, opts.splitModulus) });
     }
   }
   return { records, skipped, problems };

@@ -7,7 +7,8 @@ export type Split = 'train' | 'validation' | 'test';
 
 export const SPLITS: readonly Split[] = ['train', 'validation', 'test'];
 
-export function splitOf(index: number): Split {
-  const r = index % 20;
+/** The split of record `index`; `modulus` (default 20) is `data.split_modulus` of the config. */
+export function splitOf(index: number, modulus = 20): Split {
+  const r = index % modulus;
   return r === 0 ? 'test' : r === 1 ? 'validation' : 'train';
 }

@@ -1,24 +1,11 @@
 import type { Config } from '../config/index.js';
-import { defaultDataPaths, loadAlpaca, type AlpacaRecord } from '../data/alpaca.js';
+export { loadRunData, type RunData } from '../train/data.js';
 import type { Split } from '../data/split.js';
 import type { ComplexityAnalyzer } from '../complexity/analyzer.js';
 import type { GPT2Tokenizer } from '../tokenizer/gpt2.js';
 import { makeExamples, type ExampleStats } from '../train/examples.js';
-import { splitRecords } from '../train/data.js';
+import { splitRecords, type RunData } from '../train/data.js';
 import { prepareExamples, type PreparedExample } from './prepared.js';
-
-export interface RunData {
-  paths: string[];
-  records: AlpacaRecord[];
-  skippedInvalid: number;
-}
-
-/** The data files of a config (bundled Alpaca when data.paths is empty), loaded once. */
-export function loadRunData(config: Config, override?: string[]): RunData {
-  const paths = override ?? (config.data.paths.length ? config.data.paths : defaultDataPaths());
-  const loaded = loadAlpaca(paths, { skipInvalid: config.data.skip_invalid });
-  return { paths, records: loaded.records, skippedInvalid: loaded.skipped };
-}
 
 const SUBSET: Record<Split, 'train_subset' | 'validation_subset' | 'test_subset'> = {
   train: 'train_subset', validation: 'validation_subset', test: 'test_subset',

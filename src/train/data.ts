@@ -1,4 +1,5 @@
-import type { AlpacaRecord } from '../data/alpaca.js';
+import type { Config } from '../config/index.js';
+import { defaultDataPaths, loadAlpaca, type AlpacaRecord } from '../data/alpaca.js';
 import type { Split } from '../data/split.js';
 import { shuffledOrder } from './batches.js';
 
@@ -13,3 +14,17 @@ export function splitRecords(records: AlpacaRecord[], split: Split, n: number, s
 function hashSplit(split: Split): number {
   return split === 'train' ? 0x1234567 : split === 'validation' ? 0x2345678 : 0x3456789;
 }
+
+export interface RunData {
+  paths: string[];
+  records: AlpacaRecord[];
+  skippedInvalid: number;
+}
+
+/** The data files of a config (bundled Alpaca when data.paths is empty), loaded once. */
+export function loadRunData(config: Config, override?: string[]): RunData {
+  const paths = override ?? (config.data.paths.length ? config.data.paths : defaultDataPaths());
+  const loaded = loadAlpaca(paths, { skipInvalid: config.data.skip_invalid, splitModulus: config.data.split_modulus });
+  return { paths, records: loaded.records, skippedInvalid: loaded.skipped };
+}
+

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, debugShrink, resolveModelDir, serializeConfig, type Config } from '../config/index.js';
-import { defaultDataPaths, loadAlpaca } from '../data/alpaca.js';
 import { loadGPT2 } from '../model/load.js';
 import { GPT2Tokenizer } from '../tokenizer/gpt2.js';
 import { LoraAdapter } from '../lora/adapter.js';
@@ -12,7 +11,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { LoraRouteError } from '../errors.js';
 import type { GPT2Config } from '../model/config.js';
 import { makeExamples } from './examples.js';
-import { splitRecords } from './data.js';
+import { loadRunData, splitRecords } from './data.js';
 import { adapterTask } from './adapter-task.js';
 import { runTraining, type LoopOptions, type LoopResult } from './loop.js';
 import { MetricsLog } from './metrics.js';
@@ -79,24 +78,24 @@ export async function finetune(o: FinetuneOptions, progress: Progress = createPr
   const model = loadGPT2(modelDir, { backend: config.model.backend });
   checkMaxLength(config, model.config);
   const tokenizer = GPT2Tokenizer.fromDir(modelDir);
-  const paths = o.data ?? (config.data.paths.length ? config.data.paths : defaultDataPaths());
-  const loaded = loadAlpaca(paths, { skipInvalid: config.data.skip_invalid });
+  const data = loadRunData(config, o.data);
+  const paths = data.paths;
   const seed = config.training.seed;
-  const trainRecords = splitRecords(loaded.records, 'train', config.data.train_subset, seed);
-  const valRecords = splitRecords(loaded.records, 'validation', config.data.validation_subset, seed);
+  const trainRecords = splitRecords(data.records, 'train', config.data.train_subset, seed);
+  const valRecords = splitRecords(data.records, 'validation', config.data.validation_subset, seed);
   const train = makeExamples(trainRecords, tokenizer, config.data.max_length, config.data.loss_on);
   const val = makeExamples(valRecords, tokenizer, config.data.max_length, config.data.loss_on);
   if (train.examples.length === 0) throw new LoraRouteError(`no training examples in ${paths.join(', ')} (train split)`);
   if (val.examples.length === 0) throw new LoraRouteError(`no validation examples in ${paths.join(', ')} (validation split)`);
   progress.log(
-    `data: ${train.examples.length} train / ${val.examples.length} validation examples; skipped ${loaded.skipped} invalid, ` +
+    `data: ${train.examples.length} train / ${val.examples.length} validation examples; skipped ${data.skippedInvalid} invalid, ` +
       `${train.stats.skippedEmpty + val.stats.skippedEmpty} empty outputs, ${train.stats.skippedLongPrompt + val.stats.skippedLongPrompt} over-long prompts; ` +
       `${train.stats.truncated + val.stats.truncated} responses truncated at ${config.data.max_length} tokens`,
   );
 
   writeFileAtomic(join(o.out, 'config.yaml'), serializeConfig(config, o.out));
   const metrics = new MetricsLog(join(o.out, 'metrics.jsonl'));
-  metrics.write({ event: 'data', ...train.stats, validation: val.stats.examples, skipped_invalid: loaded.skipped });
+  metrics.write({ event: 'data', ...train.stats, validation: val.stats.examples, skipped_invalid: data.skippedInvalid });
 
   const adapter = new LoraAdapter(loraConfigOf(config, modelDir), model.config, 'default');
   adapter.initialize(seed);
