@@ -13,8 +13,10 @@ export interface LoraConfig {
   useRslora: boolean;
   /** GPT-2's Conv1D stores weights [in, out]; PEFT sets this true for it (and so do we). */
   fanInFanOut: boolean;
-  /** Only these block indices get adapters (null = all). */
+  /** Only these block indices get adapters (null or empty = all). Applies to suffix matches only, as in PEFT. */
   layersToTransform: number[] | null;
+  /** Modules never adapted even when targeted (PEFT's exclude_modules): suffixes, or one regex matched in full. */
+  excludeModules?: string[] | string | null;
   /** Per-module rank / alpha overrides (PEFT's rank_pattern / alpha_pattern). */
   rankPattern: Record<string, number>;
   alphaPattern: Record<string, number>;
@@ -25,7 +27,7 @@ export interface LoraConfig {
 export function defaultLoraConfig(over: Partial<LoraConfig> = {}): LoraConfig {
   return {
     r: 16, loraAlpha: 32, loraDropout: 0.05, targetModules: ['c_attn', 'c_proj'], useRslora: false, fanInFanOut: true,
-    layersToTransform: null, rankPattern: {}, alphaPattern: {}, baseModelNameOrPath: null, ...over,
+    layersToTransform: null, excludeModules: null, rankPattern: {}, alphaPattern: {}, baseModelNameOrPath: null, ...over,
   };
 }
 
@@ -37,11 +39,24 @@ function patternValue(pattern: Record<string, number>, moduleName: string): numb
   return undefined;
 }
 
-/** Does `moduleName` (e.g. `transformer.h.3.mlp.c_proj`) get an adapter under this config? */
+/** A list of names matches a module by full name or by suffix at a dot; a string is a regex over the full name. */
+function namesMatch(names: string[] | string, moduleName: string): boolean {
+  if (typeof names === 'string') return new RegExp(`^(?:${names})$`).test(moduleName);
+  return names.some((t) => moduleName === t || moduleName.endsWith('.' + t));
+}
+
+/**
+ * Does `moduleName` (e.g. `transformer.h.3.mlp.c_proj`) get an adapter under this config? PEFT's rule
+ * (check_target_module_exists): excluded modules never; a regex or an exact full name regardless of
+ * layers_to_transform; a suffix match only in the listed layers.
+ */
 export function targetsModule(cfg: LoraConfig, moduleName: string, layer: number): boolean {
-  if (cfg.layersToTransform && !cfg.layersToTransform.includes(layer)) return false;
-  if (typeof cfg.targetModules === 'string') return new RegExp(`^(?:${cfg.targetModules})$`).test(moduleName);
-  return cfg.targetModules.some((t) => moduleName === t || moduleName.endsWith('.' + t));
+  if (cfg.excludeModules && namesMatch(cfg.excludeModules, moduleName)) return false;
+  const t = cfg.targetModules;
+  if (typeof t === 'string' || t.includes(moduleName)) return namesMatch(t, moduleName);
+  if (!namesMatch(t, moduleName)) return false;
+  const layers = cfg.layersToTransform;
+  return !layers || layers.length === 0 || layers.includes(layer);
 }
 
 /** Rank and scaling of one module (patterns applied; rslora scales by alpha / sqrt(r)). */
@@ -58,6 +73,14 @@ export function validateLoraConfig(cfg: LoraConfig, where: string): void {
   const t = cfg.targetModules;
   if (!(typeof t === 'string' ? t.length > 0 : Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === 'string' && x.length > 0))) {
     throw new LoraRouteError(`${where}: target_modules must be a non-empty list of module names or a regex string`);
+  }
+  // PEFT's LoraConfig refuses this pair, so an adapter saved with it would not load there
+  if (typeof t === 'string' && cfg.layersToTransform !== null) {
+    throw new LoraRouteError(`${where}: layers_to_transform cannot be used when target_modules is a regex string (PEFT refuses it); put the layers in the regex`);
+  }
+  const x = cfg.excludeModules;
+  if (!(x === undefined || x === null || typeof x === 'string' || (Array.isArray(x) && x.every((e) => typeof e === 'string')))) {
+    throw new LoraRouteError(`${where}: exclude_modules must be a list of module names, a regex string or null`);
   }
   for (const [k, v] of Object.entries(cfg.rankPattern)) {
     if (!Number.isInteger(v) || v <= 0) throw new LoraRouteError(`${where}: rank_pattern["${k}"] must be a positive integer, got ${v}`);
@@ -76,6 +99,7 @@ export function toAdapterConfigJson(cfg: LoraConfig): Record<string, unknown> {
     init_lora_weights: true,
     layers_pattern: null,
     layers_to_transform: cfg.layersToTransform,
+    exclude_modules: cfg.excludeModules ?? null,
     lora_alpha: cfg.loraAlpha,
     lora_dropout: cfg.loraDropout,
     modules_to_save: null,
@@ -131,6 +155,7 @@ export function parseAdapterConfig(raw: unknown, file: string): LoraConfig {
     useRslora: o.use_rslora === true,
     fanInFanOut: o.fan_in_fan_out === true,
     layersToTransform: layers,
+    excludeModules: o.exclude_modules === undefined ? null : (o.exclude_modules as string[] | string | null),
     rankPattern: patterns('rank_pattern'),
     alphaPattern: patterns('alpha_pattern'),
     baseModelNameOrPath: typeof o.base_model_name_or_path === 'string' ? o.base_model_name_or_path : null,

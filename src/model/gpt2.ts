@@ -62,7 +62,8 @@ export interface ForwardResult {
   hidden: F32;
 }
 
-const LN1 = 0, ATTN = 1, ATTN_DROP = 2, MLP_DROP = 3;
+// dropout sites within a block (seed slots)
+const ATTN = 1, ATTN_DROP = 2, MLP_DROP = 3;
 
 /**
  * GPT-2 (HF GPT2LMHeadModel semantics) over a compute backend: forward for training, scoring and cached
