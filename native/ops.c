@@ -10,6 +10,23 @@
 
 #include <cblas.h>
 
+/* OpenBLAS's pool size (declared here too in case the cblas.h found is not OpenBLAS's own) */
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+
+/* The attention products are many small sgemms (one per head and query tile): waking OpenBLAS's pool for
+ * each costs more than it saves (3x slower measured at B=4, T=128, and far worse when the other core is
+ * busy), so attention runs them on the calling thread and restores the pool size afterwards. */
+static int single_thread_begin(void) {
+  const int n = openblas_get_num_threads();
+  if (n > 1) openblas_set_num_threads(1);
+  return n;
+}
+
+static void single_thread_end(int n) {
+  if (n > 1) openblas_set_num_threads(n);
+}
+
 static lr_kernels g_kernels; /* written once at load (lr_select_kernels), read-only afterwards */
 
 const lr_kernels *lr_k(void) { return &g_kernels; }
@@ -105,6 +122,7 @@ int lr_attention_forward(float *out, float *att, const float *qkv, const int32_t
     if (!dm) return -1;
     pd = dm + T * T;
   }
+  const int threads = single_thread_begin();
   for (int64_t b = 0; b < B; b++) {
     const int32_t *mrow = mask ? mask + b * T : NULL;
     for (int64_t h = 0; h < NH; h++) {
@@ -129,6 +147,7 @@ int lr_attention_forward(float *out, float *att, const float *qkv, const int32_t
       }
     }
   }
+  single_thread_end(threads);
   free(dm);
   return 0;
 }
@@ -142,6 +161,7 @@ int lr_attention_backward(float *dqkv, const float *dout, const float *qkv, cons
   float *ds = malloc(sizeof(float) * (size_t)((drop ? 3 : 1) * T * T));
   if (!ds) return -1;
   float *dm = drop ? ds + T * T : NULL, *pd = drop ? ds + 2 * T * T : NULL;
+  const int threads = single_thread_begin();
   for (int64_t b = 0; b < B; b++) {
     for (int64_t h = 0; h < NH; h++) {
       const float *q = qkv + b * T * C3 + h * hs, *kk = q + C, *v = q + 2 * C;
@@ -169,6 +189,7 @@ int lr_attention_backward(float *dqkv, const float *dout, const float *qkv, cons
                   dk, (int)C3);
     }
   }
+  single_thread_end(threads);
   free(ds);
   return 0;
 }
@@ -193,6 +214,7 @@ int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, cons
   const int gemm = Tq >= LR_CACHED_GEMM_MIN;
   float *sc = malloc(sizeof(float) * (size_t)((gemm ? Tq : 1) * L));
   if (!sc) return -1;
+  const int threads = gemm ? single_thread_begin() : 1;
   for (int64_t b = 0; b < B; b++) {
     const int32_t *mrow = mask ? mask + b * S : NULL;
     for (int64_t h = 0; h < NH; h++) {
@@ -219,6 +241,7 @@ int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, cons
       }
     }
   }
+  single_thread_end(threads);
   free(sc);
   return 0;
 }

@@ -8,6 +8,7 @@
 #   STRIDE          logits columns kept (every STRIDE-th), default 40
 #   PYTHON          env: the interpreter with torch + transformers + peft (default /opt/ref-venv/bin/python
 #                   when it exists, else python3)
+#   ONLY            env: space-separated variant names to regenerate (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${1:-models/tiny-gpt2}
@@ -20,6 +21,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 gen() { # NAME ARGS...: generate one variant and trim it into test/fixtures/golden-NAME
   local name=$1; shift
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
   echo "== golden-$name"
   "$PYTHON" scripts/gen-golden.py "$BASE" "$TMP" "$name" "$@"
   rm -rf "test/fixtures/golden-$name"
@@ -58,6 +60,14 @@ gen patterns --r 8 --alpha 16 --dropout 0.1 --targets c_attn,attn.c_proj,c_fc,ml
   --prompt 'Explain what a noun is.' \
   --prompt 'Give an example of a renewable energy source and say why.' \
   --gen-prompt 'Three tips for a good night of sleep:' --gen-prompt 'A cat is'
+
+# (f) a full module name in target_modules (PEFT adapts it whatever layers_to_transform says), suffixes limited
+#     to blocks 0 and 4, and exclude_modules
+gen names-exclude --r 4 --alpha 16 --targets transformer.h.1.mlp.c_fc,c_attn,mlp.c_proj --layers 0,4 \
+  --exclude h.4.mlp.c_proj --seed 6 \
+  --prompt 'Name a planet.' \
+  --prompt 'Suggest a title for a story about a lost dog.' \
+  --gen-prompt 'My favourite food is' --gen-prompt 'How to make tea:'
 
 du -sh test/fixtures/golden-* | sed 's/^/size /'
 du -shc test/fixtures/golden-* | tail -1

@@ -10,7 +10,7 @@ Usage (needs torch, transformers, peft, safetensors; CPU is enough):
   python scripts/gen-golden.py BASE_DIR OUT_DIR NAME --r 8 --alpha 16 --targets c_attn --seed 1
   python scripts/gen-golden.py BASE_DIR OUT_DIR NAME --target-regex 'transformer\\.h\\.[13]\\.mlp\\.c_fc' ...
 Options: --r, --alpha, --dropout, --targets a,b | --target-regex RE, --rslora, --layers 0,2 (or one int),
---rank-pattern JSON, --alpha-pattern JSON, --seed, --prompt TEXT (repeat), --gen-prompt TEXT (repeat),
+--exclude a,b, --rank-pattern JSON, --alpha-pattern JSON, --seed, --prompt TEXT (repeat), --gen-prompt TEXT (repeat),
 --gen-tokens N. The output is OUT_DIR/NAME/{meta.json, tensors.safetensors, adapter/}; trim it for the repo with
 scripts/trim-golden.py (scripts/gen-fixture-variants.sh does both for every variant the tests use)."""
 import argparse, json, os, torch, torch.nn.functional as F
@@ -33,6 +33,7 @@ g.add_argument('--targets', default='c_attn,c_proj', help='comma-separated modul
 g.add_argument('--target-regex', help='one regex that must match the full module name (PEFT re.fullmatch)')
 ap.add_argument('--rslora', action='store_true')
 ap.add_argument('--layers', help='layers_to_transform: "0,2" (a list) or "3" (an int)')
+ap.add_argument('--exclude', help='exclude_modules: comma-separated module-name suffixes')
 ap.add_argument('--rank-pattern', default=None, help='JSON object, PEFT rank_pattern')
 ap.add_argument('--alpha-pattern', default=None, help='JSON object, PEFT alpha_pattern')
 ap.add_argument('--seed', type=int, default=42)
@@ -106,6 +107,7 @@ lcfg = dict(r=args.r, lora_alpha=args.alpha if args.alpha != int(args.alpha) els
 if args.rslora: lcfg['use_rslora'] = True
 if args.layers is not None:
     lcfg['layers_to_transform'] = [int(x) for x in args.layers.split(',')] if ',' in args.layers else int(args.layers)
+if args.exclude: lcfg['exclude_modules'] = args.exclude.split(',')
 if args.rank_pattern: lcfg['rank_pattern'] = json.loads(args.rank_pattern)
 if args.alpha_pattern: lcfg['alpha_pattern'] = json.loads(args.alpha_pattern)
 golden(args.name, args.prompt or DEFAULT_PROMPTS, lcfg, args.seed, args.gen_prompt or DEFAULT_GEN, args.gen_tokens)

@@ -46,3 +46,5 @@ export * from './router/io.js';
 export * from './eval/stats.js';
 export * from './eval/report.js';
 export * from './eval/plots.js';
+export { evaluateSystem, evaluateSystemDetailed, randomChoices, tierChoices, oracleChoices, assembleLosses, routeExamples, type EvaluateOptions, type EvalDetails, type RoutingPolicy } from './system/evaluate.js';
+export { runEvaluate, loadEvalSplit, findBaseline, type RunEvaluateOptions, type EvaluateResult } from './system/evaluate-command.js';

@@ -181,9 +181,11 @@ export function renderMarkdown(report: EvalReport, plots: ReportPlots = { confus
       ),
     );
     const b = report.baselines;
-    if (b.one_lora && b.learned && b.oracle && b.one_lora.loss !== b.oracle.loss) {
+    if (b.one_lora && b.learned && b.oracle && b.one_lora.loss > b.oracle.loss) {
       const closed = (b.one_lora.loss - b.learned.loss) / (b.one_lora.loss - b.oracle.loss);
       L.push('', `The learned router closes ${pc(closed)} of the loss gap between one LoRA (${f4(b.one_lora.loss)}) and the oracle (${f4(b.oracle.loss)}).`);
+    } else if (b.one_lora && b.oracle) {
+      L.push('', `One LoRA (${f4(b.one_lora.loss)}) is already at or below the oracle (${f4(b.oracle.loss)}): no routing among these experts can beat it on this split.`);
     }
   }
 

@@ -23,6 +23,19 @@ export interface LoraSite {
 
 export const moduleName = (layer: number, module: LinearModule) => `transformer.h.${layer}.${module}`;
 
+/** GPT2LMHeadModel's other named modules (HF names, layer -1 outside the blocks): none of them takes LoRA here. */
+function otherModules(nLayer: number): Array<{ name: string; layer: number }> {
+  const out = ['transformer', 'transformer.wte', 'transformer.wpe', 'transformer.drop', 'transformer.h', 'transformer.ln_f', 'lm_head']
+    .map((name) => ({ name, layer: -1 }));
+  for (let l = 0; l < nLayer; l++) {
+    out.push({ name: `transformer.h.${l}`, layer: -1 }); // PEFT finds no layer index in a block's own name
+    for (const m of ['ln_1', 'attn', 'attn.attn_dropout', 'attn.resid_dropout', 'ln_2', 'mlp', 'mlp.act', 'mlp.dropout']) {
+      out.push({ name: `transformer.h.${l}.${m}`, layer: l });
+    }
+  }
+  return out;
+}
+
 /**
  * One LoRA adapter for a GPT-2 base: all its parameters in one buffer (and gradients in a second, same
  * layout), with a site per adapted module. The base is not copied: many adapters share one frozen GPT2.
@@ -46,6 +59,16 @@ export class LoraAdapter {
         const { r, scaling } = moduleRankScaling(config, full);
         layout.push({ layer, module, name: full, r, scaling, inDim, outDim, offset: total });
         total += r * (inDim + outDim);
+      }
+    }
+    // PEFT matches target_modules against every module, not only the linear ones: it refuses dropouts, norms and
+    // blocks, and would put LoRA on wte / lm_head. Either way the adapter would not mean the same there.
+    for (const m of otherModules(model.nLayer)) {
+      if (targetsModule(config, m.name, m.layer)) {
+        throw new LoraRouteError(
+          `adapter "${name}": target_modules ${JSON.stringify(config.targetModules)} also matches ${m.name}, which is not one of ` +
+            `GPT-2's linear modules (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj); PEFT would refuse it or adapt it differently — narrow the target`,
+        );
       }
     }
     if (layout.length === 0) {

@@ -85,7 +85,8 @@ export function oracleChoices(perExpert: ExampleLoss[][]): Int32Array {
 
 /**
  * The loss of a one-expert-per-example policy, taken from the per-expert passes: in eval mode a row's loss
- * depends only on its own tokens and adapter, so this equals a routed pass exactly and costs nothing.
+ * depends only on its own tokens and adapter, so this equals a routed pass (bit for bit on the reference
+ * backend; to float32 rounding on the native one, whose BLAS kernels depend on matrix height) at no cost.
  */
 export function assembleLosses(perExpert: ExampleLoss[][], choice: ArrayLike<number>): ExampleLoss[] {
   return Array.from({ length: choice.length }, (_, i) => perExpert[choice[i]][i]);
@@ -266,7 +267,7 @@ function routingEntries(choices: Record<RoutingPolicy, Int32Array>, K: number): 
 function notesOf(sys: LoraRouteModel, opts: EvaluateOptions, topK: number, passSeconds: Record<string, number>): string[] {
   const notes = [
     `The oracle picks, per example, the expert with the lowest loss on that example's own response: a bound no router can reach from the instruction alone, not a policy.`,
-    `Random, tier and oracle losses${topK === 1 ? ' and the learned router\'s' : ', and the learned router\'s top-1'} are assembled from the per-expert passes (eval mode: each row's loss depends only on its own adapter, so this equals a routed pass).`,
+    `Random, tier and oracle losses${topK === 1 ? ' and the learned router\'s' : ', and the learned router\'s top-1'} are assembled from the per-expert passes (eval mode: each row's loss depends only on its own adapter, so this equals a routed pass up to float32 rounding).`,
     topK > 1
       ? `learned = top-${topK} renormalised mix of the router's probabilities (generation.top_k_experts = ${topK}), scored in its own pass; learned_top1 = its top-1 choice.`
       : 'learned = the router\'s top-1 expert (generation.top_k_experts = 1).',

@@ -10,6 +10,20 @@ export class ReferenceBackend implements Backend {
 
   matmul(out: F32, a: F32, b: F32, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
     const { transA = false, transB = false, alpha = 1, beta = 0 } = opts;
+    if (transB && !transA) {
+      // A [M, K] · B^T with B [N, K]: contiguous dot products (the lm_head case)
+      for (let i = 0; i < M; i++) {
+        const ao = i * K;
+        for (let j = 0; j < N; j++) {
+          const bo = j * K;
+          let d = 0;
+          for (let k = 0; k < K; k++) d += a[ao + k] * b[bo + k];
+          const o = i * N + j;
+          out[o] = beta === 0 ? alpha * d : alpha * d + beta * out[o];
+        }
+      }
+      return;
+    }
     const row = new Float64Array(N);
     for (let i = 0; i < M; i++) {
       row.fill(0);

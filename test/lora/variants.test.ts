@@ -10,11 +10,15 @@ import { moduleWeights, shiftTargets } from '../../src/model/gpt2.js';
 import { generateIds } from '../../src/model/generate.js';
 import { LINEAR_MODULES, viewWeights, type LinearModule } from '../../src/model/weights.js';
 import { loadPeftAdapter } from '../../src/lora/peft.js';
+import { LoraAdapter } from '../../src/lora/adapter.js';
+import { defaultLoraConfig, parseAdapterConfig, type LoraConfig } from '../../src/lora/config.js';
+import { LoraRouteError } from '../../src/errors.js';
 import { LoraMixture } from '../../src/lora/mixture.js';
 import { mergeAdapter, unmergeAdapter } from '../../src/lora/merge.js';
 import { GPT2Tokenizer } from '../../src/tokenizer/index.js';
 import { bundledModelDir, packageRoot } from '../../src/config/paths.js';
 import { availableBackends, loadGolden, maxAbsDiff, relativeError, strided } from '../helpers/golden.js';
+import { microConfig } from '../helpers/micro.js';
 
 interface VariantMeta {
   /** Module names PEFT put LoRA on, in model order. */
@@ -41,6 +45,47 @@ function stridedRows(x: Float32Array, rows: number, cols: number, stride: number
   for (let i = 0; i < n; i++) out.set(x.subarray(i * stride * cols, (i * stride + 1) * cols), i * cols);
   return out;
 }
+
+// Target matching where PEFT 0.21 (check_target_module_exists, LoraConfig) has rules of its own; each
+// expectation was read off PEFT on GPT2LMHeadModel (the golden-names-exclude fixture checks them end to end).
+describe('target matching follows PEFT', () => {
+  const micro = microConfig(); // 2 blocks
+  const sitesOf = (over: Partial<LoraConfig>) => new LoraAdapter(defaultLoraConfig(over), micro).sites.map((s) => s.name);
+  const refused = (over: Partial<LoraConfig>, re: RegExp) =>
+    assert.throws(() => sitesOf(over), (e: unknown) => e instanceof LoraRouteError && re.test(e.message));
+
+  test('a full module name is adapted whatever layers_to_transform says; suffixes only in those layers', () => {
+    assert.deepEqual(sitesOf({ targetModules: ['transformer.h.1.mlp.c_fc', 'c_attn'], layersToTransform: [0] }), [
+      'transformer.h.0.attn.c_attn', 'transformer.h.1.mlp.c_fc',
+    ]);
+  });
+
+  test('an empty layers_to_transform means every layer', () => {
+    assert.deepEqual(sitesOf({ targetModules: ['c_fc'], layersToTransform: [] }), ['transformer.h.0.mlp.c_fc', 'transformer.h.1.mlp.c_fc']);
+  });
+
+  test('exclude_modules (suffixes or a regex) removes targets, and round-trips through adapter_config.json', () => {
+    assert.deepEqual(sitesOf({ targetModules: ['c_attn', 'c_fc'], excludeModules: ['h.0.attn.c_attn'] }), [
+      'transformer.h.0.mlp.c_fc', 'transformer.h.1.attn.c_attn', 'transformer.h.1.mlp.c_fc',
+    ]);
+    assert.deepEqual(sitesOf({ targetModules: ['c_proj'], excludeModules: '.*\\.mlp\\..*' }), ['transformer.h.0.attn.c_proj', 'transformer.h.1.attn.c_proj']);
+    const cfg = parseAdapterConfig({ r: 2, lora_alpha: 4, target_modules: ['c_attn', 'c_fc'], exclude_modules: ['h.1.mlp.c_fc'] }, 'f.json');
+    assert.deepEqual(cfg.excludeModules, ['h.1.mlp.c_fc']);
+    assert.deepEqual(new LoraAdapter(cfg, micro).sites.map((s) => s.name), ['transformer.h.0.attn.c_attn', 'transformer.h.0.mlp.c_fc', 'transformer.h.1.attn.c_attn']);
+  });
+
+  test('configs PEFT refuses are refused, naming the reason', () => {
+    // LoraConfig: "`layers_to_transform` cannot be used when `target_modules` is a str"
+    refused({ targetModules: '.*c_attn', layersToTransform: [1] }, /layers_to_transform cannot be used when target_modules is a regex/);
+    // a regex that also matches a dropout / norm / block: PEFT raises "Target module Dropout(...) is not supported"
+    refused({ targetModules: 'transformer\\.h\\.0\\.attn\\..*' }, /also matches transformer\.h\.0\.attn\.attn_dropout/);
+    refused({ targetModules: ['c_attn', 'ln_f'] }, /also matches transformer\.ln_f/);
+    // wte / lm_head would get LoRA in PEFT, which loraroute does not put there
+    refused({ targetModules: ['c_attn', 'lm_head'] }, /also matches lm_head/);
+    // ... but a suffix that names no block-level module is fine when layers_to_transform filters it away
+    assert.deepEqual(sitesOf({ targetModules: ['c_attn', 'wte'], layersToTransform: [1] }), ['transformer.h.1.attn.c_attn']);
+  });
+});
 
 test('there are fixture variants to check', () => {
   assert.ok(variants.length >= 4, `expected >= 4 test/fixtures/golden-* variants, found ${variants.join(', ')}`);

@@ -93,6 +93,16 @@ describe('native backend', { skip }, () => {
     }
   });
 
+  test('attention runs its small products on one thread and gives the BLAS pool back its size', () => {
+    const before = be.info().blasThreads;
+    const [B, T, C, NH] = [1, 9, 8, 2];
+    const qkv = new Rng(3).randn(B * T * 3 * C);
+    const att = new Float32Array(B * NH * T * T);
+    be.attentionForward(new Float32Array(B * T * C), att, qkv, null, B, T, C, NH);
+    be.attentionBackward(new Float32Array(B * T * 3 * C), new Float32Array(B * T * C), qkv, att, B, T, C, NH);
+    assert.equal(be.info().blasThreads, before);
+  });
+
   test('cached attention: prefill of many positions, then decode steps, equals the reference', () => {
     const [B, C, NH, S] = [2, 32, 4, 80];
     const hs = C / NH;
