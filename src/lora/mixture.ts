@@ -72,11 +72,12 @@ export class LoraMixture implements LinearHook {
       if (!s) continue;
       const xin = this.dropped(k, s, x, pass);
       const xa = this.scratch.f32(`xa.${k}.${s.layer}.${s.module}`, pass.B * T * s.r); // [BT, r]
-      for (const run of this.runs(k, pass.B)) {
+      for (const run of this.runs(k, pass.B, this.trackGateGrads)) {
         const o = run.b0 * T, R = (run.b1 - run.b0) * T;
         const xs = xin.subarray(o * s.inDim, (o + R) * s.inDim); // [R, in]
         const xaR = xa.subarray(o * s.r, (o + R) * s.r); // [R, r] = xs A^T
         be.matmul(xaR, xs, s.A, R, s.r, s.inDim, { transB: true });
+        if (run.g === 0) continue; // computed only for the gate gradient
         // y[R, out] += g * scaling * xa B^T
         be.matmul(y.subarray(o * s.outDim, (o + R) * s.outDim), xaR, s.B, R, s.outDim, s.r, { transB: true, alpha: run.g * s.scaling, beta: 1 });
       }
@@ -95,7 +96,7 @@ export class LoraMixture implements LinearHook {
       const mask = this.dropoutP(k, pass) > 0 ? this.scratch.f32(`mask.${k}`, pass.B * T * s.inDim) : null;
       const xa = this.scratch.f32(`xa.${k}.${s.layer}.${s.module}`, pass.B * T * s.r);
       const tmp = this.scratch.f32('tmp', pass.B * T * s.r);
-      for (const run of this.runs(k, pass.B)) {
+      for (const run of this.runs(k, pass.B, this.trackGateGrads)) {
         const o = run.b0 * T, R = (run.b1 - run.b0) * T;
         const dyR = dy.subarray(o * s.outDim, (o + R) * s.outDim); // [R, out]
         const xaR = xa.subarray(o * s.r, (o + R) * s.r); // [R, r]
@@ -111,6 +112,7 @@ export class LoraMixture implements LinearHook {
           }
         }
         const gs = run.g * s.scaling;
+        if (gs === 0) continue; // a zero gate contributes nothing else
         if (train) {
           // dB[out, r] += gs * dy^T xa
           be.matmul(s.gradB, dyR, xaR, s.outDim, s.r, R, { transA: true, alpha: gs, beta: 1 });
@@ -153,13 +155,16 @@ export class LoraMixture implements LinearHook {
     return out;
   }
 
-  /** Maximal runs of consecutive rows with the same non-zero gate for adapter k. */
-  private runs(k: number, B: number): Array<{ b0: number; b1: number; g: number }> {
+  /**
+   * Maximal runs of consecutive rows with the same gate for adapter k: non-zero gates only, or every row
+   * when gate gradients are tracked (dL/dg is not zero where g is).
+   */
+  private runs(k: number, B: number, includeZero = false): Array<{ b0: number; b1: number; g: number }> {
     const out: Array<{ b0: number; b1: number; g: number }> = [];
     let b = 0;
     while (b < B) {
       const g = this.gates[b * this.K + k];
-      if (g === 0) { b++; continue; }
+      if (g === 0 && !includeZero) { b++; continue; }
       let e = b + 1;
       while (e < B && this.gates[e * this.K + k] === g) e++;
       out.push({ b0: b, b1: e, g });

@@ -81,7 +81,8 @@ export function generateIds(model: GPT2, prompts: number[][], opts: GenerateIdsO
   const out: GeneratedIds[] = rows.map((r) => ({ tokenIds: [], finishReason: 'length' as FinishReason, promptTokens: r.length }));
   if (maxNew === 0) return out;
   const done = new Array<boolean>(B).fill(false);
-  const rng = makeRng(opts.seed ?? 0);
+  // one stream per row, each from the same seed: a row samples the same tokens in a batch as alone
+  const rngs = rows.map(() => makeRng(opts.seed ?? 0));
   const V = cfg.vocabSize;
 
   let res = model.forward({ ids, B, T: Lmax, positions }, { cache, logits: lastRow, hook: opts.hook ?? null });
@@ -92,7 +93,7 @@ export function generateIds(model: GPT2, prompts: number[][], opts: GenerateIdsO
     const logits = res.logits as Float32Array; // [B, V]
     for (let b = 0; b < B; b++) {
       if (done[b]) { stepIds[b] = eos; continue; }
-      const tok = sampleToken(logits.subarray(b * V, (b + 1) * V), opts, rng);
+      const tok = sampleToken(logits.subarray(b * V, (b + 1) * V), opts, rngs[b]);
       stepIds[b] = tok;
       if (stopAtEos && tok === eos) {
         done[b] = true;
