@@ -276,6 +276,7 @@ export function seriesFromMetrics(records: Array<Record<string, unknown>>, opts:
   const map = new Map<string, PlotSeries>();
   records.forEach((r, idx) => {
     const xv = r[xKey];
+    if (xv === undefined && opts.x === undefined && xKey === 'step' && records.some((q) => typeof q.step === 'number')) return; // events without a step
     const x = typeof xv === 'number' ? xv : idx;
     const g = r[groupKey];
     for (const k of keys) {

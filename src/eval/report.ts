@@ -183,7 +183,10 @@ export function renderMarkdown(report: EvalReport, plots: ReportPlots = { confus
     const b = report.baselines;
     if (b.one_lora && b.learned && b.oracle && b.one_lora.loss > b.oracle.loss) {
       const closed = (b.one_lora.loss - b.learned.loss) / (b.one_lora.loss - b.oracle.loss);
-      L.push('', `The learned router closes ${pc(closed)} of the loss gap between one LoRA (${f4(b.one_lora.loss)}) and the oracle (${f4(b.oracle.loss)}).`);
+      L.push('', closed >= 0
+        ? `The learned router closes ${pc(closed)} of the loss gap between one LoRA (${f4(b.one_lora.loss)}) and the oracle (${f4(b.oracle.loss)}).`
+        : `The learned router (${f4(b.learned.loss)}) is worse than one LoRA (${f4(b.one_lora.loss)}), so it closes none of the gap to the oracle (${f4(b.oracle.loss)}); ` +
+          `it would have to recover ${f4(b.one_lora.loss - b.oracle.loss)} nats per token to match the oracle.`);
     } else if (b.one_lora && b.oracle) {
       L.push('', `One LoRA (${f4(b.one_lora.loss)}) is already at or below the oracle (${f4(b.oracle.loss)}): no routing among these experts can beat it on this split.`);
     }
@@ -275,8 +278,10 @@ export function writeReport(dir: string, report: EvalReport, opts: WriteReportOp
       plots.usage = 'usage.svg';
     }
     if (opts.metricsPath && existsSync(opts.metricsPath)) {
-      const records = parseMetricsJsonl(readFileSync(opts.metricsPath, 'utf8'), opts.metricsPath);
-      const series = seriesFromMetrics(records, opts.metricsSeries);
+      // loraroute's metrics: one line per logged step of each training run ("run"); the router's loss is a
+      // routing loss, not a language-model loss, so it is left out of this plot
+      const records = parseMetricsJsonl(readFileSync(opts.metricsPath, 'utf8'), opts.metricsPath).filter((r) => r.run !== 'router');
+      const series = seriesFromMetrics(records, { groupBy: 'run', keys: ['loss', 'val_loss'], ...opts.metricsSeries });
       put('loss_curves.svg', linePlotSvg(series, { title: 'Training and validation loss', xLabel: opts.metricsSeries?.x ?? 'step', yLabel: 'loss' }));
       plots.lossCurves = 'loss_curves.svg';
     }
