@@ -70,10 +70,12 @@ test('writeReport writes report.json, report.md and SVG plots containing the num
   try {
     const metrics = join(dir, 'metrics.jsonl');
     const lines = [];
-    for (let s = 0; s <= 20; s += 5) lines.push(JSON.stringify({ phase: 'experts', step: s, train_loss: 3 - s / 20, lr: 1e-3 }));
-    lines.push(JSON.stringify({ phase: 'experts', step: 20, val_loss: 2.6 }));
-    for (let s = 0; s <= 10; s += 5) lines.push(JSON.stringify({ phase: 'router', step: s, train_loss: 1.1 - s / 50 }));
-    writeFileSync(metrics, lines.join('\n') + '\n{"phase":"router","st'); // a truncated last line is tolerated
+    for (let s = 0; s <= 20; s += 5) lines.push(JSON.stringify({ run: 'expert-simple', step: s, loss: 3 - s / 20, lr: 1e-3 }));
+    lines.push(JSON.stringify({ run: 'expert-simple', step: 20, val_loss: 2.6 }));
+    for (let s = 0; s <= 10; s += 5) lines.push(JSON.stringify({ run: 'joint', step: s, loss: 3.1 - s / 50 }));
+    for (let s = 0; s <= 10; s += 5) lines.push(JSON.stringify({ run: 'router', step: s, loss: 1.1 - s / 50 })); // a routing loss: not plotted
+    lines.push(JSON.stringify({ event: 'system_validation', val_loss: 2.9 })); // no step: not plotted
+    writeFileSync(metrics, lines.join('\n') + '\n{"run":"router","st'); // a truncated last line is tolerated
     const report = sampleReport();
     const files = writeReport(join(dir, 'out'), report, { metricsPath: metrics });
     const names = files.map((f) => f.slice(join(dir, 'out').length + 1)).sort();
@@ -85,10 +87,11 @@ test('writeReport writes report.json, report.md and SVG plots containing the num
     assert.match(md, /!\[confusion learned vs tier\]\(confusion_learned_vs_tier\.svg\)/);
     assert.match(md, /!\[loss curves\]\(loss_curves\.svg\)/);
     const curves = readFileSync(join(dir, 'out', 'loss_curves.svg'), 'utf8');
-    assert.equal((curves.match(/<polyline/g) ?? []).length, 2); // experts/train_loss, router/train_loss (val is one point)
-    assert.equal((curves.match(/<circle/g) ?? []).length, 1); // experts/val_loss
-    assert.match(curves, />experts\/train_loss</);
-    assert.match(curves, />router\/train_loss</);
+    assert.equal((curves.match(/<polyline/g) ?? []).length, 2); // expert-simple/loss, joint/loss (val is one point)
+    assert.equal((curves.match(/<circle/g) ?? []).length, 1); // expert-simple/val_loss
+    assert.match(curves, />expert-simple\/loss</);
+    assert.match(curves, />joint\/loss</);
+    assert.doesNotMatch(curves, /router/);
     const conf = readFileSync(join(dir, 'out', 'confusion_learned_vs_tier.svg'), 'utf8');
     assert.match(conf, /^<svg xmlns/);
     assert.equal((conf.match(/<rect x="\d+" y="\d+" width="70"/g) ?? []).length, 9);
