@@ -7,7 +7,8 @@
         "native/ops.c",
         "native/kernels_base.c",
         "native/kernels_avx2.c",
-        "native/half_avx2.c"
+        "native/gemv_avx2.c",
+        "native/memory.c"
       ],
       "include_dirs": [
         "/usr/include/x86_64-linux-gnu/openblas-pthread",

@@ -27,6 +27,7 @@ import { parseGPT2Config, type GPT2Config } from '../src/model/config.js';
 import { GPT2 } from '../src/model/gpt2.js';
 import { generateIds } from '../src/model/generate.js';
 import { viewWeights, weightLayout, type GPT2Weights } from '../src/model/weights.js';
+import type { Backend } from '../src/tensor/backend.js';
 import { hashUniform } from '../src/tensor/hash.js';
 import { NativeBackend } from '../src/tensor/native.js';
 import { getBackend, type BackendName } from '../src/tensor/select.js';
@@ -84,8 +85,10 @@ function benchConfig(layers: number): GPT2Config {
  * Weights from the shared hash, tensor i of the HF layout seeded i + 1 (bench/peer/infer.py makes the same):
  * matrices uniform with std 0.02, biases std 0.01, layernorm weights 1 + uniform(std 0.1).
  */
-function hashWeights(cfg: GPT2Config): GPT2Weights {
+function hashWeights(cfg: GPT2Config, backend: Backend): GPT2Weights {
   const w = viewWeights(cfg);
+  // 2 MB pages for the weights, asked for before they are touched (free then; see NativeBackend)
+  if (backend instanceof NativeBackend) backend.adviseHugePages(w.buffer);
   const root3 = 2 * Math.sqrt(3);
   let off = 0;
   weightLayout(cfg).forEach((t, i) => {
@@ -132,7 +135,7 @@ interface PhaseResult {
 function runPhase(o: Opts): void {
   const cfg = benchConfig(o.layers);
   const backend = getBackend(o.backend);
-  const weights = hashWeights(cfg);
+  const weights = hashWeights(cfg, backend);
   const model = new GPT2(cfg, weights, backend);
   let half = false;
   if (o.half) {

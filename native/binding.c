@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memory.h"
 #include "ops.h"
 
 /* OpenBLAS extensions (declared here too in case the cblas.h found is not OpenBLAS's own) */
@@ -498,7 +499,7 @@ static napi_value js_half_weights(napi_env env, napi_callback_info info) {
     return result;
   }
   lr_half *h = malloc(sizeof *h);
-  uint16_t *copy = malloc(sizeof(uint16_t) * (size_t)(len > 0 ? len : 1));
+  uint16_t *copy = lr_alloc_huge(sizeof(uint16_t) * (size_t)(len > 0 ? len : 1));
   if (!h || !copy) {
     free(h);
     free(copy);
@@ -531,6 +532,18 @@ static napi_value js_release_half(napi_env env, napi_callback_info info) {
     napi_adjust_external_memory(env, -h->len * 2, &adjusted);
   }
   return undef(env);
+}
+
+/* adviseHugePages(buffer, collapse) -> bool: 2 MB pages for a weight buffer (see memory.h) */
+static napi_value js_advise_huge_pages(napi_env env, napi_callback_info info) {
+  BEGIN("adviseHugePages");
+  float *buf;
+  int64_t len;
+  int collapse;
+  CHECK(typed(c, 0, "weights", napi_float32_array, (void **)&buf, &len, 0) && flag(c, 1, &collapse));
+  napi_value r;
+  napi_get_boolean(env, lr_advise_huge_pages(buf, sizeof(float) * (size_t)len, collapse) == 0, &r);
+  return r;
 }
 
 /* ---- engine information and settings ------------------------------------------------------------- */
@@ -590,6 +603,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("sumSquares", js_sum_squares),
       FN("scale", js_scale),
       FN("halfWeights", js_half_weights),
+      FN("adviseHugePages", js_advise_huge_pages),
       FN("releaseHalf", js_release_half),
       FN("info", js_info),
       FN("setBlasThreads", js_set_blas_threads),

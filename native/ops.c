@@ -31,9 +31,9 @@ static lr_kernels g_kernels; /* written once at load (lr_select_kernels), read-o
 
 const lr_kernels *lr_k(void) { return &g_kernels; }
 
-static int g_half_ok; /* set with g_kernels */
+static int g_avx2; /* AVX2 + FMA + F16C: the gemv_avx2.c kernels (and fp16 weights) may be used */
 
-int lr_half_supported(void) { return g_half_ok; }
+int lr_half_supported(void) { return g_avx2; }
 
 void lr_select_kernels(const char *force_isa) {
   int avx2 = 0;
@@ -54,7 +54,7 @@ void lr_select_kernels(const char *force_isa) {
     lr_kernels_fill_base(&t);
     t.isa = "baseline";
   }
-  g_half_ok = avx2;
+  g_avx2 = avx2;
   g_kernels = t;
 }
 
@@ -84,11 +84,15 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
       }
     }
     if (!transA || M == 1 || at) {
-      const uint16_t *bh = g_half_ok ? lr_half_lookup(half, b, K * N) : NULL;
+      const uint16_t *bh = g_avx2 ? lr_half_lookup(half, b, K * N) : NULL;
       if (bh && transB)
-        lr_gemm_small_nt_f16(out, arow, bh, M, N, K, alpha, beta);
+        lr_gemv_nt_f16(out, arow, bh, M, N, K, alpha, beta);
       else if (bh)
-        lr_gemm_small_nn_f16(out, arow, bh, M, N, K, alpha, beta);
+        lr_gemv_nn_f16(out, arow, bh, M, N, K, alpha, beta);
+      else if (g_avx2 && transB)
+        lr_gemv_nt_f32(out, arow, b, M, N, K, alpha, beta);
+      else if (g_avx2)
+        lr_gemv_nn_f32(out, arow, b, M, N, K, alpha, beta);
       else if (transB)
         k->gemm_small_nt(out, arow, b, M, N, K, alpha, beta);
       else

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "half.h"
+#include "gemv.h"
 #include "kernels.h"
 
 /* the kernel table chosen for this CPU (set once at load) */

@@ -38,28 +38,8 @@ export function tokenWeightedLoss(examples: readonly ExampleLoss[]): LossSummary
   return { loss, perplexity: Math.exp(loss), tokens: t, examples: examples.length };
 }
 
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * The p-th percentile (p in [0, 100]) by linear interpolation between closest ranks (numpy's default):
- * position p/100·(n-1) in the sorted values.
- */
-export function percentile(values: ArrayLike<number>, p: number): number {
-  check(values.length > 0, 'percentile of an empty list');
-  check(p >= 0 && p <= 100, `percentile: p must be in [0, 100], got ${p}`);
-  const s = Float64Array.from(values).sort();
-  return percentileSorted(s, p);
-}
+/** A small seeded PRNG (mulberry32): uniform in [0, 1). The one shared by sampling and evaluation. */
+export { makeRng as mulberry32 } from '../model/sampling.js';
 
 function percentileSorted(s: Float64Array, p: number): number {
   const pos = (p / 100) * (s.length - 1);

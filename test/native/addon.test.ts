@@ -29,6 +29,14 @@ describe('native backend', { skip }, () => {
     assert.ok(info.blasThreads >= 1);
   });
 
+  test('adviseHugePages is only a hint: it answers a boolean and leaves the data alone', () => {
+    const buf = new Rng(5).randn(3 << 20); // 12 MB: holds whole 2 MB pages
+    const copy = buf.slice();
+    for (const collapse of [false, true]) assert.equal(typeof be.adviseHugePages(buf, { collapse }), 'boolean');
+    assert.equal(be.adviseHugePages(new Float32Array(4)), false, 'too small for a 2 MB page');
+    assertClose(buf, copy, 0, 'contents');
+  });
+
   test('rejects buffers shorter than the shapes, naming the buffer (RangeError)', () => {
     const a = new Float32Array(6);
     assert.throws(() => be.matmul(new Float32Array(3), a, a, 2, 2, 3), (e: unknown) => e instanceof RangeError && /out has 3 elements, the shapes need 4/.test(e.message));

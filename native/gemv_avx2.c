@@ -1,0 +1,140 @@
+/*
+ * Streaming matmuls for a few rows of A (decode steps), AVX2 + FMA (+ F16C for fp16 weights), compiled by
+ * pragma and called only after the CPU was found to have those features (lr_select_kernels).
+ *
+ * A decode step reads every weight once, so these run at memory speed or not at all. Measured on the
+ * 2-core EPYC here (single thread, GB/s of weights read): a plain sum over memory 21-24; B [N, K] one row
+ * at a time 21-23, but four rows interleaved only 14-15; B [K, N] eight rows per pass 21-23, four 19-21.
+ * Software prefetch only hurt. Hence: `nt` walks one row of B at a time, `nn` consumes eight rows of B per
+ * pass over a block of out that stays in L1.
+ */
+#include "gemv.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+
+static inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+/* weights as fp32 or fp16: W_LOAD8 gives 8 floats, W_AT one */
+static inline __m256 load8_f32(const float *p) { return _mm256_loadu_ps(p); }
+static inline __m256 load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline float at_f32(const float *p) { return *p; }
+static inline float at_f16(const uint16_t *p) { return _cvtsh_ss(*p); }
+
+void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; i++) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+#define OUT_FLOATS 4096 /* M x NB floats of out kept in L1 */
+#define MAX_M 8
+
+/* out[M, N] = alpha * A[M, K] @ B[K, N] + beta * out, for one weight type */
+#define DEFINE_NN(NAME, WT, LOAD8, AT)                                                                          \
+  void NAME(float *out, const float *a, const WT *b, int64_t M, int64_t N, int64_t K, float alpha, float beta) { \
+    int64_t NB = (OUT_FLOATS / (M > 0 ? M : 1)) & ~(int64_t)15;                                                 \
+    if (NB < 256) NB = 256;                                                                                     \
+    float coef[MAX_M][8];                                                                                       \
+    for (int64_t n0 = 0; n0 < N; n0 += NB) {                                                                    \
+      const int64_t nb = N - n0 < NB ? N - n0 : NB, nv = nb & ~(int64_t)7;                                      \
+      for (int64_t m = 0; m < M; m++) {                                                                         \
+        float *y = out + m * N + n0;                                                                            \
+        if (beta == 0.0f)                                                                                       \
+          for (int64_t j = 0; j < nb; j++) y[j] = 0.0f;                                                         \
+        else if (beta != 1.0f)                                                                                  \
+          for (int64_t j = 0; j < nb; j++) y[j] *= beta;                                                        \
+      }                                                                                                         \
+      int64_t k = 0;                                                                                            \
+      for (; k + 8 <= K; k += 8) {                                                                              \
+        const WT *bk = b + k * N + n0;                                                                          \
+        for (int64_t m = 0; m < M; m++)                                                                         \
+          for (int q = 0; q < 8; q++) coef[m][q] = alpha * a[m * K + k + q];                                    \
+        for (int64_t j = 0; j < nv; j += 8) {                                                                   \
+          const __m256 w0 = LOAD8(bk + j), w1 = LOAD8(bk + N + j), w2 = LOAD8(bk + 2 * N + j),                  \
+                       w3 = LOAD8(bk + 3 * N + j), w4 = LOAD8(bk + 4 * N + j), w5 = LOAD8(bk + 5 * N + j),      \
+                       w6 = LOAD8(bk + 6 * N + j), w7 = LOAD8(bk + 7 * N + j);                                  \
+          for (int64_t m = 0; m < M; m++) {                                                                     \
+            float *y = out + m * N + n0 + j;                                                                    \
+            const float *c = coef[m];                                                                           \
+            __m256 s0 = _mm256_fmadd_ps(_mm256_set1_ps(c[0]), w0, _mm256_loadu_ps(y));                         \
+            __m256 s1 = _mm256_mul_ps(_mm256_set1_ps(c[1]), w1);                                                \
+            s0 = _mm256_fmadd_ps(_mm256_set1_ps(c[2]), w2, s0);                                                 \
+            s1 = _mm256_fmadd_ps(_mm256_set1_ps(c[3]), w3, s1);                                                 \
+            s0 = _mm256_fmadd_ps(_mm256_set1_ps(c[4]), w4, s0);                                                 \
+            s1 = _mm256_fmadd_ps(_mm256_set1_ps(c[5]), w5, s1);                                                 \
+            s0 = _mm256_fmadd_ps(_mm256_set1_ps(c[6]), w6, s0);                                                 \
+            s1 = _mm256_fmadd_ps(_mm256_set1_ps(c[7]), w7, s1);                                                 \
+            _mm256_storeu_ps(y, _mm256_add_ps(s0, s1));                                                         \
+          }                                                                                                     \
+        }                                                                                                       \
+        for (int64_t j = nv; j < nb; j++)                                                                       \
+          for (int64_t m = 0; m < M; m++) {                                                                     \
+            float s = 0.0f;                                                                                     \
+            for (int q = 0; q < 8; q++) s += coef[m][q] * AT(bk + q * N + j);                                   \
+            out[m * N + n0 + j] += s;                                                                           \
+          }                                                                                                     \
+      }                                                                                                         \
+      for (; k < K; k++) {                                                                                      \
+        const WT *bk = b + k * N + n0;                                                                          \
+        for (int64_t m = 0; m < M; m++) {                                                                       \
+          const float c0 = alpha * a[m * K + k];                                                                \
+          float *y = out + m * N + n0;                                                                          \
+          const __m256 cv = _mm256_set1_ps(c0);                                                                 \
+          for (int64_t j = 0; j < nv; j += 8)                                                                   \
+            _mm256_storeu_ps(y + j, _mm256_fmadd_ps(cv, LOAD8(bk + j), _mm256_loadu_ps(y + j)));                \
+          for (int64_t j = nv; j < nb; j++) y[j] += c0 * AT(bk + j);                                            \
+        }                                                                                                       \
+      }                                                                                                         \
+    }                                                                                                           \
+  }
+
+/* out[M, N] = alpha * A[M, K] @ B[N, K]^T + beta * out: one row of B at a time (one memory stream) */
+#define DEFINE_NT(NAME, WT, LOAD8, AT)                                                                          \
+  void NAME(float *out, const float *a, const WT *b, int64_t M, int64_t N, int64_t K, float alpha, float beta) { \
+    const int64_t k32 = K & ~(int64_t)31, k8 = K & ~(int64_t)7;                                                 \
+    for (int64_t n = 0; n < N; n++) {                                                                           \
+      const WT *bn = b + n * K;                                                                                 \
+      for (int64_t m = 0; m < M; m++) {                                                                         \
+        const float *am = a + m * K;                                                                            \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                             \
+        int64_t k = 0;                                                                                          \
+        for (; k < k32; k += 32) {                                                                              \
+          s0 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k), LOAD8(bn + k), s0);                                     \
+          s1 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k + 8), LOAD8(bn + k + 8), s1);                             \
+          s2 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k + 16), LOAD8(bn + k + 16), s2);                           \
+          s3 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k + 24), LOAD8(bn + k + 24), s3);                           \
+        }                                                                                                       \
+        for (; k < k8; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k), LOAD8(bn + k), s0);                \
+        float r = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));                            \
+        for (; k < K; k++) r += am[k] * AT(bn + k);                                                             \
+        float *o = out + m * N + n;                                                                             \
+        *o = beta == 0.0f ? alpha * r : alpha * r + beta * *o;                                                  \
+      }                                                                                                         \
+    }                                                                                                           \
+  }
+
+DEFINE_NN(lr_gemv_nn_f32, float, load8_f32, at_f32)
+DEFINE_NT(lr_gemv_nt_f32, float, load8_f32, at_f32)
+DEFINE_NN(lr_gemv_nn_f16, uint16_t, load8_f16, at_f16)
+DEFINE_NT(lr_gemv_nt_f16, uint16_t, load8_f16, at_f16)
+
+#else
+/* not x86: never called (lr_select_kernels enables these only on AVX2 + FMA + F16C) */
+void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) { (void)dst, (void)src, (void)n; }
+#define DEFINE_STUB(NAME, WT)                                                                                   \
+  void NAME(float *out, const float *a, const WT *b, int64_t M, int64_t N, int64_t K, float alpha, float beta) { \
+    (void)out, (void)a, (void)b, (void)M, (void)N, (void)K, (void)alpha, (void)beta;                            \
+  }
+DEFINE_STUB(lr_gemv_nn_f32, float)
+DEFINE_STUB(lr_gemv_nt_f32, float)
+DEFINE_STUB(lr_gemv_nn_f16, uint16_t)
+DEFINE_STUB(lr_gemv_nt_f16, uint16_t)
+#endif
