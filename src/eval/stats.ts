@@ -1,3 +1,4 @@
+import { makeRng as mulberry32 } from '../model/sampling.js';
 import { check } from '../errors.js';
 
 /** One evaluated example's LM loss: the sum of per-token losses over its scored (response) tokens, and their count. */
@@ -39,7 +40,18 @@ export function tokenWeightedLoss(examples: readonly ExampleLoss[]): LossSummary
 }
 
 /** A small seeded PRNG (mulberry32): uniform in [0, 1). The one shared by sampling and evaluation. */
-export { makeRng as mulberry32 } from '../model/sampling.js';
+export { mulberry32 };
+
+/**
+ * The p-th percentile (p in [0, 100]) by linear interpolation between closest ranks (numpy's default):
+ * position p/100·(n-1) in the sorted values.
+ */
+export function percentile(values: ArrayLike<number>, p: number): number {
+  check(values.length > 0, 'percentile of an empty list');
+  check(p >= 0 && p <= 100, `percentile: p must be in [0, 100], got ${p}`);
+  const s = Float64Array.from(values).sort();
+  return percentileSorted(s, p);
+}
 
 function percentileSorted(s: Float64Array, p: number): number {
   const pos = (p / 100) * (s.length - 1);
