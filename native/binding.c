@@ -102,8 +102,12 @@ static int num(call_t *c, size_t i, const char *name, double *out) {
 static int dim(call_t *c, size_t i, const char *name, int64_t *out) {
   double d;
   if (!num(c, i, name, &d)) return 0;
-  if (!(d >= 0 && d <= 2147483647.0 && floor(d) == d))
-    return fail(c, 1, "%s must be a non-negative integer below 2^31 (got %lld)", name, (long long)d, 0);
+  if (!(d >= 0 && d <= 2147483647.0 && floor(d) == d)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "native %s: %s must be a non-negative integer below 2^31 (got %g)", c->fn, name, d);
+    napi_throw_range_error(c->env, NULL, msg);
+    return 0;
+  }
   *out = (int64_t)d;
   return 1;
 }

@@ -17,6 +17,7 @@ export type { Backend, MatmulOptions } from './tensor/backend.js';
 export { ReferenceBackend } from './tensor/reference.js';
 export { getBackend, type BackendName } from './tensor/select.js';
 export { loadNativeBackend } from './tensor/native.js';
+export { NativeBackend, type NativeInfo } from './tensor/native.js';
 export { parseGPT2Config, readGPT2Config, type GPT2Config } from './model/config.js';
 export { GPT2, createKVCache, shiftTargets, type Batch, type ForwardOptions, type ForwardResult, type KVCache } from './model/gpt2.js';
 export { loadGPT2, type LoadModelOptions } from './model/load.js';
