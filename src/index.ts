@@ -20,7 +20,7 @@ export { loadNativeBackend } from './tensor/native.js';
 export { NativeBackend, type NativeInfo } from './tensor/native.js';
 export { parseGPT2Config, readGPT2Config, type GPT2Config } from './model/config.js';
 export { GPT2, createKVCache, shiftTargets, type Batch, type ForwardOptions, type ForwardResult, type KVCache } from './model/gpt2.js';
-export { loadGPT2, type LoadModelOptions } from './model/load.js';
+export { loadGPT2, useHalfWeightsForDecode, type LoadModelOptions } from './model/load.js';
 export { loadWeights, randomWeights, viewWeights, LINEAR_MODULES, type GPT2Weights, type LinearModule } from './model/weights.js';
 export { generateIds, type GenerateIdsOptions, type GeneratedIds, type FinishReason } from './model/generate.js';
 export { generateText, type GenerateTextOptions, type GeneratedText } from './model/text.js';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { LoraRouteModel } from '../system/routed-model.js';
+import { useHalfWeightsForDecode } from '../model/load.js';
 import type { TrainSystemResult } from '../system/pipeline.js';
 
 /** A few test-style instructions of growing complexity, routed and answered by the trained model. */
@@ -23,6 +24,7 @@ export async function afterTraining(r: TrainSystemResult, o: { eval: boolean; sa
   }
   if (o.samples) {
     const sys = LoraRouteModel.fromPretrained(r.bestModel, { model: o.model });
+    useHalfWeightsForDecode(sys.model);
     const out = sys.generate(SAMPLE_INSTRUCTIONS, { maxNewTokens: 48 });
     writeFileAtomic(join(r.out, 'samples.json'), JSON.stringify(out, null, 2) + '\n');
     for (const s of out) {

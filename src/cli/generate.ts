@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { loadGPT2 } from '../model/load.js';
+import { loadGPT2, useHalfWeightsForDecode } from '../model/load.js';
 import { GPT2Tokenizer } from '../tokenizer/gpt2.js';
 import { generateText } from '../model/text.js';
 import { loadPeftAdapter } from '../lora/peft.js';
@@ -30,6 +30,7 @@ interface GenerateFlags {
   modelDir?: string;
   input?: string;
   topKExperts?: number;
+  fp32Weights?: boolean;
 }
 
 export function registerGenerate(program: Command): void {
@@ -52,11 +53,13 @@ export function registerGenerate(program: Command): void {
     .option('--top-k-experts <k>', 'with --model-dir: mix the k most likely experts (default: the saved config)', intArg('--top-k-experts', 1))
     .addOption(new Option('--template <name>', 'prompt wrapping').choices(['raw', 'alpaca']).default('raw'))
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'native', 'reference']).default('auto'))
+    .option('--fp32-weights', 'decode with the fp32 weights (default on the native backend: an fp16 copy, half the memory traffic)')
     .option('--json', 'print one JSON object instead of streaming text')
     .action((flags: GenerateFlags) => {
       if (flags.modelDir) return generateRouted(flags);
       const dir = flags.model ?? bundledModelDir();
       const model = loadGPT2(dir, { backend: flags.backend });
+      if (!flags.fp32Weights) useHalfWeightsForDecode(model);
       const tokenizer = GPT2Tokenizer.fromDir(dir);
       let hook: LoraMixture | null = null;
       if (flags.adapter) {
@@ -92,6 +95,7 @@ export function registerGenerate(program: Command): void {
 function generateRouted(flags: GenerateFlags): void {
   if (flags.adapter) throw new LoraRouteError('--adapter and --model-dir cannot be combined (a trained folder brings its own experts)');
   const sys = LoraRouteModel.fromPretrained(flags.modelDir as string, { model: flags.model, backend: flags.backend });
+  if (!flags.fp32Weights) useHalfWeightsForDecode(sys.model);
   const greedy = flags.greedy === true || !(flags.temperature && flags.temperature > 0);
   const [r] = sys.generate([{ instruction: flags.prompt, input: flags.input }], {
     maxNewTokens: flags.maxNewTokens, greedy, temperature: greedy ? 0 : flags.temperature, topK: flags.topK, topP: flags.topP, seed: flags.seed,

@@ -60,6 +60,11 @@ export function weightLayout(cfg: GPT2Config): Array<{ name: string; shape: numb
 
 const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
+/** Floats in the one buffer that holds every parameter. */
+export function weightCount(cfg: GPT2Config): number {
+  return weightLayout(cfg).reduce((s, t) => s + numel(t.shape), 0);
+}
+
 /** Makes the named views over one buffer (which it allocates when not given). */
 export function viewWeights(cfg: GPT2Config, buffer?: F32): GPT2Weights {
   const layout = weightLayout(cfg);
@@ -93,8 +98,8 @@ export function viewWeights(cfg: GPT2Config, buffer?: F32): GPT2Weights {
  * Copies an HF GPT-2 checkpoint into one buffer. Accepts keys with or without the `transformer.` prefix;
  * `lm_head.weight`, when present, must equal the tied `wte` shape (it is not used separately).
  */
-export function loadWeights(cfg: GPT2Config, src: WeightSource): GPT2Weights {
-  const w = viewWeights(cfg);
+export function loadWeights(cfg: GPT2Config, src: WeightSource, buffer?: F32): GPT2Weights {
+  const w = viewWeights(cfg, buffer);
   const prefix = src.has('transformer.wte.weight') ? 'transformer.' : src.has('wte.weight') ? '' : null;
   if (prefix === null) {
     throw new LoraRouteError(`${src.path}: no "transformer.wte.weight" or "wte.weight" tensor: not a GPT-2 checkpoint`);
