@@ -9,7 +9,7 @@ import { LoraMixture } from '../../src/lora/mixture.js';
 import { mergeAdapter, unmergeAdapter } from '../../src/lora/merge.js';
 import { GPT2Tokenizer } from '../../src/tokenizer/index.js';
 import { bundledModelDir } from '../../src/config/paths.js';
-import { availableBackends, loadGolden, maxAbsDiff, relativeError, strided } from '../helpers/golden.js';
+import { availableBackends, checkBatchGradients, loadGolden, maxAbsDiff, strided } from '../helpers/golden.js';
 
 const golden = loadGolden();
 const tokenizer = GPT2Tokenizer.fromDir(bundledModelDir());
@@ -35,27 +35,7 @@ for (const backend of availableBackends()) {
 
     for (const logits of ['targets', 'all'] as const) {
       test(`padded batch (logits at ${logits} rows): loss within 1e-4 and every LoRA gradient within 1e-4 relative`, () => {
-        const ids = golden.tensors.getI32('batch.input_ids');
-        const mask = golden.tensors.getI32('batch.attention_mask');
-        const [B, T] = golden.tensors.info('batch.input_ids').shape;
-        const labels = ids.map((id, i) => (mask[i] ? id : -100));
-        mix.useOnly(0, B);
-        mix.trainable[0] = true;
-        adapter.zeroGrads();
-        const res = model.forward({ ids, B, T, keyMask: mask }, { hook: mix, train: true, dropout: false, targets: shiftTargets(labels, B, T), logits });
-        assert.ok(Math.abs(res.loss - golden.meta.batch_loss) < 1e-4, `batch loss ${res.loss} vs PEFT ${golden.meta.batch_loss}`);
-        model.backward();
-        let checked = 0;
-        for (const s of adapter.sites) {
-          for (const which of ['A', 'B'] as const) {
-            const name = `grad.base_model.model.${s.name}.lora_${which}.default.weight`;
-            const err = relativeError(which === 'A' ? s.gradA : s.gradB, golden.tensors.getF32(name));
-            assert.ok(err < 1e-4, `${name}: relative error ${err}`);
-            checked++;
-          }
-        }
-        assert.equal(checked, golden.tensors.names().filter((n) => n.startsWith('grad.')).length);
-        mix.trainable[0] = false;
+        checkBatchGradients(model, mix, golden.tensors, golden.meta.batch_loss, logits);
       });
     }
 
