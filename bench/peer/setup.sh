@@ -10,5 +10,7 @@ venv="${LORAROUTE_PEER_VENV:-$HOME/.cache/loraroute/peer}"
 torch_req="${LORAROUTE_PEER_TORCH:-torch==2.13.0+cpu}"
 python3 -m venv "$venv"
 # --retries 0: fail fast on an index that is not reachable instead of retrying each one for minutes
-"$venv/bin/pip" install --retries 0 --timeout 10 --quiet "$torch_req" numpy
+"$venv/bin/python" -m pip install --retries 0 --timeout 10 --quiet "$torch_req" numpy
+# bench:train's peer: Hugging Face transformers + PEFT over the same CPU torch
+"$venv/bin/python" -m pip install --retries 0 --timeout 10 --quiet transformers peft "$torch_req"
 "$venv/bin/python" -c 'import torch; print("peer ready: torch", torch.__version__, "at", torch.__file__)'
