@@ -6,7 +6,7 @@ import { LoraMixture } from '../lora/mixture.js';
 import { saveRouter, loadRouter } from '../router/io.js';
 import { argmaxRows, loadBalanceLoss, routerLoss, softmaxBackward } from '../router/loss.js';
 import { collate } from '../train/batches.js';
-import { adapterTask } from '../train/adapter-task.js';
+import { adapterTask, batchLossTokens } from '../train/adapter-task.js';
 import { loopOptionsOf } from '../train/finetune.js';
 import { runTraining, type LoopResult, type TrainingTask } from '../train/loop.js';
 import { meanLoss, scoreExamples, type ExampleLoss } from '../train/score.js';
@@ -245,6 +245,7 @@ export async function trainJoint(ctx: RunContext, onBest: (valLoss: number) => v
       ctx.mixture.trackGateGrads = false;
       return { lossSum: res.loss * res.count, tokens: res.count };
     },
+    weight: batchLossTokens,
     evaluate: () => systemValidationLoss(ctx),
     onBest: (v) => onBest(v),
   };

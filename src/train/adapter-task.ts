@@ -1,7 +1,7 @@
 import type { GPT2 } from '../model/gpt2.js';
 import type { LoraMixture } from '../lora/mixture.js';
 import { collate } from './batches.js';
-import type { Example } from './examples.js';
+import { lossTokens, type Example } from './examples.js';
 import type { TrainingTask } from './loop.js';
 import { meanLoss, scoreExamples } from './score.js';
 
@@ -18,6 +18,7 @@ export function adapterTask(
     name,
     items: train,
     groups: [{ name: `${name}.lora`, params: adapter.params, grads: adapter.grads }],
+    weight: batchLossTokens,
     step(items, seed, scale) {
       const eb = collate(items, opts.padId);
       mixture.trainable = mixture.adapters.map((_, i) => i === k);
@@ -35,4 +36,9 @@ export function adapterTask(
     },
     onBest: opts.onBest,
   };
+}
+
+/** Loss tokens of a micro-batch: its weight in an accumulated optimiser step. */
+export function batchLossTokens(items: Example[]): number {
+  return items.reduce((n, e) => n + lossTokens(e), 0);
 }

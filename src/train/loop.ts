@@ -12,6 +12,12 @@ export interface TrainingTask<I> {
   name: string;
   items: I[];
   groups: ParamGroup[];
+  /**
+   * How much a micro-batch counts in its optimiser step, e.g. its loss tokens: with gradient accumulation the
+   * step's gradient is the weighted mean of its micro-batches' mean-loss gradients, which equals the gradient
+   * of the mean over all tokens of the step, as one big batch would give. Default: every micro-batch 1.
+   */
+  weight?(items: I[]): number;
   /** Forward + backward of one micro-batch; gradients accumulate scaled by `scale`. Returns the summed loss and its token count. */
   step(items: I[], seed: number, scale: number): { lossSum: number; tokens: number };
   /** Validation loss (lower is better). */
@@ -105,14 +111,23 @@ export async function runTraining<I>(task: TrainingTask<I>, o: LoopOptions): Pro
   let winLoss = 0, winTokens = 0, winStart = Date.now();
   outer: for (let epoch = pos.epoch; epoch < o.epochs; epoch++) {
     const batches = epochBatches(task.items, o.batchSize, o.seed, epoch);
-    let micro = 0;
+    const A = o.gradientAccumulationSteps;
+    let groupWeight = 0;
     for (let bi = epoch === pos.epoch ? pos.batchInEpoch : 0; bi < batches.length; bi++) {
-      const r = task.step(batches[bi], mix(o.seed, epoch, bi), 1 / o.gradientAccumulationSteps);
+      // optimiser steps take aligned groups of A micro-batches from the epoch's start (the last may be shorter)
+      const gStart = Math.floor(bi / A) * A;
+      const gEnd = Math.min(gStart + A, batches.length);
+      if (bi === gStart || groupWeight === 0) {
+        groupWeight = 0;
+        for (let j = gStart; j < gEnd; j++) groupWeight += task.weight ? task.weight(batches[j]) : 1;
+      }
+      const w = task.weight ? task.weight(batches[bi]) : 1;
+      const r = task.step(batches[bi], mix(o.seed, epoch, bi), groupWeight > 0 ? w / groupWeight : 0);
       winLoss += r.lossSum;
       winTokens += r.tokens;
       tokensSeen += r.tokens;
-      micro++;
-      if (micro % o.gradientAccumulationSteps !== 0 && bi + 1 < batches.length) continue;
+      if (bi + 1 < gEnd) continue;
+      groupWeight = 0;
       const gradNorm = opt.clipGradNorm(o.maxGradNorm);
       const lr = learningRateAt(pos.step + 1, { ...o.schedule, totalSteps: total });
       opt.update(lr);

@@ -64,9 +64,10 @@ describe('runTraining on the micro model', () => {
     assert.ok(Math.abs((r.lastTrainLoss as number) - losses[23]) < 1e-12);
   });
 
-  test('gradient accumulation: 2 micro-batches of 2 give the same update as one batch of 4', async () => {
+  test('gradient accumulation: 2 micro-batches of 2 give the same update as one batch of 4, even with unequal lengths', async () => {
     const model = microModel({ config: NO_DROPOUT });
-    const data = examples(4, 9, 2); // equal lengths: every micro-batch has the same number of loss tokens
+    // unequal lengths: the micro-batches hold different numbers of loss tokens, and each counts by its tokens
+    const data = [...examples(2, 5, 2), ...examples(2, 14, 3)].map((e, i) => ({ ...e, index: i }));
     const one = setup(model, data, data);
     const p0 = one.adapter.params.slice();
     await runTraining(one.task, options(model, { batchSize: 4, gradientAccumulationSteps: 1 }));
