@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, debugShrink, resolveModelDir, serializeConfig, type Config } from '../config/index.js';
+import { resolveModelDir, serializeConfig, type Config } from '../config/index.js';
 import { ComplexityAnalyzer } from '../complexity/analyzer.js';
 import { tierName } from '../complexity/tiers.js';
 import { loadGPT2 } from '../model/load.js';
@@ -12,7 +12,7 @@ import { FeatureNormalizer, concatRouterInput } from '../router/normalizer.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { MetricsLog } from '../train/metrics.js';
 import { createProgress, type Progress } from '../train/progress.js';
-import { checkMaxLength, checkOutDir, loraConfigOf } from '../train/finetune.js';
+import { checkMaxLength, checkOutDir, loraConfigOf, runConfig } from '../train/finetune.js';
 import { LoraRouteError } from '../errors.js';
 import type { RunContext } from './context.js';
 import { loadRunData, prepareSplit } from './data.js';
@@ -60,8 +60,7 @@ function tierCounts(items: PreparedExample[], K: number): number[] {
  */
 export async function trainSystem(o: TrainSystemOptions, progress: Progress = createProgress(process.stderr, o.quiet)): Promise<TrainSystemResult> {
   const t0 = Date.now();
-  let { config } = loadConfig(o.configPath, o.sets ?? []);
-  if (o.debug) config = debugShrink(config);
+  let config = runConfig(o);
   checkOutDir(o.out, join(o.out, 'state'), o.resume ?? false);
   const modelDir = o.modelDir ?? resolveModelDir(config);
   if (o.modelDir) config = { ...config, model: { ...config.model, base_model_name: o.modelDir } };

@@ -47,7 +47,10 @@ export function saveSystem(dir: string, config: Config, experts: LoraAdapter[], 
 
 export function readManifest(dir: string): Manifest {
   const file = join(dir, MANIFEST);
-  if (!existsSync(file)) throw new LoraRouteError(`${dir} is not a trained loraroute folder (no ${MANIFEST}; expected e.g. RUN/best_model)`);
+  if (!existsSync(file)) {
+    const hf = existsSync(join(dir, 'config.json')) ? ' — it looks like a Hugging Face model folder: pass it as --model' : '';
+    throw new LoraRouteError(`${dir} is not a trained loraroute folder (no ${MANIFEST}; expected e.g. RUN/best_model)${hf}`);
+  }
   let m: Manifest;
   try {
     m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
@@ -62,6 +65,7 @@ export function readManifest(dir: string): Manifest {
 
 /** The saved config and the base model folder it names (`modelOverride` wins). */
 export function readSystemConfig(dir: string, modelOverride?: string): { config: Config; modelDir: string } {
+  readManifest(dir); // a clear message for a folder that is not a trained loraroute model
   const { config } = loadConfig(join(dir, 'config.yaml'));
   const modelDir = modelOverride ?? resolveModelDir(config, join(dir, 'config.yaml'));
   return { config, modelDir };

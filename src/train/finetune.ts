@@ -51,12 +51,49 @@ export function loopOptionsOf(config: Config, peak: number, epochs: number, rest
   };
 }
 
-/** Refuses to overwrite a run folder that holds resumable state unless resuming. */
+/**
+ * Without --resume, refuses any non-empty --out (a run, a trained model, anything): nothing is overwritten.
+ * With --resume the folder must hold the state of an earlier run.
+ */
 export function checkOutDir(out: string, stateDir: string, resume: boolean): void {
-  if (!resume && (hasTrainingState(stateDir) || (existsSync(stateDir) && readdirSync(stateDir).length > 0))) {
-    throw new LoraRouteError(`${out} already holds a training run (${stateDir}); pass --resume to continue it, or choose another --out`);
+  const used = existsSync(out) && readdirSync(out).length > 0;
+  if (!resume && used) {
+    throw new LoraRouteError(
+      hasTrainingState(stateDir) || (existsSync(stateDir) && readdirSync(stateDir).length > 0)
+        ? `${out} already holds a training run (${stateDir}); pass --resume to continue it, or choose another --out`
+        : `${out} is not empty; choose a new --out (loraroute never writes a run into a folder that holds other files)`,
+    );
   }
+  if (resume && !existsSync(stateDir)) throw new LoraRouteError(`--resume: ${out} holds no training state (${stateDir} is missing)`);
   mkdirSync(out, { recursive: true });
+}
+
+/**
+ * The config of a run. A new run: --config (or the defaults) + --set (+ --debug). A resumed run: the
+ * config saved in OUT/config.yaml; a --config / --set / --debug given again must agree with it, key by key
+ * (a resumed run with other settings would continue from a state that does not match them).
+ */
+export function runConfig(o: { configPath?: string; sets?: string[]; debug?: boolean; out: string; resume?: boolean }): Config {
+  const given = (): Config => {
+    let { config } = loadConfig(o.configPath, o.sets ?? []);
+    if (o.debug) config = debugShrink(config);
+    return config;
+  };
+  const savedPath = join(o.out, 'config.yaml');
+  if (!o.resume || !existsSync(savedPath)) return given();
+  const saved = loadConfig(savedPath).config;
+  if (o.configPath === undefined && !(o.sets ?? []).length && !o.debug) return saved;
+  const now = given();
+  const differ: string[] = [];
+  for (const section of Object.keys(saved) as Array<keyof Config>) {
+    const a = saved[section] as Record<string, unknown>;
+    const b = now[section] as Record<string, unknown>;
+    for (const key of Object.keys(a)) if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) differ.push(`${section}.${key} (saved ${JSON.stringify(a[key])}, now ${JSON.stringify(b[key])})`);
+  }
+  if (differ.length) {
+    throw new LoraRouteError(`--resume: the config given now differs from the run's ${savedPath} in ${differ.join(', ')}; resume without --config/--set/--debug to use the saved one`, 'E_CONFIG');
+  }
+  return saved;
 }
 
 export function checkMaxLength(config: Config, model: GPT2Config): void {
@@ -70,8 +107,7 @@ export function checkMaxLength(config: Config, model: GPT2Config): void {
  * as a PEFT folder in OUT/adapter, the last one in OUT/final_adapter; resumable.
  */
 export async function finetune(o: FinetuneOptions, progress: Progress = createProgress(process.stderr, o.quiet)): Promise<LoopResult> {
-  let { config } = loadConfig(o.configPath, o.sets ?? []);
-  if (o.debug) config = debugShrink(config);
+  const config = runConfig(o);
   const stateDir = join(o.out, 'state');
   checkOutDir(o.out, stateDir, o.resume ?? false);
   const modelDir = o.modelDir ?? resolveModelDir(config);
