@@ -107,8 +107,10 @@ export class ConfigBuilder {
   }
 
   /** Fills derived defaults, runs the cross-field checks and returns the config, or throws every problem. */
-  finish(label: string): Config {
-    const c = this.config as unknown as Config;
+  /** `shrink` (--debug) is applied after the values are read and before the cross-field checks. */
+  finish(label: string, shrink?: (c: Config) => Config): Config {
+    let c = this.config as unknown as Config;
+    if (this.problems.length === 0 && shrink) c = shrink(c);
     if (this.problems.length === 0) {
       // Thresholds default to [0.3, 0.7] for 3 experts; for another count, to evenly spaced cut points.
       if (!this.setAt.has('model.complexity_thresholds') && c.model.num_experts !== 3) {

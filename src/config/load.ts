@@ -10,6 +10,7 @@ import { LineCounter, isMap, isScalar, parse as parseYaml, parseDocument, type N
 import { LoraRouteError } from '../errors.js';
 import { ConfigBuilder, suggestKey } from './build.js';
 import { fieldOf, type Config } from './schema.js';
+import { debugShrink } from './debug.js';
 
 export { debugShrink } from './debug.js';
 export { relativizeConfig, resolveConfig, resolveModelDir, bundledModelDir, bundledDataFiles } from './paths.js';
@@ -21,6 +22,8 @@ export const DEFAULTS_SOURCE = '<defaults>';
 export interface LoadOptions {
   /** Folder `--set` paths are relative to (default: process.cwd()). */
   cwd?: string;
+  /** Shrink the run (`--debug`, see debugShrink) before the cross-field checks, which then see the shrunk values. */
+  debug?: boolean;
 }
 
 export interface LoadedConfig {
@@ -59,7 +62,7 @@ export function loadConfig(path?: string, overrides: readonly string[] = [], opt
     else builder.applyValue(parsed.section, parsed.key, parsed.value, `--set ${o}`, cwd);
   }
   const label = [path ?? 'defaults', ...(overrides.length ? [`${overrides.length} --set override(s)`] : [])].join(' + ');
-  return { config: builder.finish(label), source };
+  return { config: builder.finish(label, opts.debug ? debugShrink : undefined), source };
 }
 
 /**

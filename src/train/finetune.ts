@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, debugShrink, resolveModelDir, serializeConfig, type Config } from '../config/index.js';
+import { loadConfig, resolveModelDir, serializeConfig, type Config } from '../config/index.js';
 import { loadGPT2 } from '../model/load.js';
 import { GPT2Tokenizer } from '../tokenizer/gpt2.js';
 import { LoraAdapter } from '../lora/adapter.js';
@@ -75,9 +75,7 @@ export function checkOutDir(out: string, stateDir: string, resume: boolean): voi
  */
 export function runConfig(o: { configPath?: string; sets?: string[]; debug?: boolean; out: string; resume?: boolean }): Config {
   const given = (): Config => {
-    let { config } = loadConfig(o.configPath, o.sets ?? []);
-    if (o.debug) config = debugShrink(config);
-    return config;
+    return loadConfig(o.configPath, o.sets ?? [], { debug: o.debug }).config;
   };
   const savedPath = join(o.out, 'config.yaml');
   if (!o.resume || !existsSync(savedPath)) return given();
