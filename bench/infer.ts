@@ -35,6 +35,7 @@ import type { Backend } from '../src/tensor/backend.js';
 import { hashUniform } from '../src/tensor/hash.js';
 import { NativeBackend } from '../src/tensor/native.js';
 import { getBackend, type BackendName } from '../src/tensor/select.js';
+import { median, resultLine } from './common.js';
 
 interface Opts {
   phase: 'main' | 'forward' | 'decode';
@@ -111,12 +112,6 @@ function hashIds(n: number, vocab: number, seed: number): Int32Array {
   const ids = new Int32Array(n);
   for (let i = 0; i < n; i++) ids[i] = Math.floor(hashUniform(seed, i) * vocab);
   return ids;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 interface PhaseResult {
@@ -214,15 +209,6 @@ function child(cmd: string, args: string[], tag: string, timeoutMs: number): { r
   if (!res) return { res: null, why: `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}` };
   if (res.error) return { res: null, why: res.error };
   return { res, why: '' };
-}
-
-function fmt(x: number | null, digits = 1): string {
-  return x === null ? 'none' : x.toFixed(digits);
-}
-
-function resultLine(name: string, ours: number | null, peer: number | null, digits = 1): string {
-  const ratio = ours !== null && peer !== null && peer > 0 ? (ours / peer).toFixed(3) : 'none';
-  return `RESULT ${name} ours=${fmt(ours, digits)} peer=${fmt(peer, digits)} ratio=${ratio}`;
 }
 
 function main(): void {
