@@ -13,7 +13,7 @@ import { meanLoss, scoreExamples, type ExampleLoss } from '../train/score.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Example } from '../train/examples.js';
 import { gatherRows, type RunContext } from './context.js';
-import { featureMatrix, ROUTER_FEATURE_NAMES, type PreparedExample } from './prepared.js';
+import { featureMatrix, type PreparedExample } from './prepared.js';
 
 const stateDir = (ctx: RunContext, name: string) => join(ctx.out, 'state', name);
 
@@ -115,8 +115,7 @@ function cachedOracle(ctx: RunContext, split: 'train' | 'validation', items: Pre
 
 function routerInputs(ctx: RunContext, split: 'train' | 'validation', rows: number[]): { features: Float32Array; pooled: Float32Array | null } {
   const items = split === 'train' ? ctx.train : ctx.validation;
-  const F = ROUTER_FEATURE_NAMES.length;
-  const features = gatherRows(featureMatrix(items), F, rows);
+  const features = featureMatrix(rows.map((r) => items[r])); // [rows, F]: only the rows asked for
   const pooled = ctx.pooled ? gatherRows(ctx.pooled[split], ctx.model.config.nEmbd, rows) : null;
   return { features, pooled };
 }
