@@ -50,7 +50,7 @@ export function registerGenerate(program: Command): void {
     .option('--adapter <dir>', 'a PEFT LoRA adapter folder to apply')
     .option('--model-dir <dir>', 'a trained loraroute folder (RUN/best_model): route the prompt to its expert(s); implies --template alpaca')
     .option('--input <text>', 'with --model-dir: the Alpaca input that goes with the instruction')
-    .option('--top-k-experts <k>', 'with --model-dir: mix the k most likely experts (default: the saved config)', intArg('--top-k-experts', 1))
+    .option('--top-k-experts <k>', 'with --model-dir: mix the k most likely experts instead of the served policy (default: the saved config)', intArg('--top-k-experts', 1))
     .addOption(new Option('--template <name>', 'prompt wrapping').choices(['raw', 'alpaca']).default('raw'))
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'native', 'reference']).default('auto'))
     .option('--fp32-weights', 'decode with the fp32 weights (default on the native backend: an fp16 copy, half the memory traffic)')
@@ -99,7 +99,8 @@ function generateRouted(flags: GenerateFlags): void {
   const greedy = flags.greedy === true || !(flags.temperature && flags.temperature > 0);
   const [r] = sys.generate([{ instruction: flags.prompt, input: flags.input }], {
     maxNewTokens: flags.maxNewTokens, greedy, temperature: greedy ? 0 : flags.temperature, topK: flags.topK, topP: flags.topP, seed: flags.seed,
-    stopAtEos: !flags.ignoreEos, stopStrings: flags.stop, topKExperts: flags.topKExperts,
+    stopAtEos: !flags.ignoreEos, stopStrings: flags.stop,
+    policy: flags.topKExperts === undefined ? undefined : flags.topKExperts > 1 ? { kind: 'topk', k: flags.topKExperts } : { kind: 'top1' },
     onText: flags.json ? undefined : (_row, text) => process.stdout.write(text),
   });
   if (flags.json) {

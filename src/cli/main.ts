@@ -2,12 +2,13 @@ import { Command } from 'commander';
 import { registerGenerate } from './generate.js';
 import { registerFinetune } from './finetune.js';
 import { registerTrain } from './train.js';
+import { registerSweep } from './sweep.js';
 import { registerAnalyze } from './analyze.js';
 import { registerStratify } from './stratify.js';
 import { registerEvaluate } from './evaluate.js';
 
 /** Each command lives in its own file and exports one `registerX(program)`; the list below is the whole CLI. */
-const commands: Array<(program: Command) => void> = [registerGenerate, registerFinetune, registerTrain, registerAnalyze, registerStratify, registerEvaluate];
+const commands: Array<(program: Command) => void> = [registerGenerate, registerFinetune, registerTrain, registerSweep, registerAnalyze, registerStratify, registerEvaluate];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command();

@@ -16,6 +16,7 @@ export const DEBUG_SHRINK: readonly ShrinkRule[] = [
   { key: 'data.test_subset', limit: 16 },
   { key: 'data.max_length', atMost: 96 }, // the Alpaca template alone takes ~40 tokens
   { key: 'training.num_epochs', set: 1 },
+  { key: 'training.shared_epochs', atMost: 1 },
   { key: 'training.router_epochs', atMost: 1 },
   { key: 'training.joint_epochs', atMost: 1 },
   { key: 'training.max_steps', limit: 8 },

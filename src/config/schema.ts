@@ -58,6 +58,10 @@ export const SCHEMA = {
       default: false,
       doc: 'Also feed the router the base model\'s masked mean-pooled last hidden state of the prompt (besides features and score)',
     }),
+    expert_assignment: oneOf(['complexity', 'cluster'], {
+      default: 'complexity',
+      doc: 'How training examples are split among the experts: `complexity` = analyzer tiers (the original system), `cluster` = balanced k-means on the base model\'s mean-pooled prompt states',
+    }),
     backend: oneOf(['auto', 'native', 'reference'], {
       default: 'auto',
       doc: 'Compute backend: `native` (C addon + OpenBLAS), `reference` (pure TypeScript), `auto` = native when it loads',
@@ -68,7 +72,12 @@ export const SCHEMA = {
     learning_rate: num({ default: 2e-4, min: 0, minExclusive: true, doc: 'Peak learning rate of phase 1 (each expert on its tier) and of the one-LoRA baseline' }),
     router_learning_rate: num({ default: 1e-3, min: 0, minExclusive: true, doc: 'Peak learning rate of phase 2 (the router alone)' }),
     joint_learning_rate: num({ default: 5e-5, min: 0, minExclusive: true, doc: 'Peak learning rate of phase 3 (experts and router jointly)' }),
-    num_epochs: int({ default: 3, min: 1, doc: 'Epochs of phase 1 (each expert over its own tier)' }),
+    shared_epochs: int({
+      default: 0,
+      min: 0,
+      doc: 'Warm start (branch-train-mix): epochs of one shared LoRA on all training data before the experts branch from it and continue on their groups; 0 = cold-start experts',
+    }),
+    num_epochs: int({ default: 3, min: 1, doc: 'Epochs of phase 1 (each expert over its own group)' }),
     router_epochs: int({ default: 5, min: 0, doc: 'Epochs of phase 2 (router); 0 skips the phase' }),
     joint_epochs: int({ default: 1, min: 0, doc: 'Epochs of phase 3 (joint); 0 skips the phase' }),
     router_batch_size: int({ default: 32, min: 1, doc: 'Examples per batch in phase 2 (the router trains on features, so larger batches are cheap)' }),
@@ -85,9 +94,15 @@ export const SCHEMA = {
     max_grad_norm: num({ default: 1.0, min: 0, doc: 'Clip gradients to this global L2 norm; 0 = no clipping' }),
     load_balance_weight: num({ default: 0.1, min: 0, doc: 'Weight of the Switch-style load-balance loss on the router (phases 2 and 3)' }),
     score_regression_weight: num({ default: 0, min: 0, doc: 'Weight of an auxiliary loss regressing the complexity score from the router; 0 = off' }),
-    router_label: oneOf(['tier', 'oracle'], {
+    router_label: oneOf(['group', 'tier', 'oracle'], {
       default: 'oracle',
-      doc: 'Phase-2 target: `oracle` = the expert with the lowest loss on the example, `tier` = the analyzer\'s tier (a function of the router\'s own inputs)',
+      doc: 'Phase-2 target: `oracle` = the expert with the lowest loss on the example, scored by cross-fitted expert copies that never trained on it; `group` = the group the expert trained on (tier or cluster); `tier` = the analyzer\'s tier',
+    }),
+    crossfit_folds: int({
+      default: 2,
+      min: 2,
+      max: 10,
+      doc: 'Oracle labels: folds of the cross-fitting; each training example is labelled by expert copies trained on the other folds (their tokens are reported as budget.labelling_tokens)',
     }),
     baseline_lora: bool({
       default: true,
@@ -130,7 +145,17 @@ export const SCHEMA = {
     top_p: num({ default: 1, min: 0, max: 1, minExclusive: true, doc: 'Nucleus sampling mass; 1 = off (ignored when greedy)' }),
     seed: int({ default: 42, min: 0, doc: 'Seed for sampling (temperature > 0)' }),
     template: oneOf(['alpaca', 'raw'], { default: 'alpaca', doc: 'Prompt wrapping: `alpaca` = the Stanford Alpaca template (no input), `raw` = the text as is' }),
-    top_k_experts: int({ default: 1, min: 1, doc: 'Experts mixed per prompt at inference: 1 = top-1 routing, k > 1 = top-k renormalised mix' }),
+    top_k_experts: int({ default: 1, min: 1, doc: 'Experts mixed per prompt by the `topk` policy (top-k renormalised); 1 = top-1' }),
+    routing_policy: oneOf(['auto', 'top1', 'topk', 'soft', 'fallback'], {
+      default: 'auto',
+      doc: 'How router probabilities become adapter gates: `top1`, `topk` (top_k_experts, renormalised), `soft` (all experts weighted by probability), `fallback` (the top expert when its probability exceeds fallback_threshold, else the shared warm-start LoRA), `auto` = the one with the lowest validation loss (chosen after training and saved in the model\'s config)',
+    }),
+    fallback_threshold: num({
+      default: 0.5,
+      min: 0,
+      max: 1,
+      doc: 'τ of the `fallback` policy: route to an expert only when the router\'s top probability exceeds τ (0 = always an expert, 1 = always the shared LoRA); `auto` chooses τ on validation',
+    }),
   },
 } as const satisfies Record<string, Record<string, Field<unknown>>>;
 

@@ -4,6 +4,8 @@ import { check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { barChartSvg, heatmapSvg, linePlotSvg, parseMetricsJsonl, seriesFromMetrics, type MetricsSeriesOptions } from './plots.js';
 import type { AccuracySummary, LatencySummary, LossSummary, PairedDiff, UsageSummary } from './stats.js';
+import type { Budget } from '../system/budget.js';
+import type { CurvePoint } from '../system/routing-curve.js';
 
 /**
  * The typed result of an evaluation run. Everything in it is language-model loss only (no routing loss),
@@ -35,6 +37,14 @@ export interface EvalReport {
   latency?: Record<string, LatencySummary>;
   /** Free-form lines carried into the Markdown (settings, caveats). */
   notes?: string[];
+  /** The routing policy the system serves (the `learned` baseline), in words. */
+  policy?: string;
+  /** Training budgets in loss tokens (system, one LoRA, labelling), from the model folder. */
+  budget?: Budget;
+  /** Routing curves by rule: share of prompts sent to an expert (the rest to the shared LoRA) against loss. */
+  curves?: Record<string, CurvePoint[]>;
+  /** Share of the one-LoRA → oracle gap recovered: by the served policy, and averaged over each curve (APGR). */
+  gapRecovered?: Record<string, number | null>;
 }
 
 export interface BaselineEntry extends LossSummary {
@@ -67,6 +77,9 @@ export const BASELINE_LABELS: Record<string, string> = {
   tier: 'tier rule',
   learned: 'learned router',
   learned_top1: 'learned router (top-1)',
+  learned_soft: 'learned router (soft mix)',
+  shared: 'shared warm-start LoRA',
+  cluster: 'cluster rule (nearest centroid)',
   oracle: 'oracle',
 };
 
@@ -127,6 +140,7 @@ function table(head: string[], rows: string[][]): string[] {
 /** Plot files written next to the report, by role (relative names). */
 export interface ReportPlots {
   lossCurves?: string;
+  routingCurve?: string;
   usage?: string;
   confusion: Record<string, string>;
 }
@@ -190,6 +204,26 @@ export function renderMarkdown(report: EvalReport, plots: ReportPlots = { confus
     } else if (b.one_lora && b.oracle) {
       L.push('', `One LoRA (${f4(b.one_lora.loss)}) is already at or below the oracle (${f4(b.oracle.loss)}): no routing among these experts can beat it on this split.`);
     }
+  }
+
+  if (report.budget) {
+    const bu = report.budget;
+    L.push('', '## Training budget', '');
+    L.push(`Loss tokens of optimiser steps. System: ${bu.system_tokens} (shared warm start ${bu.phases.shared}, experts ${bu.phases.experts.join(' + ')}, joint ${bu.phases.joint}).` +
+      (bu.one_lora_tokens !== null ? ` One LoRA: ${bu.one_lora_tokens} (${pc(bu.mismatch ?? 0)} from the system's), keeping its best validation checkpoint at ${bu.one_lora_best_tokens ?? '—'} tokens.` : ' No one-LoRA baseline was trained.') +
+      ` Labelling only (cross-fitted copies): ${bu.labelling_tokens}.`);
+  }
+
+  if (report.curves && Object.keys(report.curves).length) {
+    L.push('', '## Routing curve', '');
+    L.push('Prompts the rule is most confident about go to its expert, the rest to the shared warm-start LoRA: share sent to experts against test loss (RouteLLM-style).', '');
+    const names = Object.keys(report.curves);
+    const first = report.curves[names[0]];
+    L.push(...table(['share to experts', ...names], first.map((pt, j) => [pc(pt.share), ...names.map((n) => f4(report.curves?.[n][j]?.loss ?? NaN))])));
+    const g = report.gapRecovered ?? {};
+    const parts = Object.entries(g).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${pc(v as number)}`);
+    if (parts.length) L.push('', `Share of the one-LoRA → oracle gap recovered: ${parts.join('; ')}.`);
+    if (plots.routingCurve) L.push('', `![routing curve](${plots.routingCurve})`);
   }
 
   if (report.routing.length) {
@@ -276,6 +310,13 @@ export function writeReport(dir: string, report: EvalReport, opts: WriteReportOp
         title: 'Expert usage (share of examples)', yLabel: 'share', format: (v) => `${(v * 100).toFixed(0)}%`,
       }));
       plots.usage = 'usage.svg';
+    }
+    if (report.curves && Object.keys(report.curves).length) {
+      const b = report.baselines;
+      const series = Object.entries(report.curves).map(([name, pts]) => ({ name, points: pts.map((p): [number, number] => [p.share, p.loss]) }));
+      for (const id of ['one_lora', 'oracle']) if (b[id]) series.push({ name: baselineLabel(report, id), points: [[0, b[id].loss], [1, b[id].loss]] });
+      put('routing_curve.svg', linePlotSvg(series, { title: 'Routing curve (rest → shared LoRA)', xLabel: 'share of prompts sent to an expert', yLabel: 'test loss' }));
+      plots.routingCurve = 'routing_curve.svg';
     }
     if (opts.metricsPath && existsSync(opts.metricsPath)) {
       // loraroute's metrics: one line per logged step of each training run ("run"); the router's loss is a

@@ -1,11 +1,9 @@
 import { makeRng as mulberry32 } from '../model/sampling.js';
 import { check } from '../errors.js';
+import type { ExampleLoss as ScoredExample } from '../train/score.js';
 
 /** One evaluated example's LM loss: the sum of per-token losses over its scored (response) tokens, and their count. */
-export interface ExampleLoss {
-  sumLoss: number;
-  nTokens: number;
-}
+export type ExampleLoss = Pick<ScoredExample, 'lossSum' | 'tokens'>;
 
 /** Token-weighted mean loss over a set of examples, and exp of it. */
 export interface LossSummary {
@@ -19,20 +17,20 @@ function checkExamples(ex: readonly ExampleLoss[], what: string): void {
   for (let i = 0; i < ex.length; i++) {
     const e = ex[i];
     check(
-      Number.isFinite(e.sumLoss) && Number.isInteger(e.nTokens) && e.nTokens >= 0,
-      () => `${what}: example ${i} has sumLoss ${e.sumLoss}, nTokens ${e.nTokens} (need a finite sum and a count >= 0)`,
+      Number.isFinite(e.lossSum) && Number.isInteger(e.tokens) && e.tokens >= 0,
+      () => `${what}: example ${i} has lossSum ${e.lossSum}, tokens ${e.tokens} (need a finite sum and a count >= 0)`,
     );
   }
 }
 
-/** Σ sumLoss / Σ nTokens (every token counts once, so long answers weigh more), and perplexity = exp(loss). */
+/** Σ lossSum / Σ tokens (every token counts once, so long answers weigh more), and perplexity = exp(loss). */
 export function tokenWeightedLoss(examples: readonly ExampleLoss[]): LossSummary {
   checkExamples(examples, 'token-weighted loss');
   let s = 0;
   let t = 0;
   for (const e of examples) {
-    s += e.sumLoss;
-    t += e.nTokens;
+    s += e.lossSum;
+    t += e.tokens;
   }
   check(t > 0, `token-weighted loss: ${examples.length} examples with no scored tokens`);
   const loss = s / t;
@@ -102,13 +100,13 @@ export function pairedBootstrap(a: readonly ExampleLoss[], b: readonly ExampleLo
   check(Number.isInteger(samples) && samples > 0, `paired bootstrap: samples must be a positive integer, got ${samples}`);
   check(level > 0 && level < 1, `paired bootstrap: level must be in (0, 1), got ${level}`);
   const keep: number[] = [];
-  for (let i = 0; i < a.length; i++) if (a[i].nTokens > 0 || b[i].nTokens > 0) keep.push(i);
+  for (let i = 0; i < a.length; i++) if (a[i].tokens > 0 || b[i].tokens > 0) keep.push(i);
   const n = keep.length;
   check(n > 0, 'paired bootstrap: no example has scored tokens');
-  const sa = Float64Array.from(keep, (i) => a[i].sumLoss);
-  const ta = Float64Array.from(keep, (i) => a[i].nTokens);
-  const sb = Float64Array.from(keep, (i) => b[i].sumLoss);
-  const tb = Float64Array.from(keep, (i) => b[i].nTokens);
+  const sa = Float64Array.from(keep, (i) => a[i].lossSum);
+  const ta = Float64Array.from(keep, (i) => a[i].tokens);
+  const sb = Float64Array.from(keep, (i) => b[i].lossSum);
+  const tb = Float64Array.from(keep, (i) => b[i].tokens);
   const lossA = tokenWeightedLoss(a).loss;
   const lossB = tokenWeightedLoss(b).loss;
   const rand = mulberry32(seed);

@@ -6,7 +6,7 @@ import { openSafetensors, writeSafetensors, type TensorToWrite } from '../io/saf
 import { resolveRouterConfig, type ResolvedRouterConfig } from './config.js';
 import { RouterMLP } from './mlp.js';
 import { FeatureNormalizer, type NormalizerJSON } from './normalizer.js';
-import { Router, type LabelMode, type RouterMeta } from './router.js';
+import { LABEL_MODES, Router, type LabelMode, type RouterMeta } from './router.js';
 
 export const ROUTER_WEIGHTS_FILE = 'router.safetensors';
 export const ROUTER_CONFIG_FILE = 'router.json';
@@ -66,7 +66,7 @@ function parseRouterJSON(text: string, path: string): RouterJSON {
   check(o.config && typeof o.config === 'object', `${path}: missing "config"`);
   check(Array.isArray(o.featureNames) && o.featureNames.every((n) => typeof n === 'string'), `${path}: "featureNames" must be an array of strings`);
   check(Number.isInteger(o.pooledDim) && (o.pooledDim as number) >= 0, `${path}: "pooledDim" must be an integer >= 0, got ${JSON.stringify(o.pooledDim)}`);
-  check(o.labelMode === 'tier' || o.labelMode === 'oracle', `${path}: "labelMode" must be "tier" or "oracle", got ${JSON.stringify(o.labelMode)}`);
+  check(LABEL_MODES.includes(o.labelMode as LabelMode), `${path}: "labelMode" must be one of ${LABEL_MODES.map((m) => `"${m}"`).join(', ')}, got ${JSON.stringify(o.labelMode)}`);
   if (o.expertNames !== undefined) check(Array.isArray(o.expertNames) && o.expertNames.every((n) => typeof n === 'string'), `${path}: "expertNames" must be an array of strings`);
   check(o.normalizer && typeof o.normalizer === 'object', `${path}: missing "normalizer"`);
   return o as RouterJSON;

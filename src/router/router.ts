@@ -4,8 +4,9 @@ import { argmaxRows } from './loss.js';
 import { RouterMLP } from './mlp.js';
 import { concatRouterInput, FeatureNormalizer } from './normalizer.js';
 
-/** What the router's training labels were: the analyzer's tier, or the oracle (lowest-loss) expert. */
-export type LabelMode = 'tier' | 'oracle';
+/** What the router's training labels were: the analyzer's tier, the expert's training group, or the cross-fitted oracle (lowest-loss) expert. */
+export type LabelMode = 'tier' | 'group' | 'oracle';
+export const LABEL_MODES: readonly LabelMode[] = ['tier', 'group', 'oracle'];
 
 /** Everything besides the weights that a saved router needs to be used again (kept in router.json). */
 export interface RouterMeta {

@@ -20,9 +20,14 @@ export interface RunContext {
   analyzer: ComplexityAnalyzer;
   train: PreparedExample[];
   validation: PreparedExample[];
-  /** Pooled base hidden states [N, C] per split when the router uses them, else null. */
+  /** Pooled base hidden states [N, C] per split when the router or the clustering uses them, else null. */
   pooled: { train: Float32Array; validation: Float32Array } | null;
+  /** The expert each training / validation example belongs to (its tier or its cluster). */
+  groups: { train: Int32Array; validation: Int32Array };
   experts: LoraAdapter[];
+  /** The warm-start LoRA every expert branched from, or null for cold-start experts. */
+  shared: LoraAdapter | null;
+  /** The experts, then the shared LoRA (index K) when there is one. */
   mixture: LoraMixture;
   router: Router;
   progress: Progress;

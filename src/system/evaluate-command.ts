@@ -17,6 +17,7 @@ import { loadRunData } from './data.js';
 import { evaluateSystemDetailed, type EvalDetails } from './evaluate.js';
 import { prepareExamples, type PreparedExample } from './prepared.js';
 import { LoraRouteModel } from './routed-model.js';
+import { loadBudget } from './budget.js';
 
 export interface RunEvaluateOptions {
   /** A trained folder (RUN/best_model, RUN/final_model). */
@@ -106,10 +107,10 @@ function perExampleJsonl(items: PreparedExample[], d: EvalDetails): string {
     const loss: Record<string, number> = {};
     for (const id of ids) {
       const l = d.losses[id][i];
-      loss[id] = l.nTokens > 0 ? l.sumLoss / l.nTokens : 0;
+      loss[id] = l.tokens > 0 ? l.lossSum / l.tokens : 0;
     }
     return JSON.stringify({
-      index: p.record.index, tokens: d.losses.base[i].nTokens, score: p.score,
+      index: p.record.index, tokens: d.losses.base[i].tokens, score: p.score,
       tier: d.choices.tier[i], oracle: d.choices.oracle[i], learned: d.choices.learned[i], random: d.choices.random[i], loss,
     });
   }).join('\n') + '\n';
@@ -140,7 +141,7 @@ export function runEvaluate(o: RunEvaluateOptions): EvaluateResult {
   const { report, details } = evaluateSystemDetailed(sys, split.items, {
     baseline: base.adapter, baselineMissing: base.why, batchSize: c.eval.batch_size,
     bootstrapSamples: o.bootstrapSamples ?? c.eval.bootstrap_samples, seed: c.eval.seed, latencySamples: o.latencySamples, log,
-    split: { name: 'test', subsetSeed: split.subsetSeed, note: split.note },
+    split: { name: 'test', subsetSeed: split.subsetSeed, note: split.note }, budget: loadBudget(o.modelDir),
     notes: [`Model folder: ${o.modelDir}${base.dir ? `; one-LoRA baseline: ${base.dir}` : ''}.`],
   });
 

@@ -1,19 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPeftAdapter, savePeftAdapter } from '../lora/peft.js';
-import type { LoraAdapter } from '../lora/adapter.js';
+import { LoraAdapter } from '../lora/adapter.js';
 import { LoraMixture } from '../lora/mixture.js';
 import { saveRouter, loadRouter } from '../router/io.js';
 import { argmaxRows, loadBalanceLoss, routerLoss, softmaxBackward } from '../router/loss.js';
 import { collate } from '../train/batches.js';
 import { adapterTask, batchLossTokens } from '../train/adapter-task.js';
-import { loopOptionsOf } from '../train/finetune.js';
-import { runTraining, type LoopResult, type TrainingTask } from '../train/loop.js';
+import { loopOptionsOf, loraConfigOf } from '../train/finetune.js';
+import { runTraining, type LoopOptions, type LoopResult, type TrainingTask } from '../train/loop.js';
 import { meanLoss, scoreExamples, type ExampleLoss } from '../train/score.js';
+import { lossTokens, type Example } from '../train/examples.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { Example } from '../train/examples.js';
 import { gatherRows, type RunContext } from './context.js';
 import { featureMatrix, type PreparedExample } from './prepared.js';
+import { oracleChoices } from './oracle.js';
+import { policyGates, type RoutingPolicy } from './policy.js';
 
 const stateDir = (ctx: RunContext, name: string) => join(ctx.out, 'state', name);
 
@@ -31,106 +33,187 @@ function restoreBest(adapter: LoraAdapter, dir: string, ctx: RunContext): void {
   adapter.params.set(loadPeftAdapter(dir, ctx.model.config, adapter.name).params);
 }
 
-/** Phase 1: expert k trains on the training examples of tier k (validated on tier k of the validation split). */
-export async function trainExperts(ctx: RunContext): Promise<number[]> {
-  const c = ctx.config;
-  const steps: number[] = [];
-  for (let k = 0; k < ctx.experts.length; k++) {
-    const expert = ctx.experts[k];
-    const train = ctx.train.filter((p) => p.tier === k).map((p) => p.example);
-    let val = ctx.validation.filter((p) => p.tier === k).map((p) => p.example);
-    if (val.length === 0) val = ctx.validation.map((p) => p.example);
-    const bestDir = join(ctx.out, 'phase1', expert.name);
-    if (train.length === 0) {
-      ctx.progress.log(`phase 1: no training examples in tier ${k} (${expert.name}); the expert stays at its initialisation (= the base model)`);
-      steps.push(0);
-      continue;
-    }
-    ctx.progress.log(`phase 1: expert ${expert.name} on ${train.length} tier-${k} examples (${val.length} validation)`);
-    const task = adapterTask(`expert-${expert.name}`, ctx.model, ctx.mixture, k, train, val, {
-      evalBatchSize: c.eval.batch_size, padId: ctx.tokenizer.eosTokenId, onBest: () => savePeftAdapter(expert, bestDir),
-    });
-    const r = finishedOrThrow(await runTraining(task, loopOptionsOf(c, c.training.learning_rate, c.training.num_epochs, {
-      backend: ctx.model.backend, stateDir: stateDir(ctx, `expert-${expert.name}`), resume: ctx.resume,
-      metrics: ctx.metrics, progress: ctx.progress, signal: ctx.signal,
-    })));
-    restoreBest(expert, bestDir, ctx);
-    steps.push(r.steps);
-  }
-  return steps;
+function loopOptions(ctx: RunContext, name: string, peak: number, epochs: number): LoopOptions {
+  return loopOptionsOf(ctx.config, peak, epochs, {
+    backend: ctx.model.backend, stateDir: stateDir(ctx, name), resume: ctx.resume, metrics: ctx.metrics, progress: ctx.progress, signal: ctx.signal,
+  });
 }
 
 /**
- * The one-LoRA baseline: one adapter on all training data with the experts' token budget (the same epochs
- * over the same examples; the same total step cap when max_steps caps each expert).
+ * Trains adapter `k` of `mixture` on `train`, validating on `val`, keeping its best checkpoint in `bestDir`
+ * (restored into the adapter at the end). A warm-started adapter is validated before its first step, so
+ * "no extra steps" is a candidate checkpoint too.
  */
-export async function trainBaseline(ctx: RunContext, baseline: LoraAdapter, expertSteps: number[]): Promise<void> {
+async function trainOne(
+  ctx: RunContext, run: string, mixture: LoraMixture, k: number, train: Example[], val: Example[], bestDir: string,
+  opts: LoopOptions,
+): Promise<LoopResult> {
+  const adapter = mixture.adapters[k];
+  const task = adapterTask(run, ctx.model, mixture, k, train, val, {
+    evalBatchSize: ctx.config.eval.batch_size, padId: ctx.tokenizer.eosTokenId, onBest: () => savePeftAdapter(adapter, bestDir),
+  });
+  const r = finishedOrThrow(await runTraining(task, opts));
+  restoreBest(adapter, bestDir, ctx);
+  return r;
+}
+
+/** Warm start: one shared LoRA on all training data (validated on all of validation). */
+export async function trainShared(ctx: RunContext): Promise<LoopResult> {
+  const c = ctx.config;
+  const shared = ctx.shared as LoraAdapter;
+  const k = ctx.mixture.adapters.indexOf(shared);
+  ctx.progress.log(`warm start: shared LoRA on all ${ctx.train.length} training examples, ${c.training.shared_epochs} epoch(s)`);
+  return trainOne(ctx, 'shared', ctx.mixture, k, ctx.train.map((p) => p.example), ctx.validation.map((p) => p.example),
+    join(ctx.out, 'shared_lora'), loopOptions(ctx, 'shared', c.training.learning_rate, c.training.shared_epochs));
+}
+
+/** The training (and validation) examples of group k; validation falls back to all of it when the group has none. */
+function groupExamples(ctx: RunContext, k: number): { train: Example[]; val: Example[] } {
+  const train = ctx.train.filter((_, i) => ctx.groups.train[i] === k).map((p) => p.example);
+  let val = ctx.validation.filter((_, i) => ctx.groups.validation[i] === k).map((p) => p.example);
+  if (val.length === 0) val = ctx.validation.map((p) => p.example);
+  return { train, val };
+}
+
+/**
+ * Phase 1: expert k trains on the training examples of group k (validated on group k of the validation
+ * split). With a warm start each expert starts as a copy of the shared LoRA (branch–train–mix).
+ */
+export async function trainExperts(ctx: RunContext): Promise<LoopResult[]> {
+  const c = ctx.config;
+  const results: LoopResult[] = [];
+  for (let k = 0; k < ctx.experts.length; k++) {
+    const expert = ctx.experts[k];
+    const { train, val } = groupExamples(ctx, k);
+    if (ctx.shared) expert.params.set(ctx.shared.params);
+    if (train.length === 0) {
+      ctx.progress.log(`phase 1: no training examples in group ${k} (${expert.name}); the expert stays at its ${ctx.shared ? 'branch point' : 'initialisation (= the base model)'}`);
+      results.push({ status: 'finished', steps: 0, bestValLoss: null, lastTrainLoss: null, tokens: 0, bestTokens: null, seconds: 0 });
+      continue;
+    }
+    ctx.progress.log(`phase 1: expert ${expert.name} on ${train.length} group-${k} examples (${val.length} validation)${ctx.shared ? ', branched from the shared LoRA' : ''}`);
+    const opts = loopOptions(ctx, `expert-${expert.name}`, c.training.learning_rate, c.training.num_epochs);
+    opts.validateAtStart = ctx.shared !== null;
+    results.push(await trainOne(ctx, `expert-${expert.name}`, ctx.mixture, k, train, val, join(ctx.out, 'phase1', expert.name), opts));
+  }
+  return results;
+}
+
+/**
+ * The one-LoRA baseline at a matched budget: one adapter on all training data until it has consumed
+ * `tokens` loss tokens (the system's count less the shared phase it continues from), keeping its best
+ * validation checkpoint. With a warm start it is the shared LoRA continued, and "no extra steps" is a candidate.
+ */
+export async function trainBaseline(ctx: RunContext, baseline: LoraAdapter, tokens: number): Promise<LoopResult> {
   const c = ctx.config;
   const mix = new LoraMixture([baseline], ctx.model.backend);
+  if (ctx.shared) baseline.params.set(ctx.shared.params);
   const train = ctx.train.map((p) => p.example);
-  const bestDir = join(ctx.out, 'baseline_lora');
-  ctx.progress.log(`baseline: one LoRA on all ${train.length} training examples`);
-  const task = adapterTask('one-lora', ctx.model, mix, 0, train, ctx.validation.map((p) => p.example), {
-    evalBatchSize: c.eval.batch_size, padId: ctx.tokenizer.eosTokenId, onBest: () => savePeftAdapter(baseline, bestDir),
-  });
-  const opts = loopOptionsOf(c, c.training.learning_rate, c.training.num_epochs, {
-    backend: ctx.model.backend, stateDir: stateDir(ctx, 'one-lora'), resume: ctx.resume, metrics: ctx.metrics, progress: ctx.progress, signal: ctx.signal,
-  });
-  if (c.training.max_steps > 0) opts.maxSteps = expertSteps.reduce((a, b) => a + b, 0);
-  finishedOrThrow(await runTraining(task, opts));
-  restoreBest(baseline, bestDir, ctx);
+  const perEpoch = train.reduce((n, e) => n + lossTokens(e), 0);
+  const epochsNeeded = perEpoch > 0 ? tokens / perEpoch : 0;
+  const opts = loopOptions(ctx, 'one-lora', c.training.learning_rate, Math.max(1, Math.ceil(epochsNeeded - 1e-9)));
+  opts.maxSteps = 0;
+  opts.maxTokens = Math.max(1, tokens);
+  const stepsPerEpoch = Math.ceil(Math.ceil(train.length / c.training.batch_size) / c.training.gradient_accumulation_steps);
+  opts.scheduleSteps = Math.max(1, Math.round(epochsNeeded * stepsPerEpoch));
+  opts.validateAtStart = ctx.shared !== null;
+  ctx.progress.log(`baseline: one LoRA on all ${train.length} training examples for ${tokens} loss tokens (${epochsNeeded.toFixed(2)} epochs)${ctx.shared ? ', continuing the shared LoRA' : ''}`);
+  return trainOne(ctx, 'one-lora', mix, 0, train, ctx.validation.map((p) => p.example), join(ctx.out, 'baseline_lora'), opts);
 }
 
-/** Per-example LM loss of every expert alone: [N][K] (eval mode). */
-export function expertLosses(ctx: RunContext, examples: Example[]): ExampleLoss[][] {
-  const per = ctx.experts.map((_, k) => scoreExamples(ctx.model, examples, ctx.config.eval.batch_size, ctx.tokenizer.eosTokenId, (eb) => {
-    ctx.mixture.useOnly(k, eb.batch.B);
-    return ctx.mixture;
-  }));
-  return examples.map((_, i) => per.map((p) => p[i]));
-}
-
-/** The oracle label of an example: the expert with the lowest mean loss on it. */
-export function oracleLabels(losses: ExampleLoss[][]): Int32Array {
-  return Int32Array.from(losses.map((row) => {
-    let best = 0;
-    const mean = (x: ExampleLoss) => (x.tokens > 0 ? x.lossSum / x.tokens : 0);
-    for (let k = 1; k < row.length; k++) if (mean(row[k]) < mean(row[best])) best = k;
-    return best;
+/** Per-example LM loss of each adapter of a mixture alone: [A][N] (eval mode). */
+export function adapterLosses(ctx: RunContext, mixture: LoraMixture, examples: Example[], which = mixture.adapters.map((_, k) => k)): ExampleLoss[][] {
+  return which.map((k) => scoreExamples(ctx.model, examples, ctx.config.eval.batch_size, ctx.tokenizer.eosTokenId, (eb) => {
+    mixture.useOnly(k, eb.batch.B);
+    return mixture;
   }));
 }
 
-/** Oracle labels of a split, computed once and kept in the run folder (phase 2 resumes without rescoring). */
-function cachedOracle(ctx: RunContext, split: 'train' | 'validation', items: PreparedExample[]): Int32Array {
-  const file = join(ctx.out, 'phase2', `oracle_${split}.json`);
+/**
+ * Cross-fitted oracle labels of the training split: the split is cut into F folds; for each fold, copies of
+ * every expert (branched like the experts, from the shared LoRA or a fresh start) train on their group
+ * *outside* the fold, then label the fold's examples with the lowest-loss copy. No example is labelled by an
+ * adapter that trained on it in phase 1. Returns the labels and the loss tokens spent on the copies.
+ */
+export async function crossFittedLabels(ctx: RunContext): Promise<{ labels: Int32Array; tokens: number }> {
+  const c = ctx.config;
+  const F = c.training.crossfit_folds;
+  const K = ctx.experts.length;
+  const file = join(ctx.out, 'phase2', 'oracle_train.json');
+  const N = ctx.train.length;
+  const fold = Int32Array.from({ length: N }, (_, i) => foldOf(ctx.train[i].example.index, F));
   if (ctx.resume && existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as { index: number[]; label: number[] };
-    if (saved.index.length === items.length && saved.index.every((v, i) => v === items[i].example.index)) return Int32Array.from(saved.label);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { index: number[]; label: number[]; tokens: number };
+    if (saved.index.length === N && saved.index.every((v, i) => v === ctx.train[i].example.index)) return { labels: Int32Array.from(saved.label), tokens: saved.tokens };
   }
-  ctx.progress.log(`phase 2: scoring ${items.length} ${split} examples with each of ${ctx.experts.length} experts for oracle labels`);
-  const labels = oracleLabels(expertLosses(ctx, items.map((p) => p.example)));
-  writeFileAtomic(file, JSON.stringify({ index: items.map((p) => p.example.index), label: Array.from(labels) }));
-  return labels;
+  const labels = new Int32Array(N).fill(-1);
+  let tokens = 0;
+  const loraCfg = loraConfigOf(c, c.model.base_model_name);
+  const sets = crossFitSets(ctx.groups.train, fold, F, K);
+  for (let f = 0; f < F; f++) {
+    const copies = ctx.experts.map((e, k) => {
+      const a = new LoraAdapter(loraCfg, ctx.model.config, `${e.name}-fold${f}`);
+      a.initialize(c.training.seed + 100 * (f + 1) + k);
+      if (ctx.shared) a.params.set(ctx.shared.params);
+      return a;
+    });
+    const mix = new LoraMixture(copies, ctx.model.backend);
+    for (let k = 0; k < K; k++) {
+      const train = sets.train[f][k].map((i) => ctx.train[i].example);
+      const { val } = groupExamples(ctx, k);
+      if (train.length === 0) continue;
+      ctx.progress.log(`oracle labels: fold ${f + 1}/${F}, copy of ${ctx.experts[k].name} on ${train.length} examples outside the fold`);
+      const opts = loopOptions(ctx, `crossfit-${f}-${ctx.experts[k].name}`, c.training.learning_rate, c.training.num_epochs);
+      opts.validateAtStart = ctx.shared !== null;
+      const r = await trainOne(ctx, `crossfit-${f}-${ctx.experts[k].name}`, mix, k, train, val, join(ctx.out, 'crossfit', `fold${f}`, ctx.experts[k].name), opts);
+      tokens += r.tokens;
+    }
+    const rows = sets.labelled[f];
+    const chosen = oracleChoices(adapterLosses(ctx, mix, rows.map((i) => ctx.train[i].example)));
+    rows.forEach((i, j) => { labels[i] = chosen[j]; });
+  }
+  writeFileAtomic(file, JSON.stringify({ index: ctx.train.map((p) => p.example.index), label: Array.from(labels), fold: Array.from(fold), tokens }));
+  return { labels, tokens };
+}
+
+/**
+ * Who trains on what in cross-fitting: train[f][k] = the examples of group k outside fold f (what expert k's
+ * fold-f copy trains on); labelled[f] = the examples of fold f (what the fold-f copies label).
+ */
+export function crossFitSets(groups: Int32Array, fold: Int32Array, F: number, K: number): { train: number[][][]; labelled: number[][] } {
+  const all = Array.from(groups, (_, i) => i);
+  return {
+    train: Array.from({ length: F }, (_, f) => Array.from({ length: K }, (_, k) => all.filter((i) => groups[i] === k && fold[i] !== f))),
+    labelled: Array.from({ length: F }, (_, f) => all.filter((i) => fold[i] === f)),
+  };
+}
+
+/** The cross-fitting fold of a record (by its dataset index, so it does not depend on the subset drawn). */
+export function foldOf(index: number, folds: number): number {
+  return Math.floor(index / 20) % folds;
 }
 
 function routerInputs(ctx: RunContext, split: 'train' | 'validation', rows: number[]): { features: Float32Array; pooled: Float32Array | null } {
   const items = split === 'train' ? ctx.train : ctx.validation;
   const features = featureMatrix(rows.map((r) => items[r])); // [rows, F]: only the rows asked for
-  const pooled = ctx.pooled ? gatherRows(ctx.pooled[split], ctx.model.config.nEmbd, rows) : null;
+  const pooled = ctx.router.meta.pooledDim > 0 && ctx.pooled ? gatherRows(ctx.pooled[split], ctx.model.config.nEmbd, rows) : null;
   return { features, pooled };
 }
 
+/** Router probabilities [N, K] of a whole split (eval mode). */
+export function splitProbabilities(ctx: RunContext, split: 'train' | 'validation'): Float32Array {
+  const items = split === 'train' ? ctx.train : ctx.validation;
+  const rows = items.map((_, i) => i);
+  const { features, pooled } = routerInputs(ctx, split, rows);
+  return ctx.router.route(features, pooled, rows.length).probs;
+}
+
 /**
- * Phase 2: the router alone, on the analyzer's features (and pooled state), with tier or oracle labels,
+ * Phase 2: the router alone, on the analyzer's features (and pooled state), with the given labels,
  * cross-entropy + load balance (+ score regression). Best by validation routing loss.
  */
-export async function trainRouter(ctx: RunContext): Promise<{ labels: 'tier' | 'oracle'; trainAccuracy: number | null }> {
+export async function trainRouter(ctx: RunContext, trainLabels: Int32Array, valLabels: Int32Array): Promise<{ trainAccuracy: number | null }> {
   const c = ctx.config;
-  const mode = c.training.router_label;
-  const labelsOf = (split: 'train' | 'validation', items: PreparedExample[]) =>
-    mode === 'tier' ? Int32Array.from(items.map((p) => p.tier)) : cachedOracle(ctx, split, items);
-  const trainLabels = labelsOf('train', ctx.train);
-  const valLabels = labelsOf('validation', ctx.validation);
   const router = ctx.router;
   const mlp = router.mlp;
   const withScore = c.training.score_regression_weight > 0;
@@ -160,10 +243,8 @@ export async function trainRouter(ctx: RunContext): Promise<{ labels: 'tier' | '
       return routerLoss(cache, { labels: valLabels, scoreTargets: withScore ? ctx.validation.map((p) => p.score) : undefined }, weights).total;
     },
   };
-  ctx.progress.log(`phase 2: router on ${ctx.train.length} examples, labels = ${mode}`);
-  const opts = loopOptionsOf(c, c.training.router_learning_rate, c.training.router_epochs, {
-    backend: ctx.model.backend, stateDir: stateDir(ctx, 'router'), resume: ctx.resume, metrics: ctx.metrics, progress: ctx.progress, signal: ctx.signal,
-  });
+  ctx.progress.log(`phase 2: router on ${ctx.train.length} examples, labels = ${router.meta.labelMode}`);
+  const opts = loopOptions(ctx, 'router', c.training.router_learning_rate, c.training.router_epochs);
   opts.batchSize = c.training.router_batch_size;
   opts.gradientAccumulationSteps = 1;
   const bestDir = join(ctx.out, 'phase2', 'router_best');
@@ -174,46 +255,36 @@ export async function trainRouter(ctx: RunContext): Promise<{ labels: 'tier' | '
   finishedOrThrow(await runTraining(task, opts));
   if (best) mlp.params.set(best);
   else if (existsSync(join(bestDir, 'router.json'))) mlp.params.set(loadRouter(bestDir).mlp.params); // resumed after the phase ended
-  // training accuracy against its labels, for the log
-  const { features, pooled } = routerInputs(ctx, 'train', task.items);
-  const choice = argmaxRows(router.route(features, pooled, task.items.length).probs, task.items.length, router.numExperts);
+  const choice = argmaxRows(splitProbabilities(ctx, 'train'), task.items.length, router.numExperts);
   let hit = 0;
   choice.forEach((k, i) => { if (k === trainLabels[i]) hit++; });
-  return { labels: mode, trainAccuracy: task.items.length ? hit / task.items.length : null };
+  return { trainAccuracy: task.items.length ? hit / task.items.length : null };
 }
 
-/** Validation LM loss of the whole system as it runs at inference (router top-1 / top-k mix). */
-export function systemValidationLoss(ctx: RunContext): number {
+/** Validation LM loss of the whole system as it runs at inference, under a routing policy. */
+export function systemValidationLoss(ctx: RunContext, policy: RoutingPolicy): number {
   const K = ctx.experts.length;
+  const probs = splitProbabilities(ctx, 'validation');
+  const gates = policyGates(probs, ctx.validation.length, K, policy, ctx.shared !== null);
+  const W = ctx.mixture.K;
   const byIndex = new Map(ctx.validation.map((p, i) => [p.example, i]));
-  const topK = Math.min(ctx.config.generation.top_k_experts, K);
   return meanLoss(scoreExamples(ctx.model, ctx.validation.map((p) => p.example), ctx.config.eval.batch_size, ctx.tokenizer.eosTokenId, (eb) => {
-    const rows = eb.examples.map((e) => byIndex.get(e) as number);
-    const { features, pooled } = routerInputs(ctx, 'validation', rows);
-    const probs = ctx.router.route(features, pooled, rows.length).probs;
-    ctx.mixture.setGates(topKGates(probs, rows.length, K, topK), rows.length);
+    const g = new Float32Array(eb.batch.B * W);
+    eb.examples.forEach((e, b) => g.set(gates.subarray((byIndex.get(e) as number) * W, ((byIndex.get(e) as number) + 1) * W), b * W));
+    ctx.mixture.setGates(g, eb.batch.B);
     return ctx.mixture;
   }));
 }
 
-/** Gates [B, K] keeping each row's top-k probabilities, renormalised. */
-export function topKGates(probs: Float32Array, B: number, K: number, k: number): Float32Array {
-  const g = new Float32Array(B * K);
-  for (let b = 0; b < B; b++) {
-    const row = Array.from(probs.subarray(b * K, (b + 1) * K)).map((p, i) => ({ p, i })).sort((x, y) => y.p - x.p || x.i - y.i).slice(0, k);
-    const z = row.reduce((s, x) => s + x.p, 0);
-    for (const x of row) g[b * K + x.i] = z > 0 ? x.p / z : 1 / k;
-  }
-  return g;
-}
-
 /**
- * Phase 3: experts and router together. The router's probabilities mix the experts' LoRA deltas, so the
- * LM loss reaches the router through dL/dgate; the load-balance term keeps experts in use.
+ * Phase 3: experts and router together. The router's probabilities mix the experts' LoRA deltas (the soft
+ * policy, which is then what this phase's checkpoints serve), so the LM loss reaches the router through
+ * dL/dgate; the load-balance term keeps experts in use. The shared LoRA, if any, stays frozen and unused here.
  */
 export async function trainJoint(ctx: RunContext, onBest: (valLoss: number) => void): Promise<LoopResult> {
   const c = ctx.config;
   const K = ctx.experts.length;
+  const W = ctx.mixture.K;
   const mlp = ctx.router.mlp;
   const byIndex = new Map(ctx.train.map((p, i) => [p.example, i]));
   const task: TrainingTask<Example> = {
@@ -230,12 +301,13 @@ export async function trainJoint(ctx: RunContext, onBest: (valLoss: number) => v
       const rows = items.map((e) => byIndex.get(e) as number);
       const { features, pooled } = routerInputs(ctx, 'train', rows);
       const cache = mlp.forward(ctx.router.input(features, pooled, B), B, true, seed);
-      ctx.mixture.setGates(cache.probs, B);
-      ctx.mixture.trainable = ctx.experts.map(() => true);
+      ctx.mixture.setGates(policyGates(cache.probs, B, K, { kind: 'soft' }, W > K), B);
+      ctx.mixture.trainable = ctx.mixture.adapters.map((_, k) => k < K);
       ctx.mixture.trackGateGrads = true;
       const res = ctx.model.forward(eb.batch, { hook: ctx.mixture, train: true, seed, targets: eb.targets });
       ctx.model.backward(scale);
-      const dProbs = Float32Array.from(ctx.mixture.gateGrads);
+      const dProbs = new Float32Array(B * K); // [B, K]: the experts' columns of dL/dgates [B, W]
+      for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) dProbs[b * K + k] = ctx.mixture.gateGrads[b * W + k];
       const dLogits = softmaxBackward(cache.probs, dProbs, B, K);
       const bal = loadBalanceLoss(cache.probs, B, K);
       const w = c.training.load_balance_weight * scale;
@@ -245,13 +317,10 @@ export async function trainJoint(ctx: RunContext, onBest: (valLoss: number) => v
       return { lossSum: res.loss * res.count, tokens: res.count };
     },
     weight: batchLossTokens,
-    evaluate: () => systemValidationLoss(ctx),
+    evaluate: () => systemValidationLoss(ctx, { kind: 'soft' }),
     onBest: (v) => onBest(v),
   };
-  ctx.progress.log(`phase 3: joint training of ${K} experts and the router on ${task.items.length} examples`);
-  const r = await runTraining(task, loopOptionsOf(c, c.training.joint_learning_rate, c.training.joint_epochs, {
-    backend: ctx.model.backend, stateDir: stateDir(ctx, 'joint'), resume: ctx.resume, metrics: ctx.metrics, progress: ctx.progress, signal: ctx.signal,
-  }));
-  return finishedOrThrow(r);
+  ctx.progress.log(`phase 3: joint training of ${K} experts and the router on ${task.items.length} examples (soft mix)`);
+  return finishedOrThrow(await runTraining(task, loopOptions(ctx, 'joint', c.training.joint_learning_rate, c.training.joint_epochs)));
 }
 

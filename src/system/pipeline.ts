@@ -18,8 +18,13 @@ import type { RunContext } from './context.js';
 import { loadRunData, prepareSplit } from './data.js';
 import { featureMatrix, ROUTER_FEATURE_NAMES, type PreparedExample } from './prepared.js';
 import { pooledPromptStates } from './pooled.js';
-import { Interrupted, systemValidationLoss, trainBaseline, trainExperts, trainJoint, trainRouter } from './phases.js';
-import { saveSystem } from './saved.js';
+import { adapterLosses, crossFittedLabels, Interrupted, trainBaseline, trainExperts, trainJoint, trainRouter, trainShared } from './phases.js';
+import { saveSystem, SHARED_DIR } from './saved.js';
+import { fitClusters, nearestCluster, type Clusters } from './clusters.js';
+import { chooseOnValidation, type Selection } from './selection.js';
+import { describePolicy, policyOfConfig, type RoutingPolicy } from './policy.js';
+import { oracleChoices } from './oracle.js';
+import { makeBudget, saveBudget } from './budget.js';
 
 export interface TrainSystemOptions {
   configPath?: string;
@@ -42,21 +47,21 @@ export interface TrainSystemResult {
   seconds: number;
 }
 
-/** Expert names: the tier names for three experts (simple / medium / complex), else tier0.. */
-export function expertNames(K: number): string[] {
-  return Array.from({ length: K }, (_, k) => tierName(k, K));
+/** Expert names: tier names for complexity groups (simple / medium / complex for three), cluster0.. for clusters. */
+export function expertNames(K: number, assignment: 'complexity' | 'cluster' = 'complexity'): string[] {
+  return Array.from({ length: K }, (_, k) => (assignment === 'cluster' ? `cluster${k}` : tierName(k, K)));
 }
 
 function tierCounts(items: PreparedExample[], K: number): number[] {
-  const n = new Array<number>(K).fill(0);
-  for (const p of items) n[p.tier]++;
-  return n;
+  return countsOf(Int32Array.from(items, (p) => p.tier), K);
 }
 
 /**
- * `loraroute train`: the whole system on one shared frozen base — phase 1 experts (each on its tier), the
- * one-LoRA baseline, phase 2 router, phase 3 joint — keeping RUN/best_model (best validation LM loss of the
- * routed system) and RUN/final_model. Every phase resumes from RUN/state with --resume.
+ * `loraroute train`: the whole system on one shared frozen base — an optional warm start (one shared LoRA on
+ * all data), phase 1 experts (each on its group: tier or cluster, branched from the shared LoRA when there is
+ * one), phase 2 router (tier, group or cross-fitted oracle labels), the serving policy chosen on validation,
+ * phase 3 joint, then the one-LoRA baseline at the same counted token budget — keeping RUN/best_model (best
+ * validation LM loss of the routed system) and RUN/final_model. Every phase resumes from RUN/state with --resume.
  */
 export async function trainSystem(o: TrainSystemOptions, progress: Progress = createProgress(process.stderr, o.quiet)): Promise<TrainSystemResult> {
   const t0 = Date.now();
@@ -87,50 +92,92 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
   metrics.write({ event: 'start', train: train.items.length, validation: validation.items.length, tiers_train: tierCounts(train.items, K), resume: o.resume ?? false });
 
   const pad = tokenizer.eosTokenId;
-  const pooled = config.model.router_use_hidden_state
+  const cluster = config.model.expert_assignment === 'cluster';
+  const pooled = config.model.router_use_hidden_state || cluster
     ? {
         train: pooledPromptStates(model, train.items.map((p) => p.example), config.eval.batch_size, pad),
         validation: pooledPromptStates(model, validation.items.map((p) => p.example), config.eval.batch_size, pad),
       }
     : null;
-  const names = expertNames(K);
+  const C = model.config.nEmbd;
+  let clusters: Clusters | null = null;
+  let groups: RunContext['groups'] = { train: Int32Array.from(train.items, (p) => p.tier), validation: Int32Array.from(validation.items, (p) => p.tier) };
+  if (cluster && pooled) {
+    const fit = fitClusters(pooled.train, train.items.length, C, K, config.training.seed);
+    clusters = fit.clusters;
+    groups = { train: fit.labels, validation: nearestCluster(fit.clusters, pooled.validation, validation.items.length) };
+    progress.log(`groups: balanced k-means on pooled prompt states, sizes (train) ${countsOf(groups.train, K).join(' / ')}, (validation) ${countsOf(groups.validation, K).join(' / ')}`);
+  }
+  const names = expertNames(K, config.model.expert_assignment);
   const loraCfg = loraConfigOf(config, config.model.base_model_name);
   const experts = names.map((name, k) => {
     const a = new LoraAdapter(loraCfg, model.config, name);
     a.initialize(config.training.seed + k);
     return a;
   });
-  const router = createRouter(config, train.items, pooled?.train ?? null, model.config.nEmbd, names);
+  let shared: LoraAdapter | null = null;
+  if (config.training.shared_epochs > 0) {
+    shared = new LoraAdapter(loraCfg, model.config, SHARED_DIR);
+    shared.initialize(config.training.seed + 1000);
+  }
+  const router = createRouter(config, train.items, config.model.router_use_hidden_state ? pooled?.train ?? null : null, C, names);
   const ctx: RunContext = {
-    config, out: o.out, modelDir, model, tokenizer, analyzer, train: train.items, validation: validation.items, pooled,
-    experts, mixture: new LoraMixture(experts, model.backend), router, progress, metrics, resume: o.resume ?? false, signal: o.signal,
+    config, out: o.out, modelDir, model, tokenizer, analyzer, train: train.items, validation: validation.items, pooled, groups,
+    experts, shared, mixture: new LoraMixture(shared ? [...experts, shared] : experts, model.backend), router, progress, metrics,
+    resume: o.resume ?? false, signal: o.signal,
   };
 
   const bestDir = join(o.out, 'best_model');
   const finalDir = join(o.out, 'final_model');
   const bestFile = join(o.out, 'state', 'best.json');
   let bestVal: number | null = ctx.resume && existsSync(bestFile) ? (JSON.parse(readFileSync(bestFile, 'utf8')) as { loss: number }).loss : null;
-  const keepIfBest = (val: number, phase: string) => {
-    metrics.write({ event: 'system_validation', phase, val_loss: val });
+  const served = (policy: RoutingPolicy): Config => ({ ...config, generation: { ...config.generation, ...policyConfig(policy) } });
+  const keepIfBest = (val: number, phase: string, policy: RoutingPolicy, selection: Selection) => {
+    metrics.write({ event: 'system_validation', phase, val_loss: val, policy });
     if (bestVal !== null && val >= bestVal) return;
     bestVal = val;
-    saveSystem(bestDir, config, experts, router);
+    saveSystem(bestDir, served(policy), experts, router, { shared, clusters, selection });
     writeFileAtomic(bestFile, JSON.stringify({ loss: val, phase }) + '\n');
-    progress.log(`best model so far (${phase}): validation loss ${val.toFixed(4)} → ${bestDir}`);
+    progress.log(`best model so far (${phase}, ${describePolicy(policy)}): validation loss ${val.toFixed(4)} → ${bestDir}`);
   };
 
   try {
-    const steps = await trainExperts(ctx);
+    const sharedRun = shared ? await trainShared(ctx) : null;
+    const expertRuns = await trainExperts(ctx);
+    const labels = await routerLabels(ctx);
+    metrics.write({ event: 'router_labels', mode: config.training.router_label, ...labels.agreement });
+    progress.log(`phase 2 labels (${config.training.router_label}): equal to the tier on ${pct(labels.agreement.train_equal_tier)} of train and ${pct(labels.agreement.validation_equal_tier)} of validation examples`);
+    const r2 = await trainRouter(ctx, labels.train, labels.validation);
+    metrics.write({ event: 'router', labels: config.training.router_label, train_accuracy: r2.trainAccuracy });
+    const requested = config.generation.routing_policy === 'auto' ? 'auto' : policyOfConfig(config.generation, K);
+    let selection = chooseOnValidation(ctx, requested);
+    for (const cnd of selection.candidates) progress.log(`validation: ${cnd.label}: ${cnd.loss.toFixed(4)}`);
+    progress.log(`validation: serving ${describePolicy(selection.policy)}`);
+    metrics.write({ event: 'selection', policy: selection.policy, candidates: selection.candidates });
+    keepIfBest(selection.candidates.find((cnd) => cnd.policy === selection.policy)?.loss ?? Infinity, 'router', selection.policy, selection);
+    let jointTokens = 0;
+    let finalPolicy = selection.policy;
+    if (config.training.joint_epochs > 0) {
+      const soft: RoutingPolicy = { kind: 'soft' };
+      const joint = await trainJoint(ctx, (v) => keepIfBest(v, 'joint', soft, { ...selection, policy: soft }));
+      jointTokens = joint.tokens;
+      finalPolicy = soft;
+      selection = { ...selection, policy: soft };
+    }
+    saveSystem(finalDir, served(finalPolicy), experts, router, { shared, clusters, selection });
+    const phasesTokens = { shared: sharedRun?.tokens ?? 0, experts: expertRuns.map((r) => r.tokens), joint: jointTokens };
+    let oneLora: { tokens: number; bestTokens: number | null } | null = null;
     if (config.training.baseline_lora) {
       const baseline = new LoraAdapter(loraCfg, model.config, 'one_lora');
       baseline.initialize(config.training.seed + 1000);
-      await trainBaseline(ctx, baseline, steps);
+      const system = phasesTokens.experts.reduce((a, b) => a + b, 0) + phasesTokens.joint;
+      const r = await trainBaseline(ctx, baseline, system);
+      oneLora = { tokens: phasesTokens.shared + r.tokens, bestTokens: r.bestTokens === null ? null : phasesTokens.shared + r.bestTokens };
     }
-    const r2 = await trainRouter(ctx);
-    metrics.write({ event: 'router', labels: r2.labels, train_accuracy: r2.trainAccuracy });
-    keepIfBest(systemValidationLoss(ctx), 'router');
-    if (config.training.joint_epochs > 0) await trainJoint(ctx, (v) => keepIfBest(v, 'joint'));
-    saveSystem(finalDir, config, experts, router);
+    const budget = makeBudget(phasesTokens, labels.tokens, oneLora);
+    for (const d of [o.out, bestDir, finalDir]) saveBudget(d, budget);
+    progress.log(`budget: system ${budget.system_tokens} loss tokens${oneLora ? `, one LoRA ${oneLora.tokens} (mismatch ${pct(budget.mismatch ?? 0)})` : ''}, labelling ${budget.labelling_tokens}`);
+    metrics.write({ event: 'budget', ...budget });
   } catch (e) {
     if (e instanceof Interrupted) {
       progress.stop();
@@ -141,6 +188,47 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
   }
   metrics.write({ event: 'end', best_val_loss: bestVal, seconds: (Date.now() - t0) / 1000 });
   return { status: 'finished', out: o.out, bestModel: bestDir, finalModel: finalDir, bestValidationLoss: bestVal, seconds: (Date.now() - t0) / 1000 };
+}
+
+const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+
+function countsOf(labels: Int32Array, K: number): number[] {
+  const n = new Array<number>(K).fill(0);
+  for (const k of labels) n[k]++;
+  return n;
+}
+
+/** The generation keys that make a config serve `policy`. */
+function policyConfig(p: RoutingPolicy): Partial<Config['generation']> {
+  if (p.kind === 'fallback') return { routing_policy: 'fallback', fallback_threshold: p.tau ?? 0 };
+  if (p.kind === 'topk') return { routing_policy: 'topk', top_k_experts: p.k ?? 1 };
+  return { routing_policy: p.kind };
+}
+
+/** Share of labels equal to the tier, on each split: far apart when labels leak (experts scoring their own training data). */
+function agreement(train: Int32Array, validation: Int32Array, ctx: RunContext): { train_equal_tier: number; validation_equal_tier: number } {
+  const share = (l: Int32Array, items: PreparedExample[]) => (items.length ? items.filter((p, i) => p.tier === l[i]).length / items.length : 0);
+  return { train_equal_tier: share(train, ctx.train), validation_equal_tier: share(validation, ctx.validation) };
+}
+
+/** Phase-2 targets per config: tiers, groups, or cross-fitted oracle labels (train) and the experts' own oracle on validation. */
+async function routerLabels(ctx: RunContext): Promise<{ train: Int32Array; validation: Int32Array; tokens: number; agreement: ReturnType<typeof agreement> }> {
+  const mode = ctx.config.training.router_label;
+  let train: Int32Array, validation: Int32Array, tokens = 0;
+  if (mode === 'tier') {
+    train = Int32Array.from(ctx.train, (p) => p.tier);
+    validation = Int32Array.from(ctx.validation, (p) => p.tier);
+  } else if (mode === 'group') {
+    train = ctx.groups.train;
+    validation = ctx.groups.validation;
+  } else {
+    const cf = await crossFittedLabels(ctx);
+    train = cf.labels;
+    tokens = cf.tokens;
+    // the shipped experts never trained on validation: their own oracle is a clean label there
+    validation = oracleChoices(adapterLosses(ctx, ctx.mixture, ctx.validation.map((p) => p.example), ctx.experts.map((_, k) => k)));
+  }
+  return { train, validation, tokens, agreement: agreement(train, validation, ctx) };
 }
 
 /** A fresh router whose input normaliser is fitted on the training inputs. */

@@ -8,6 +8,8 @@ import type { LoraAdapter } from '../lora/adapter.js';
 import { loadPeftAdapter, savePeftAdapter } from '../lora/peft.js';
 import type { Router } from '../router/router.js';
 import { loadRouter, saveRouter } from '../router/io.js';
+import { loadClusters, saveClusters, type Clusters } from './clusters.js';
+import { loadSelection, saveSelection, type Selection } from './selection.js';
 
 /**
  * A trained loraroute folder:
@@ -26,8 +28,20 @@ export interface Manifest {
   created: string;
 }
 
+/** What a model folder may hold besides experts and router. */
+export interface SystemExtras {
+  /** The warm-start LoRA (shared/): the fallback policy's target. */
+  shared?: LoraAdapter | null;
+  /** Cluster centroids (clusters.json) when the experts' groups are content clusters. */
+  clusters?: Clusters | null;
+  /** What was chosen on validation (selection.json). */
+  selection?: Selection | null;
+}
+
+export const SHARED_DIR = 'shared';
+
 /** Writes a model folder next to its final place and renames it in, so a crash never leaves half a model. */
-export function saveSystem(dir: string, config: Config, experts: LoraAdapter[], router: Router): void {
+export function saveSystem(dir: string, config: Config, experts: LoraAdapter[], router: Router, extras: SystemExtras = {}): void {
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -36,6 +50,9 @@ export function saveSystem(dir: string, config: Config, experts: LoraAdapter[], 
   for (const e of experts) savePeftAdapter(e, join(tmp, 'experts', e.name));
   mkdirSync(join(tmp, 'router'), { recursive: true });
   saveRouter(join(tmp, 'router'), router);
+  if (extras.shared) savePeftAdapter(extras.shared, join(tmp, SHARED_DIR));
+  if (extras.clusters) saveClusters(tmp, extras.clusters);
+  if (extras.selection) saveSelection(tmp, extras.selection);
   const manifest: Manifest = { format: FORMAT, version: 1, experts: experts.map((e) => e.name), created: new Date().toISOString() };
   writeFileAtomic(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
   const old = `${tmp}.old`;
@@ -71,12 +88,15 @@ export function readSystemConfig(dir: string, modelOverride?: string): { config:
   return { config, modelDir };
 }
 
-export function loadSystemParts(dir: string, model: GPT2Config): { manifest: Manifest; experts: LoraAdapter[]; router: Router } {
+export function loadSystemParts(dir: string, model: GPT2Config): {
+  manifest: Manifest; experts: LoraAdapter[]; router: Router; shared: LoraAdapter | null; clusters: Clusters | null; selection: Selection | null;
+} {
   const manifest = readManifest(dir);
   const experts = manifest.experts.map((name) => loadPeftAdapter(join(dir, 'experts', name), model, name));
   const router = loadRouter(join(dir, 'router'));
   if (router.numExperts !== experts.length) {
     throw new LoraRouteError(`${dir}: the router has ${router.numExperts} outputs but ${experts.length} experts are listed in ${MANIFEST}`);
   }
-  return { manifest, experts, router };
+  const shared = existsSync(join(dir, SHARED_DIR, 'adapter_config.json')) ? loadPeftAdapter(join(dir, SHARED_DIR), model, SHARED_DIR) : null;
+  return { manifest, experts, router, shared, clusters: loadClusters(dir, experts.length), selection: loadSelection(dir, experts.length) };
 }

@@ -15,6 +15,10 @@ export interface LoopPosition {
   bestValLoss: number | null;
   bestStep: number | null;
   finished: boolean;
+  /** Loss tokens of the optimiser steps done (the run's training budget so far). */
+  tokens?: number;
+  /** Loss tokens at the best validation checkpoint. */
+  bestTokens?: number | null;
 }
 
 const STATE_JSON = 'state.json';

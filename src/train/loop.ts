@@ -40,6 +40,12 @@ export interface LoopOptions {
   logEvery: number;
   /** Cap on optimiser steps; 0 = none. */
   maxSteps: number;
+  /** Stop once the optimiser steps have consumed this many loss tokens (a matched budget); 0 = none. */
+  maxTokens?: number;
+  /** Steps the learning-rate schedule spans when a token budget, not the epochs, ends the run; default: the planned steps. */
+  scheduleSteps?: number;
+  /** Validate (and maybe keep as best) before the first step, e.g. a warm start whose best may be no extra steps at all. */
+  validateAtStart?: boolean;
   seed: number;
   backend: Backend;
   /** Folder for resumable state (null = none kept). */
@@ -56,7 +62,10 @@ export interface LoopResult {
   steps: number;
   bestValLoss: number | null;
   lastTrainLoss: number | null;
+  /** Loss tokens of all optimiser steps of the run, across resumes. */
   tokens: number;
+  /** Loss tokens at the best validation checkpoint (null when never validated). */
+  bestTokens: number | null;
   seconds: number;
 }
 
@@ -78,18 +87,22 @@ const mix = (seed: number, a: number, b: number) => (Math.imul(seed ^ 0x5bd1e995
  */
 export async function runTraining<I>(task: TrainingTask<I>, o: LoopOptions): Promise<LoopResult> {
   const opt = new AdamW(task.groups, o.backend, { weightDecay: o.weightDecay });
-  const total = plannedSteps(task.items.length, o);
-  let pos: LoopPosition = { epoch: 0, batchInEpoch: 0, step: 0, bestValLoss: null, bestStep: null, finished: false };
+  const total = o.maxTokens ? Number.MAX_SAFE_INTEGER : plannedSteps(task.items.length, o);
+  const scheduleSteps = o.scheduleSteps ?? plannedSteps(task.items.length, o);
+  let pos: LoopPosition = { epoch: 0, batchInEpoch: 0, step: 0, bestValLoss: null, bestStep: null, finished: false, tokens: 0, bestTokens: null };
   if (o.resume && o.stateDir && hasTrainingState(o.stateDir)) {
     pos = loadTrainingState(o.stateDir, task.name, opt).position;
-    o.progress.log(`${task.name}: resuming at step ${pos.step}/${total} (epoch ${pos.epoch + 1}, batch ${pos.batchInEpoch})`);
+    o.progress.log(`${task.name}: resuming at step ${pos.step}/${scheduleSteps} (epoch ${pos.epoch + 1}, batch ${pos.batchInEpoch})`);
   }
   const t0 = Date.now();
-  let tokensSeen = 0;
+  pos.tokens ??= 0;
+  pos.bestTokens ??= null;
+  let stepTokens = 0;
   let lastTrainLoss: number | null = null;
-  if (pos.finished || total === 0) {
-    return { status: 'finished', steps: pos.step, bestValLoss: pos.bestValLoss, lastTrainLoss, tokens: 0, seconds: 0 };
-  }
+  const result = (status: LoopResult['status']): LoopResult => ({
+    status, steps: pos.step, bestValLoss: pos.bestValLoss, lastTrainLoss, tokens: pos.tokens ?? 0, bestTokens: pos.bestTokens ?? null, seconds: (Date.now() - t0) / 1000,
+  });
+  if (pos.finished || plannedSteps(task.items.length, o) === 0) return result('finished');
   const save = () => { if (o.stateDir) saveTrainingState(o.stateDir, task.name, opt, pos); };
   let lastValidated = -1;
   const validate = () => {
@@ -101,11 +114,14 @@ export async function runTraining<I>(task: TrainingTask<I>, o: LoopOptions): Pro
     if (better) {
       pos.bestValLoss = val;
       pos.bestStep = pos.step;
+      pos.bestTokens = pos.tokens ?? 0;
       task.onBest?.(val, pos.step);
     }
   };
 
-  o.progress.start(total, task.name);
+  if (o.validateAtStart && pos.step === 0 && pos.bestValLoss === null) validate();
+  const budgetSpent = () => (o.maxTokens ?? 0) > 0 && (pos.tokens ?? 0) >= (o.maxTokens ?? 0);
+  o.progress.start(scheduleSteps, task.name);
   o.progress.update(pos.step, { loss: 0, tokensPerSecond: 0 });
   opt.zeroGrads();
   let winLoss = 0, winTokens = 0, winStart = Date.now();
@@ -120,36 +136,40 @@ export async function runTraining<I>(task: TrainingTask<I>, o: LoopOptions): Pro
       if (bi === gStart || groupWeight === 0) {
         groupWeight = 0;
         for (let j = gStart; j < gEnd; j++) groupWeight += task.weight ? task.weight(batches[j]) : 1;
+        // a token budget ends the run at the step boundary nearest to it (the step's tokens are known in advance)
+        if (o.maxTokens && bi === gStart && o.maxTokens - (pos.tokens ?? 0) < groupWeight / 2) break outer;
       }
       const w = task.weight ? task.weight(batches[bi]) : 1;
       const r = task.step(batches[bi], mix(o.seed, epoch, bi), groupWeight > 0 ? w / groupWeight : 0);
       winLoss += r.lossSum;
       winTokens += r.tokens;
-      tokensSeen += r.tokens;
+      stepTokens += r.tokens;
       if (bi + 1 < gEnd) continue;
       groupWeight = 0;
       const gradNorm = opt.clipGradNorm(o.maxGradNorm);
-      const lr = learningRateAt(pos.step + 1, { ...o.schedule, totalSteps: total });
+      const lr = learningRateAt(Math.min(pos.step + 1, scheduleSteps), { ...o.schedule, totalSteps: scheduleSteps });
       opt.update(lr);
       pos.step++;
+      pos.tokens = (pos.tokens ?? 0) + stepTokens;
+      stepTokens = 0;
       pos.epoch = epoch;
       pos.batchInEpoch = bi + 1;
       lastTrainLoss = winTokens > 0 ? winLoss / winTokens : 0;
       const tps = winTokens / Math.max(1e-3, (Date.now() - winStart) / 1000);
       o.progress.update(pos.step, { loss: lastTrainLoss, tokensPerSecond: tps });
-      if (pos.step % o.logEvery === 0 || pos.step === total) {
+      if (pos.step % o.logEvery === 0 || pos.step === scheduleSteps) {
         o.metrics.write({ run: task.name, step: pos.step, epoch, lr, loss: lastTrainLoss, grad_norm: gradNorm, tokens_per_s: tps });
         winLoss = 0; winTokens = 0; winStart = Date.now();
       }
       if (o.evalEvery > 0 && pos.step % o.evalEvery === 0) validate();
       if (o.saveEvery > 0 && pos.step % o.saveEvery === 0) save();
-      if (pos.step >= total) break outer;
+      if (pos.step >= total || budgetSpent()) break outer;
       await tick();
       if (o.signal?.interrupted) {
         save();
         o.progress.stop();
-        o.progress.log(`${task.name}: interrupted at step ${pos.step}/${total}; state saved${o.stateDir ? ` in ${o.stateDir}` : ''} (use --resume)`);
-        return { status: 'interrupted', steps: pos.step, bestValLoss: pos.bestValLoss, lastTrainLoss, tokens: tokensSeen, seconds: (Date.now() - t0) / 1000 };
+        o.progress.log(`${task.name}: interrupted at step ${pos.step}/${scheduleSteps}; state saved${o.stateDir ? ` in ${o.stateDir}` : ''} (use --resume)`);
+        return result('interrupted');
       }
     }
     if (o.evalEvery === 0) validate();
@@ -161,5 +181,5 @@ export async function runTraining<I>(task: TrainingTask<I>, o: LoopOptions): Pro
   o.progress.stop();
   pos.finished = true;
   save();
-  return { status: 'finished', steps: pos.step, bestValLoss: pos.bestValLoss, lastTrainLoss, tokens: tokensSeen, seconds: (Date.now() - t0) / 1000 };
+  return result('finished');
 }

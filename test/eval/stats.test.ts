@@ -10,12 +10,12 @@ const close = (a: number, b: number, tol = 1e-9): void => assert.ok(Math.abs(a -
 
 test('token-weighted mean loss and perplexity', () => {
   // (6 + 2) / (3 + 1) = 2, not the example mean (2 + 2) / 2 — here equal; next case differs.
-  const s = tokenWeightedLoss([{ sumLoss: 6, nTokens: 3 }, { sumLoss: 2, nTokens: 1 }]);
+  const s = tokenWeightedLoss([{ lossSum: 6, tokens: 3 }, { lossSum: 2, tokens: 1 }]);
   assert.deepEqual(s, { loss: 2, perplexity: Math.exp(2), tokens: 4, examples: 2 });
   // Example means 1 and 3 (mean 2); token-weighted (1·1 + 3·3) / 4 = 2.5.
-  close(tokenWeightedLoss([{ sumLoss: 1, nTokens: 1 }, { sumLoss: 9, nTokens: 3 }]).loss, 2.5);
-  assert.throws(() => tokenWeightedLoss([{ sumLoss: 1, nTokens: 0 }]), /no scored tokens/);
-  assert.throws(() => tokenWeightedLoss([{ sumLoss: NaN, nTokens: 1 }]), /example 0/);
+  close(tokenWeightedLoss([{ lossSum: 1, tokens: 1 }, { lossSum: 9, tokens: 3 }]).loss, 2.5);
+  assert.throws(() => tokenWeightedLoss([{ lossSum: 1, tokens: 0 }]), /no scored tokens/);
+  assert.throws(() => tokenWeightedLoss([{ lossSum: NaN, tokens: 1 }]), /example 0/);
 });
 
 test('percentiles interpolate linearly between ranks', () => {
@@ -32,8 +32,8 @@ test('percentiles interpolate linearly between ranks', () => {
 
 test('paired bootstrap: two-example case has a hand-computable distribution', () => {
   // a − b per draw of 2: {0,0} → −1 (p 1/4), mixed → 0 (p 1/2), {1,1} → +1 (p 1/4).
-  const a: ExampleLoss[] = [{ sumLoss: 1, nTokens: 1 }, { sumLoss: 3, nTokens: 1 }];
-  const b: ExampleLoss[] = [{ sumLoss: 2, nTokens: 1 }, { sumLoss: 2, nTokens: 1 }];
+  const a: ExampleLoss[] = [{ lossSum: 1, tokens: 1 }, { lossSum: 3, tokens: 1 }];
+  const b: ExampleLoss[] = [{ lossSum: 2, tokens: 1 }, { lossSum: 2, tokens: 1 }];
   const r = pairedBootstrap(a, b, { samples: 4000, seed: 1 });
   close(r.diff, 0);
   assert.equal(r.lo, -1);
@@ -47,9 +47,9 @@ test('paired bootstrap: a constant per-token shift gives a zero-width interval; 
   const rand = mulberry32(3);
   const b: ExampleLoss[] = Array.from({ length: 50 }, () => {
     const n = 1 + Math.floor(rand() * 30);
-    return { sumLoss: n * (1 + 3 * rand()), nTokens: n };
+    return { lossSum: n * (1 + 3 * rand()), tokens: n };
   });
-  const a = b.map((e) => ({ sumLoss: e.sumLoss + 0.1 * e.nTokens, nTokens: e.nTokens }));
+  const a = b.map((e) => ({ lossSum: e.lossSum + 0.1 * e.tokens, tokens: e.tokens }));
   const r = pairedBootstrap(a, b, { samples: 500 });
   close(r.diff, 0.1, 1e-12);
   close(r.lo, 0.1, 1e-9);
@@ -66,8 +66,8 @@ test('paired bootstrap: seeded, finds a real effect, and pairs examples', () => 
   for (let i = 0; i < 400; i++) {
     const n = 5 + Math.floor(rand() * 50);
     const difficulty = 0.5 + 4 * rand(); // large between-example spread
-    base.push({ sumLoss: n * difficulty, nTokens: n });
-    better.push({ sumLoss: n * (difficulty - 0.02 + 0.05 * (rand() - 0.5)), nTokens: n });
+    base.push({ lossSum: n * difficulty, tokens: n });
+    better.push({ lossSum: n * (difficulty - 0.02 + 0.05 * (rand() - 0.5)), tokens: n });
   }
   const r = pairedBootstrap(better, base, { samples: 1000, seed: 5 });
   assert.ok(r.hi < 0 && r.lo < r.diff && r.diff < r.hi, JSON.stringify(r));

@@ -135,12 +135,12 @@ const TOL = backend.name === 'reference' ? 1e-12 : 1e-6;
 function assertSameLosses(assembled: EvalDetails['losses'][string], direct: number[], what: string): void {
   assert.equal(assembled.length, direct.length);
   assembled.forEach((a, i) => {
-    const rel = Math.abs(a.sumLoss - direct[i]) / Math.abs(direct[i]);
-    assert.ok(rel <= TOL, `${what}, example ${i}: assembled ${a.sumLoss} vs direct ${direct[i]} (relative ${rel})`);
+    const rel = Math.abs(a.lossSum - direct[i]) / Math.abs(direct[i]);
+    assert.ok(rel <= TOL, `${what}, example ${i}: assembled ${a.lossSum} vs direct ${direct[i]} (relative ${rel})`);
   });
 }
 
-const ALL_IDS = ['base', 'one_lora', 'expert_0', 'expert_1', 'expert_2', 'random', 'tier', 'learned', 'oracle'];
+const ALL_IDS = ['base', 'one_lora', 'expert_0', 'expert_1', 'expert_2', 'random', 'tier', 'learned', 'learned_soft', 'oracle'];
 
 function checkReportShape(report: EvalReport, n: number): void {
   assert.deepEqual(Object.keys(report.baselines).sort(), [...ALL_IDS].sort());
@@ -179,7 +179,7 @@ test('evaluation: every baseline, oracle below every expert and the learned rout
   assert.deepEqual(Array.from(details.choices.tier), s.test.map((p) => p.tier));
   // the check can fail: routing every example to the next expert instead misses on every example
   const rotated = directLosses(s, details.choices.random.map((c) => (c + 1) % 3));
-  details.losses.random.forEach((a, i) => assert.ok(Math.abs(a.sumLoss - rotated[i]) / rotated[i] > 100 * TOL, `example ${i} tells the experts apart`));
+  details.losses.random.forEach((a, i) => assert.ok(Math.abs(a.lossSum - rotated[i]) / rotated[i] > 100 * TOL, `example ${i} tells the experts apart`));
   assert.equal(details.learnedGates, null);
 
   // The comparisons that matter, as loss(a) - loss(b) on the same examples.
@@ -224,7 +224,7 @@ test('without a one-LoRA baseline it is reported absent; with top-k > 1 the lear
   const md = renderMarkdown(report);
   assert.match(md, /\| one LoRA \(absent\) \| — \|/);
   assert.match(md, /one LoRA: not evaluated — none trained\./);
-  assert.match(md, /\| learned router \(top-2 mix\) \| \d\.\d{4} \|/);
+  assert.match(md, /\| learned router \(top-2 renormalised mix\) \| \d\.\d{4} \|/);
   assert.match(md, /\| learned router \(top-1\) \| \d\.\d{4} \|/);
   // learned = the top-2 renormalised mix, scored directly; learned_top1 = its top-1, assembled
   const N = s.test.length;
@@ -234,7 +234,7 @@ test('without a one-LoRA baseline it is reported absent; with top-k > 1 the lear
   assert.deepEqual(details.learnedGates, gates);
   assertSameLosses(details.losses.learned, directLosses(s, [], gates), 'learned top-2 mix');
   assertSameLosses(details.losses.learned_top1, directLosses(s, details.choices.learned), 'learned top-1');
-  assert.match(report.baselines.learned.label ?? '', /top-2 mix/);
+  assert.match(report.baselines.learned.label ?? '', /top-2 renormalised mix/);
   assert.notEqual(report.baselines.learned.loss, report.baselines.learned_top1.loss);
 
   // no bootstrap: no intervals, and the report says so

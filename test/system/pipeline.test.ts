@@ -52,7 +52,8 @@ test('train: three phases produce loadable best/final models, baseline, metrics;
     assert.equal(g.routing.probabilities.length, 3);
     assert.ok(Math.abs(g.routing.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5);
     assert.ok(['simple', 'medium', 'complex'].includes(g.routing.expertName));
-    assert.equal(g.routing.mixture.length, 1);
+    // phase 3 trains (and so serves) the soft mix; the best model is phase 2's or phase 3's, each with its policy
+    assert.ok(g.routing.mixture.length >= 1 && Math.abs(g.routing.mixture.reduce((a, m) => a + m.weight, 0) - 1) < 1e-5);
 
     await assert.rejects(trainSystem({ sets: SETS, out }, quiet), /already holds a training run.*--resume/);
     const again = await trainSystem({ sets: SETS, out, resume: true }, quiet);
