@@ -9,6 +9,7 @@ interface EvaluateFlags {
   model?: string;
   data?: string[];
   subset?: number;
+  allRecords?: boolean;
   out?: string;
   baseline?: string;
   bootstrap?: number;
@@ -26,6 +27,7 @@ export function registerEvaluate(program: Command): void {
     .option('--model <dir>', 'base GPT-2 folder (default: the one the saved config names)')
     .option('--data <file...>', 'Alpaca JSON / JSONL (.gz) files (default: the saved config\'s data.paths, else the bundled Alpaca)')
     .option('--subset <n>', 'evaluate a seeded subset of this many test records (default: eval.subset; 0 = all)', intArg('--subset', 0))
+    .option('--all-records', 'with --data: score every record of the given files (an outside instruction set), not only their i % 20 == 0 test split')
     .option('--out <dir>', 'report folder (default: <model-dir>/../report)')
     .option('--baseline <dir>', 'one-LoRA baseline PEFT folder (default: <model-dir>/../baseline_lora when present)')
     .option('--bootstrap <n>', 'paired bootstrap resamples (default: eval.bootstrap_samples; 0 = no intervals)', intArg('--bootstrap', 0))
@@ -35,7 +37,7 @@ export function registerEvaluate(program: Command): void {
     .option('--quiet', 'no progress output')
     .action((f: EvaluateFlags) => {
       runEvaluate({
-        modelDir: f.modelDir, model: f.model, data: f.data, subset: f.subset, out: f.out, json: f.json, baselineDir: f.baseline,
+        modelDir: f.modelDir, model: f.model, data: f.data, subset: f.subset, allRecords: f.allRecords, out: f.out, json: f.json, baselineDir: f.baseline,
         bootstrapSamples: f.bootstrap, latencySamples: f.latency, backend: f.backend,
         log: f.quiet ? undefined : (s) => process.stderr.write(s + '\n'),
         print: (s) => process.stdout.write(s),

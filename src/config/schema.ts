@@ -77,6 +77,11 @@ export const SCHEMA = {
       min: 0,
       doc: 'Warm start (branch-train-mix): epochs of one shared LoRA on all training data before the experts branch from it and continue on their groups; 0 = cold-start experts',
     }),
+    branch_learning_rate: num({
+      default: 0,
+      min: 0,
+      doc: 'With a warm start: peak learning rate of everything that continues from the shared LoRA (the experts, their cross-fitted copies and the one-LoRA baseline\'s continuation); 0 = learning_rate',
+    }),
     num_epochs: int({ default: 3, min: 1, doc: 'Epochs of phase 1 (each expert over its own group)' }),
     router_epochs: int({ default: 5, min: 0, doc: 'Epochs of phase 2 (router); 0 skips the phase' }),
     joint_epochs: int({ default: 1, min: 0, doc: 'Epochs of phase 3 (joint); 0 skips the phase' }),

@@ -28,6 +28,8 @@ export interface RunEvaluateOptions {
   data?: string[];
   /** Seeded subset of the loaded test records; default eval.subset of the saved config (0 = all). */
   subset?: number;
+  /** Score every record of `data` (an outside instruction set), not only its i % split_modulus == 0 test split. */
+  allRecords?: boolean;
   /** Report folder; default `<modelDir>/../report` when writable (else nothing is written). */
   out?: string;
   /** What `print` receives: the report as one JSON object (true) or the Markdown report (false). */
@@ -47,10 +49,11 @@ export interface RunEvaluateOptions {
 
 /** The test examples of a config: data.test_subset records (seed training.seed), then eval.subset of those (seed eval.seed). */
 export function loadEvalSplit(
-  config: Config, tokenizer: GPT2Tokenizer, analyzer: ComplexityAnalyzer, opts: { data?: string[]; subset?: number } = {},
+  config: Config, tokenizer: GPT2Tokenizer, analyzer: ComplexityAnalyzer, opts: { data?: string[]; subset?: number; allRecords?: boolean } = {},
 ): { items: PreparedExample[]; subsetSeed?: number; note: string } {
+  if (opts.allRecords && !opts.data) throw new LoraRouteError('--all-records needs --data FILE (an instruction set other than the training data)');
   const data = loadRunData(config, opts.data);
-  let records = splitRecords(data.records, 'test', config.data.test_subset, config.training.seed);
+  let records = opts.allRecords ? data.records : splitRecords(data.records, 'test', config.data.test_subset, config.training.seed);
   const loaded = records.length;
   const n = opts.subset ?? config.eval.subset;
   const subsetted = n > 0 && n < records.length;
@@ -63,7 +66,7 @@ export function loadEvalSplit(
   const parts = [
     `${items.length} examples from ${records.length} test records` +
       (subsetted ? ` (a seeded subset, seed ${config.eval.seed}, of ${loaded} loaded)` : '') +
-      (config.data.test_subset > 0 ? `; data.test_subset = ${config.data.test_subset} (seed ${config.training.seed})` : '') +
+      (opts.allRecords ? ' (every record of the given data, no split)' : config.data.test_subset > 0 ? `; data.test_subset = ${config.data.test_subset} (seed ${config.training.seed})` : '') +
       ` of ${data.paths.length} data file(s), split modulus ${config.data.split_modulus}.`,
   ];
   const dropped = stats.skippedEmpty + stats.skippedLongPrompt;
@@ -136,12 +139,12 @@ export function runEvaluate(o: RunEvaluateOptions): EvaluateResult {
   log(`evaluate: ${sys.experts.length} experts (${sys.expertNames.join(', ')}) on the ${sys.model.backend.name} backend`);
   const base = findBaseline(o.modelDir, sys.model.config, o.baselineDir);
   log(base.dir ? `evaluate: one-LoRA baseline from ${base.dir}` : `evaluate: ${base.why}`);
-  const split = loadEvalSplit(c, sys.tokenizer, sys.analyzer, { data: o.data, subset: o.subset });
+  const split = loadEvalSplit(c, sys.tokenizer, sys.analyzer, { data: o.data, subset: o.subset, allRecords: o.allRecords });
   log(`evaluate: ${split.note}`);
   const { report, details } = evaluateSystemDetailed(sys, split.items, {
     baseline: base.adapter, baselineMissing: base.why, batchSize: c.eval.batch_size,
     bootstrapSamples: o.bootstrapSamples ?? c.eval.bootstrap_samples, seed: c.eval.seed, latencySamples: o.latencySamples, log,
-    split: { name: 'test', subsetSeed: split.subsetSeed, note: split.note }, budget: loadBudget(o.modelDir),
+    split: { name: o.allRecords ? 'all records of --data' : 'test', subsetSeed: split.subsetSeed, note: split.note }, budget: loadBudget(o.modelDir),
     notes: [`Model folder: ${o.modelDir}${base.dir ? `; one-LoRA baseline: ${base.dir}` : ''}.`],
   });
 

@@ -39,6 +39,12 @@ function loopOptions(ctx: RunContext, name: string, peak: number, epochs: number
   });
 }
 
+/** Peak rate of a run that continues from the shared LoRA (experts, their copies, the baseline's continuation), else of a cold start. */
+function branchRate(ctx: RunContext): number {
+  const t = ctx.config.training;
+  return ctx.shared && t.branch_learning_rate > 0 ? t.branch_learning_rate : t.learning_rate;
+}
+
 /**
  * Trains adapter `k` of `mixture` on `train`, validating on `val`, keeping its best checkpoint in `bestDir`
  * (restored into the adapter at the end). A warm-started adapter is validated before its first step, so
@@ -92,7 +98,7 @@ export async function trainExperts(ctx: RunContext): Promise<LoopResult[]> {
       continue;
     }
     ctx.progress.log(`phase 1: expert ${expert.name} on ${train.length} group-${k} examples (${val.length} validation)${ctx.shared ? ', branched from the shared LoRA' : ''}`);
-    const opts = loopOptions(ctx, `expert-${expert.name}`, c.training.learning_rate, c.training.num_epochs);
+    const opts = loopOptions(ctx, `expert-${expert.name}`, branchRate(ctx), c.training.num_epochs);
     opts.validateAtStart = ctx.shared !== null;
     results.push(await trainOne(ctx, `expert-${expert.name}`, ctx.mixture, k, train, val, join(ctx.out, 'phase1', expert.name), opts));
   }
@@ -111,7 +117,7 @@ export async function trainBaseline(ctx: RunContext, baseline: LoraAdapter, toke
   const train = ctx.train.map((p) => p.example);
   const perEpoch = train.reduce((n, e) => n + lossTokens(e), 0);
   const epochsNeeded = perEpoch > 0 ? tokens / perEpoch : 0;
-  const opts = loopOptions(ctx, 'one-lora', c.training.learning_rate, Math.max(1, Math.ceil(epochsNeeded - 1e-9)));
+  const opts = loopOptions(ctx, 'one-lora', branchRate(ctx), Math.max(1, Math.ceil(epochsNeeded - 1e-9)));
   opts.maxSteps = 0;
   opts.maxTokens = Math.max(1, tokens);
   const stepsPerEpoch = Math.ceil(Math.ceil(train.length / c.training.batch_size) / c.training.gradient_accumulation_steps);
@@ -163,7 +169,7 @@ export async function crossFittedLabels(ctx: RunContext): Promise<{ labels: Int3
       const { val } = groupExamples(ctx, k);
       if (train.length === 0) continue;
       ctx.progress.log(`oracle labels: fold ${f + 1}/${F}, copy of ${ctx.experts[k].name} on ${train.length} examples outside the fold`);
-      const opts = loopOptions(ctx, `crossfit-${f}-${ctx.experts[k].name}`, c.training.learning_rate, c.training.num_epochs);
+      const opts = loopOptions(ctx, `crossfit-${f}-${ctx.experts[k].name}`, branchRate(ctx), c.training.num_epochs);
       opts.validateAtStart = ctx.shared !== null;
       const r = await trainOne(ctx, `crossfit-${f}-${ctx.experts[k].name}`, mix, k, train, val, join(ctx.out, 'crossfit', `fold${f}`, ctx.experts[k].name), opts);
       tokens += r.tokens;

@@ -53,7 +53,8 @@ export function chooseOnValidation(ctx: RunContext, requested: RoutingPolicy | '
     if (ctx.shared) for (const tau of fallbackThresholds(topProbability(probs, N, K))) tried.push({ kind: 'fallback', tau });
   }
   const candidates = tried.map((policy) => ({ policy, label: describePolicy(policy), loss: score(policy) }));
-  const best = candidates.reduce((a, b) => (b.loss < a.loss ? b : a));
+  // a later (less simple) candidate must beat the best so far by more than float noise
+  const best = candidates.reduce((a, b) => (b.loss < a.loss - 1e-6 ? b : a));
   const expertLosses = perAdapter.slice(0, K).map(meanLoss);
   const bestSingleExpert = expertLosses.reduce((bi, l, k) => (l < expertLosses[bi] ? k : bi), 0);
   return { policy: best.policy, candidates, expertLosses, bestSingleExpert, sharedLoss: ctx.shared ? meanLoss(perAdapter[K]) : null, examples: N };
