@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoraRouteError } from '../errors.js';
 import { baselineLabel, verdictWord, type EvalReport } from '../eval/report.js';
@@ -84,6 +84,13 @@ export async function runSweep(o: Omit<TrainSystemOptions, 'out'> & { out: strin
   for (const seed of o.seeds) {
     const out = join(o.out, `seed-${seed}`);
     runs.push(out);
+    const done = join(out, 'report', 'report.json');
+    if (existsSync(done) && existsSync(join(out, 'budget.json'))) {
+      // a seed whose run and evaluation both finished is read back, not trained or evaluated again
+      log(`sweep: seed ${seed} already finished (${done})`);
+      reports.push(JSON.parse(readFileSync(done, 'utf8')) as EvalReport);
+      continue;
+    }
     const sets = [...(o.sets ?? []), `training.seed=${seed}`];
     const resume = existsSync(join(out, 'config.yaml'));
     log(`sweep: seed ${seed} → ${out}${resume ? ' (resuming)' : ''}`);
