@@ -49,7 +49,9 @@ export function summarizeSweep(seeds: number[], reports: EvalReport[], runs: str
     const mean = perSeed.reduce((s, x) => s + x.diff, 0) / perSeed.length;
     const sd = perSeed.length > 1 ? Math.sqrt(perSeed.reduce((s, x) => s + (x.diff - mean) ** 2, 0) / (perSeed.length - 1)) : 0;
     const verdicts = new Set(perSeed.map((x) => x.verdict));
-    const label = `${baselineLabel(reports[0], a)} vs ${baselineLabel(reports[0], b)}`;
+    // generic names: a seed's own label (e.g. its τ) does not describe the others
+    const plain = { baselines: {}, experts: reports[0].experts };
+    const label = `${baselineLabel(plain, a)} vs ${baselineLabel(plain, b)}`;
     return { a, b, label, perSeed, mean, sd, verdict: verdicts.size === 1 ? perSeed[0].verdict : 'mixed' };
   });
   const ids = Object.keys(reports[0].baselines).filter((id) => reports.every((r) => r.baselines[id]));
