@@ -55,11 +55,11 @@ export const SCHEMA = {
     router_hidden_dim: int({ default: 256, min: 1, doc: 'Width of the router MLP hidden layer' }),
     router_dropout: num({ default: 0.1, min: 0, max: 1, maxExclusive: true, doc: 'Dropout in the router MLP during training' }),
     router_use_hidden_state: bool({
-      default: false,
+      default: true,
       doc: 'Also feed the router the base model\'s masked mean-pooled last hidden state of the prompt (besides features and score)',
     }),
     expert_assignment: oneOf(['complexity', 'cluster'], {
-      default: 'complexity',
+      default: 'cluster',
       doc: 'How training examples are split among the experts: `complexity` = analyzer tiers (the original system), `cluster` = balanced k-means on the base model\'s mean-pooled prompt states',
     }),
     backend: oneOf(['auto', 'native', 'reference'], {
@@ -73,7 +73,7 @@ export const SCHEMA = {
     router_learning_rate: num({ default: 1e-3, min: 0, minExclusive: true, doc: 'Peak learning rate of phase 2 (the router alone)' }),
     joint_learning_rate: num({ default: 5e-5, min: 0, minExclusive: true, doc: 'Peak learning rate of phase 3 (experts and router jointly)' }),
     shared_epochs: int({
-      default: 0,
+      default: 1,
       min: 0,
       doc: 'Warm start (branch-train-mix): epochs of one shared LoRA on all training data before the experts branch from it and continue on their groups; 0 = cold-start experts',
     }),
@@ -82,9 +82,9 @@ export const SCHEMA = {
       min: 0,
       doc: 'With a warm start: peak learning rate of everything that continues from the shared LoRA (the experts, their cross-fitted copies and the one-LoRA baseline\'s continuation); 0 = learning_rate',
     }),
-    num_epochs: int({ default: 3, min: 1, doc: 'Epochs of phase 1 (each expert over its own group)' }),
+    num_epochs: int({ default: 1, min: 1, doc: 'Epochs of phase 1 (each expert over its own group)' }),
     router_epochs: int({ default: 5, min: 0, doc: 'Epochs of phase 2 (router); 0 skips the phase' }),
-    joint_epochs: int({ default: 1, min: 0, doc: 'Epochs of phase 3 (joint); 0 skips the phase' }),
+    joint_epochs: int({ default: 0, min: 0, doc: 'Epochs of phase 3 (joint); 0 skips the phase' }),
     router_batch_size: int({ default: 32, min: 1, doc: 'Examples per batch in phase 2 (the router trains on features, so larger batches are cheap)' }),
     warmup_steps: int({ default: 100, min: 0, doc: 'Linear warm-up optimiser steps at the start of each training run (each expert, the router, the joint phase)' }),
     schedule: oneOf(['cosine', 'linear', 'constant'], { default: 'cosine', doc: 'Learning-rate decay after warm-up' }),
@@ -100,7 +100,7 @@ export const SCHEMA = {
     load_balance_weight: num({ default: 0.1, min: 0, doc: 'Weight of the Switch-style load-balance loss on the router (phases 2 and 3)' }),
     score_regression_weight: num({ default: 0, min: 0, doc: 'Weight of an auxiliary loss regressing the complexity score from the router; 0 = off' }),
     router_label: oneOf(['group', 'tier', 'oracle'], {
-      default: 'oracle',
+      default: 'group',
       doc: 'Phase-2 target: `oracle` = the expert with the lowest loss on the example, scored by cross-fitted expert copies that never trained on it; `group` = the group the expert trained on (tier or cluster); `tier` = the analyzer\'s tier',
     }),
     crossfit_folds: int({

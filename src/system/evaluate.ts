@@ -16,7 +16,7 @@ import type { LoraRouteModel } from './routed-model.js';
 import { assembleLosses, oracleChoices } from './oracle.js';
 import { describePolicy, hardChoices, isHard, policyGates, topProbability } from './policy.js';
 import { nearestCluster } from './clusters.js';
-import { averageGapRecovered, gapRecovered, routingCurve, type CurvePoint } from './routing-curve.js';
+import { averageGapRecovered, gapRecovered, routingCurve } from './routing-curve.js';
 import type { Budget } from './budget.js';
 
 export interface EvaluateOptions {

@@ -13,7 +13,7 @@ import { meanLoss, scoreExamples, type ExampleLoss } from '../train/score.js';
 import { lossTokens, type Example } from '../train/examples.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { gatherRows, type RunContext } from './context.js';
-import { featureMatrix, type PreparedExample } from './prepared.js';
+import { featureMatrix } from './prepared.js';
 import { oracleChoices } from './oracle.js';
 import { policyGates, type RoutingPolicy } from './policy.js';
 

@@ -274,7 +274,7 @@ test('runEvaluate on a saved folder writes the report; the CLI prints one JSON o
   const lines = readFileSync(join(run, 'report', 'per_example.jsonl'), 'utf8').trim().split('\n');
   assert.equal(lines.length, report.split.examples);
   assert.equal(printed, markdown);
-  assert.match(markdown, /\| learned router \| \d+\.\d{4} \|/);
+  assert.match(markdown, /\| learned router \(top-1 expert\) \| \d+\.\d{4} \|/);
   assert.match(markdown, /majority-class rate/);
 
   // the same through the CLI, in a child process holding only the evaluate command

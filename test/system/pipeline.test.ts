@@ -17,6 +17,8 @@ const SETS = [
   'training.batch_size=6', 'training.max_steps=2', 'training.warmup_steps=1', 'training.router_batch_size=12',
   'training.num_epochs=1', 'training.router_epochs=2', 'training.joint_epochs=1', 'eval.batch_size=12',
   'model.lora_rank=4', 'model.lora_alpha=8', 'model.router_hidden_dim=16',
+  // the original system's phases: complexity-tier experts from a cold start, oracle router labels, phase 3
+  'model.expert_assignment=complexity', 'training.shared_epochs=0', 'training.router_label=oracle', 'model.router_use_hidden_state=false',
 ];
 const quiet = createProgress(process.stderr, true);
 
