@@ -79,6 +79,13 @@ static int typed(call_t *c, size_t i, const char *name, napi_typedarray_type wan
 /* Element counts, byte counts and pointer offsets computed from JS sizes all stay below this. */
 #define LR_MAX_ELEMS ((int64_t)1 << 56)
 
+/* "2, 3, 4" */
+static void list_sizes(char *buf, size_t cap, const int64_t *f, size_t n) {
+  buf[0] = 0;
+  for (size_t i = 0, at = 0; i < n && at < cap; i++)
+    at += (size_t)snprintf(buf + at, cap - at, "%s%lld", i ? ", " : "", (long long)f[i]);
+}
+
 /* *out = f[0] * ... * f[n-1] (sizes from dim()), or a RangeError naming what it sizes (`what`, with the
  * factors' names `dims`) when the product overflows or passes LR_MAX_ELEMS. Every size product computed
  * from JS numbers goes through here (the SIZE, F32 and I32 macros). */
@@ -90,12 +97,22 @@ static int checked_size(call_t *c, const char *what, const char *dims, const int
     *out = p;
     return 1;
   }
-  char vals[120] = "";
-  for (size_t i = 0, at = 0; i < n && at < sizeof vals; i++)
-    at += (size_t)snprintf(vals + at, sizeof vals - at, "%s%lld", i ? ", " : "", (long long)f[i]);
+  char vals[120];
+  list_sizes(vals, sizeof vals, f, n);
   char msg[320];
   snprintf(msg, sizeof msg, "native %s: %s needs [%s] = [%s] elements, a product that overflows (limit 2^56)", c->fn,
            what, dims, vals);
+  napi_throw_range_error(c->env, NULL, msg);
+  return 0;
+}
+
+/* RangeError: buffer `name` holds fewer elements than the shapes `dims` (values f) need */
+static int short_buffer(call_t *c, const char *name, int64_t len, const char *dims, const int64_t *f, size_t n,
+                        int64_t need) {
+  char vals[120], msg[320];
+  list_sizes(vals, sizeof vals, f, n);
+  snprintf(msg, sizeof msg, "native %s: %s has %lld elements, the shapes [%s] = [%s] need %lld", c->fn, name,
+           (long long)len, dims, vals, (long long)need);
   napi_throw_range_error(c->env, NULL, msg);
   return 0;
 }
@@ -111,7 +128,7 @@ static int f32(call_t *c, size_t i, const char *name, float **p, int nullable, c
   if (!checked_size(c, name, dims, f, n, &need)) return 0;
   if (!typed(c, i, name, napi_float32_array, (void **)p, &len, nullable)) return 0;
   if (*p == NULL && nullable) return 1;
-  if (len < need) return fail(c, 1, "%s has %lld elements, the shapes need %lld", name, len, need);
+  if (len < need) return short_buffer(c, name, len, dims, f, n, need);
   return 1;
 }
 
@@ -121,7 +138,7 @@ static int i32(call_t *c, size_t i, const char *name, int32_t **p, int nullable,
   if (!checked_size(c, name, dims, f, n, &need)) return 0;
   if (!typed(c, i, name, napi_int32_array, (void **)p, &len, nullable)) return 0;
   if (*p == NULL && nullable) return 1;
-  if (len < need) return fail(c, 1, "%s has %lld elements, the shapes need %lld", name, len, need);
+  if (len < need) return short_buffer(c, name, len, dims, f, n, need);
   return 1;
 }
 
@@ -389,10 +406,15 @@ static napi_value js_attention_cached(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-static int ids_in_range(call_t *c, const int32_t *ids, int64_t n, int64_t limit, const char *name) {
+static int ids_in_range(call_t *c, const int32_t *ids, int64_t n, int64_t limit, const char *name, const char *table) {
   for (int64_t i = 0; i < n; i++)
-    if (ids[i] < 0 || ids[i] >= limit)
-      return fail(c, 1, "%s holds %lld, outside the table's rows [0, %lld)", name, ids[i], limit);
+    if (ids[i] < 0 || ids[i] >= limit) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "native %s: %s holds %lld, outside the rows of %s [0, %lld)", c->fn, name,
+               (long long)ids[i], table, (long long)limit);
+      napi_throw_range_error(c->env, NULL, msg);
+      return 0;
+    }
   return 1;
 }
 
@@ -407,7 +429,7 @@ static napi_value js_embedding_forward(napi_env env, napi_callback_info info) {
   CHECK(typed(c, 3, "wte", napi_float32_array, (void **)&wte, &nte, 0) &&
         typed(c, 4, "wpe", napi_float32_array, (void **)&wpe, &npe, 0));
   const int64_t V = C > 0 ? nte / C : 0, P = C > 0 ? npe / C : 0;
-  CHECK(C == 0 || (ids_in_range(c, ids, BT, V, "ids") && ids_in_range(c, pos, BT, P, "positions")));
+  CHECK(C == 0 || (ids_in_range(c, ids, BT, V, "ids", "wte") && ids_in_range(c, pos, BT, P, "positions", "wpe")));
   for (int64_t i = 0; i < BT; i++) {
     const float *te = wte + (int64_t)ids[i] * C, *pe = wpe + (int64_t)pos[i] * C;
     float *o = out + i * C;
@@ -426,8 +448,8 @@ static napi_value js_embedding_backward(napi_env env, napi_callback_info info) {
   CHECK(typed(c, 0, "dwte", napi_float32_array, (void **)&dwte, &nte, 1) &&
         typed(c, 1, "dwpe", napi_float32_array, (void **)&dwpe, &npe, 1));
   CHECK(F32(2, "dout", &dout, 0, BT, C) && I32(3, "ids", &ids, 0, BT) && I32(4, "positions", &pos, 0, BT));
-  if (dwte) CHECK(C == 0 || ids_in_range(c, ids, BT, nte / C, "ids"));
-  if (dwpe) CHECK(C == 0 || ids_in_range(c, pos, BT, npe / C, "positions"));
+  if (dwte) CHECK(C == 0 || ids_in_range(c, ids, BT, nte / C, "ids", "dwte"));
+  if (dwpe) CHECK(C == 0 || ids_in_range(c, pos, BT, npe / C, "positions", "dwpe"));
   const lr_kernels *k = lr_k();
   for (int64_t i = 0; i < BT; i++) {
     const float *g = dout + i * C;
@@ -625,6 +647,7 @@ static napi_value js_set_blas_threads(napi_env env, napi_callback_info info) {
   BEGIN("setBlasThreads");
   int64_t n;
   CHECK(dim(c, 0, "n", &n));
+  if (n > 4096) return fail(c, 1, "%sn (%lld) must be at most %lld threads", "", n, 4096), NULL;
   if (n < 1) n = 1;
   openblas_set_num_threads((int)n);
   return undef(env);
