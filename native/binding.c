@@ -127,7 +127,7 @@ static int f32(call_t *c, size_t i, const char *name, float **p, int nullable, c
   int64_t len = 0, need = 0;
   if (!checked_size(c, name, dims, f, n, &need)) return 0;
   if (!typed(c, i, name, napi_float32_array, (void **)p, &len, nullable)) return 0;
-  if (*p == NULL && nullable) return 1;
+  if (nullable && is_nullish(c, i)) return 1; /* (an empty array may have a NULL pointer too: not the same) */
   if (len < need) return short_buffer(c, name, len, dims, f, n, need);
   return 1;
 }
@@ -137,7 +137,7 @@ static int i32(call_t *c, size_t i, const char *name, int32_t **p, int nullable,
   int64_t len = 0, need = 0;
   if (!checked_size(c, name, dims, f, n, &need)) return 0;
   if (!typed(c, i, name, napi_int32_array, (void **)p, &len, nullable)) return 0;
-  if (*p == NULL && nullable) return 1;
+  if (nullable && is_nullish(c, i)) return 1;
   if (len < need) return short_buffer(c, name, len, dims, f, n, need);
   return 1;
 }
@@ -448,13 +448,14 @@ static napi_value js_embedding_backward(napi_env env, napi_callback_info info) {
   CHECK(typed(c, 0, "dwte", napi_float32_array, (void **)&dwte, &nte, 1) &&
         typed(c, 1, "dwpe", napi_float32_array, (void **)&dwpe, &npe, 1));
   CHECK(F32(2, "dout", &dout, 0, BT, C) && I32(3, "ids", &ids, 0, BT) && I32(4, "positions", &pos, 0, BT));
-  if (dwte) CHECK(C == 0 || ids_in_range(c, ids, BT, nte / C, "ids", "dwte"));
-  if (dwpe) CHECK(C == 0 || ids_in_range(c, pos, BT, npe / C, "positions", "dwpe"));
+  const int te = !is_nullish(c, 0), pe = !is_nullish(c, 1); /* given, even empty (then every id is outside it) */
+  if (te) CHECK(C == 0 || ids_in_range(c, ids, BT, nte / C, "ids", "dwte"));
+  if (pe) CHECK(C == 0 || ids_in_range(c, pos, BT, npe / C, "positions", "dwpe"));
   const lr_kernels *k = lr_k();
   for (int64_t i = 0; i < BT; i++) {
     const float *g = dout + i * C;
-    if (dwte) k->axpy(dwte + (int64_t)ids[i] * C, g, 1.0f, C);
-    if (dwpe) k->axpy(dwpe + (int64_t)pos[i] * C, g, 1.0f, C);
+    if (te) k->axpy(dwte + (int64_t)ids[i] * C, g, 1.0f, C);
+    if (pe) k->axpy(dwpe + (int64_t)pos[i] * C, g, 1.0f, C);
   }
   return undef(env);
 }
