@@ -1,6 +1,7 @@
 /*
  * N-API binding: one function per op of src/tensor/backend.ts, same argument order. Typed arrays are used
- * in place (zero-copy); every length is checked against the shapes before any kernel runs, so a wrong
+ * in place (zero-copy); every size is a checked integer, every product of sizes is overflow-checked
+ * (checked_size), and every length is checked against the shapes before any kernel runs, so a wrong
  * call throws a RangeError / TypeError instead of touching memory it does not own.
  */
 #define NAPI_VERSION 8
@@ -648,7 +649,10 @@ static napi_value js_set_blas_threads(napi_env env, napi_callback_info info) {
   BEGIN("setBlasThreads");
   int64_t n;
   CHECK(dim(c, 0, "n", &n));
-  if (n > 4096) return fail(c, 1, "%sn (%lld) must be at most %lld threads", "", n, 4096), NULL;
+  if (n > 4096) {
+    fail(c, 1, "%sn (%lld) must be at most %lld threads", "", n, 4096);
+    return NULL;
+  }
   if (n < 1) n = 1;
   openblas_set_num_threads((int)n);
   return undef(env);
