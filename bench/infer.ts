@@ -7,7 +7,7 @@
  *   memory:  peak RSS of the decode process
  *
  * Our decode runs twice: with fp32 weights, and with an fp16 copy of the weights widened on the fly
- * (NativeBackend.useHalfWeights, half the memory traffic). The RESULT lines report the fp16 run unless
+ * (useHalfWeightsForDecode, half the memory traffic). The RESULT lines report the fp16 run unless
  * --decode-weights f32; both are printed, and so is whether each gives the peer's greedy tokens.
  *
  * Each figure is the median of 5 runs after one warm-up. Each phase runs in its own process (ours and the
@@ -29,6 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseGPT2Config, type GPT2Config } from '../src/model/config.js';
 import { GPT2 } from '../src/model/gpt2.js';
+import { useHalfWeightsForDecode } from '../src/model/decode-weights.js';
 import { generateIds } from '../src/model/generate.js';
 import { viewWeights, weightLayout, type GPT2Weights } from '../src/model/weights.js';
 import type { Backend } from '../src/tensor/backend.js';
@@ -47,7 +48,7 @@ interface Opts {
   seq: number;
   prompt: number;
   newTokens: number;
-  /** decode with fp16 weights (NativeBackend.useHalfWeights) */
+  /** decode with fp16 weights (useHalfWeightsForDecode) */
   half: boolean;
   /** which decode figure the RESULT lines report (default f16: the weights generation uses) */
   decodeWeights: 'f32' | 'f16';
@@ -139,7 +140,7 @@ function runPhase(o: Opts): void {
   let half = false;
   if (o.half) {
     if (!(backend instanceof NativeBackend)) throw new Error('bench:infer: --half needs the native backend');
-    half = backend.useHalfWeights(weights.buffer);
+    half = useHalfWeightsForDecode(model);
     if (!half) throw new Error('bench:infer: fp16 weights are not supported on this CPU (no AVX2/F16C)');
   }
   const info = 'info' in backend && typeof backend.info === 'function' ? (backend.info as () => unknown)() : undefined;
@@ -265,7 +266,7 @@ function main(): void {
   }
   const useHalf = o.decodeWeights === 'f16' && halfDecode !== null;
   const chosen = useHalf ? halfDecode : ours.decode;
-  console.log(`the decode RESULT lines below are ours with ${useHalf ? 'f16 weights (NativeBackend.useHalfWeights; the peer is fp32)' : 'f32 weights'}`);
+  console.log(`the decode RESULT lines below are ours with ${useHalf ? 'f16 weights (useHalfWeightsForDecode; the peer is fp32)' : 'f32 weights'}`);
   console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   // same weights, same ids: do the engines compute the same thing?
   const of = ours.forward, pf = peer.forward, od = chosen, pd = peer.decode;

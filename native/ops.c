@@ -122,7 +122,10 @@ int lr_attention_forward(float *out, float *att, const float *qkv, const int32_t
   const int drop = dropP > 0.0;
   float *dm = NULL, *pd = NULL; /* dropout mask and dropped probabilities [T, T] */
   if (drop) {
-    dm = malloc(sizeof(float) * (size_t)(2 * T * T));
+    size_t bytes; /* 2 [T, T] floats, checked: the binding bounds T, but this must not wrap either */
+    if (__builtin_mul_overflow((size_t)T, (size_t)T, &bytes) || __builtin_mul_overflow(bytes, 2 * sizeof(float), &bytes))
+      return -1;
+    dm = malloc(bytes);
     if (!dm) return -1;
     pd = dm + T * T;
   }

@@ -26,12 +26,4 @@ export function loadGPT2(dir: string = bundledModelDir(), opts: LoadModelOptions
   return new GPT2(config, weights, backend);
 }
 
-/**
- * For generation only: lets the native backend keep an fp16 copy of the frozen weights and read it in
- * decode steps (products of at most 8 rows), widened to fp32 on the fly — half the memory traffic that
- * bounds decoding, 2 bytes per weight more memory. Training, scoring and prefill stay fp32. Returns false
- * (and changes nothing) on other backends.
- */
-export function useHalfWeightsForDecode(model: GPT2): boolean {
-  return model.backend instanceof NativeBackend ? model.backend.useHalfWeights(model.weights.buffer) : false;
-}
+export { useHalfWeightsForDecode } from './decode-weights.js';

@@ -2,6 +2,7 @@ import type { F32 } from '../tensor/backend.js';
 import type { GPT2Config } from './config.js';
 import { LoraRouteError } from '../errors.js';
 import type { WeightSource } from '../io/weights.js';
+import { markWeightsWritten } from './weights-version.js';
 
 /** The linear (Conv1D) modules of a block, by their HF names. PEFT's target_modules match these by suffix. */
 export const LINEAR_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
@@ -104,6 +105,7 @@ export function loadWeights(cfg: GPT2Config, src: WeightSource, buffer?: F32): G
   if (prefix === null) {
     throw new LoraRouteError(`${src.path}: no "transformer.wte.weight" or "wte.weight" tensor: not a GPT-2 checkpoint`);
   }
+  markWeightsWritten(w.buffer); // copies made from an earlier content of this buffer are stale
   let off = 0;
   for (const t of weightLayout(cfg)) {
     const key = prefix + t.name;

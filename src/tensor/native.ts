@@ -51,6 +51,27 @@ interface NativeAddon {
 /** An fp16 copy of a weight buffer, owned by the addon (freed by releaseHalf or by GC). */
 type HalfHandle = object;
 
+/**
+ * An fp16 copy of one fp32 weight buffer (NativeBackend.halfWeights), 2 bytes per weight. It is read only
+ * inside NativeBackend.withHalfWeights, and only as it was when made: a later write to `source` is not
+ * seen (src/model/decode-weights.ts rebuilds it when the weights' version changes).
+ */
+export class HalfWeights {
+  /** @internal */
+  constructor(readonly source: F32, private handle: HalfHandle | null, private readonly addon: NativeAddon) {}
+
+  /** The addon's handle, or null once released. @internal */
+  get native(): HalfHandle | null {
+    return this.handle;
+  }
+
+  /** Frees the copy now (rather than at garbage collection); it is then never read again. */
+  release(): void {
+    if (this.handle) this.addon.releaseHalf(this.handle);
+    this.handle = null;
+  }
+}
+
 /** What the loaded addon runs on. */
 export interface NativeInfo {
   /** kernel variant chosen for this CPU: "avx2" or "baseline" */
@@ -70,25 +91,34 @@ export interface NativeInfo {
  */
 export class NativeBackend implements Backend {
   readonly name = 'native';
-  /** the fp16 copy in use, and the fp32 buffer it copies (kept alive here while registered) */
-  private half: { handle: HalfHandle; source: F32 } | null = null;
+  /** the fp16 copy that matmuls read now: set only inside withHalfWeights */
+  private half: HalfWeights | null = null;
 
   constructor(private readonly addon: NativeAddon) {}
 
   /**
-   * Inference speed-up for frozen weights (opt-in): keeps an fp16 copy of `weights` (one buffer, e.g.
-   * GPT2Weights.buffer) and from then on every matmul with at most 8 rows whose B lies inside that buffer
-   * (a decode step) reads the fp16 copy, widened to fp32 on the fly: half the memory traffic, about 1.7x
-   * the decode speed. Those products then differ from fp32 by the fp16 rounding of the weights (~5e-4
-   * relative); batched products (training, prefill) stay fp32. The buffer must not change while registered.
-   * Costs 2 bytes per weight. Returns false (and changes nothing) where the CPU lacks AVX2/F16C.
+   * An fp16 copy of `weights` (one buffer, e.g. GPT2Weights.buffer) for inference, or null where the CPU
+   * lacks AVX2/F16C. Nothing reads it until withHalfWeights; src/model/decode-weights.ts
+   * (useHalfWeightsForDecode) uses it for KV-cache decode steps only.
    */
-  useHalfWeights(weights: F32): boolean {
-    this.releaseHalfWeights();
+  halfWeights(weights: F32): HalfWeights | null {
     const handle = this.addon.halfWeights(weights);
-    if (!handle) return false;
-    this.half = { handle, source: weights };
-    return true;
+    return handle ? new HalfWeights(weights, handle, this.addon) : null;
+  }
+
+  /**
+   * Runs `fn` with every matmul of at most 8 rows whose B lies inside `half.source` reading the fp16 copy,
+   * widened to fp32 on the fly: half the memory traffic, about 1.7x the decode speed, results that differ
+   * from fp32 by the fp16 rounding of the weights (~5e-4 relative). Outside `fn` every matmul is fp32.
+   */
+  withHalfWeights<T>(half: HalfWeights, fn: () => T): T {
+    const before = this.half;
+    this.half = half;
+    try {
+      return fn();
+    } finally {
+      this.half = before;
+    }
   }
 
   /**
@@ -100,12 +130,6 @@ export class NativeBackend implements Backend {
    */
   adviseHugePages(weights: F32, opts: { collapse?: boolean } = {}): boolean {
     return this.addon.adviseHugePages(weights, opts.collapse ?? false);
-  }
-
-  /** Drops the fp16 copy (matmuls are fp32 again). */
-  releaseHalfWeights(): void {
-    if (this.half) this.addon.releaseHalf(this.half.handle);
-    this.half = null;
   }
 
   /** The kernel variant, BLAS build and thread count in use. */
@@ -120,7 +144,7 @@ export class NativeBackend implements Backend {
 
   matmul(out: F32, a: F32, b: F32, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
     this.addon.matmul(
-      out, a, b, M, N, K, opts.transA ?? false, opts.transB ?? false, opts.alpha ?? 1, opts.beta ?? 0, this.half?.handle ?? null,
+      out, a, b, M, N, K, opts.transA ?? false, opts.transB ?? false, opts.alpha ?? 1, opts.beta ?? 0, this.half?.native ?? null,
     );
   }
 
