@@ -64,7 +64,7 @@ export function registerGenerate(program: Command): void {
       let hook: LoraMixture | null = null;
       if (flags.adapter) {
         hook = new LoraMixture([loadPeftAdapter(flags.adapter, model.config)], model.backend);
-        hook.useOnly(0, 1);
+        hook.useOnly(0);
       }
       const prompt = flags.template === 'alpaca' ? alpacaPrompt(flags.prompt) : flags.prompt;
       const greedy = flags.greedy === true || !(flags.temperature && flags.temperature > 0);
