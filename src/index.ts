@@ -40,7 +40,6 @@ export * from './config/index.js';
 export * from './router/config.js';
 export * from './router/mlp.js';
 export * from './router/loss.js';
-export * from './router/adamw.js';
 export * from './router/normalizer.js';
 export * from './router/router.js';
 export * from './router/io.js';
