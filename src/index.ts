@@ -20,9 +20,9 @@ export type { Backend, MatmulOptions, F32, I32 } from './tensor/backend.js';
 export { loadGPT2, useHalfWeightsForDecode, type LoadModelOptions } from './model/load.js';
 export { GPT2, createKVCache, type Batch, type ForwardOptions, type ForwardResult, type KVCache } from './model/gpt2.js';
 export { parseGPT2Config, readGPT2Config, type GPT2Config } from './model/config.js';
-export { LINEAR_MODULES, type GPT2Weights, type LinearModule } from './model/weights.js';
+export { LINEAR_MODULES, type GPT2Weights, type BlockWeights, type LinearModule } from './model/weights.js';
 export { GPT2Tokenizer, StreamDecoder, type EncodeOptions, type DecodeOptions } from './tokenizer/index.js';
-export { openSafetensors, SafetensorsFile, writeSafetensors, type TensorToWrite, type WritableDtype, type TensorInfo } from './io/safetensors.js';
+export { openSafetensors, SafetensorsFile, writeSafetensors, type TensorToWrite, type WritableDtype, type TensorInfo, type WeightSource } from './io/safetensors.js';
 
 // Generation
 export { generateText, type GenerateTextOptions, type GeneratedText } from './model/text.js';
@@ -41,6 +41,7 @@ export {
   ComplexityAnalyzer, FEATURE_NAMES, DEFAULT_THRESHOLDS, TIER_NAMES, stratify, quantileThresholds, tierName,
   type Analysis, type AnalyzerOptions, type FeatureName,
 } from './complexity/index.js';
+export type { Calibration, Transform } from './complexity/calibration.js';
 
 // Data (Alpaca)
 export { loadAlpaca, type AlpacaRecord, type LoadAlpacaOptions, type LoadedAlpaca } from './data/alpaca.js';
@@ -49,27 +50,33 @@ export { splitOf, SPLITS, type Split } from './data/split.js';
 
 // The routed mixture of experts
 export { LoraRouteModel, type Instruction, type RoutingTrace, type RoutedGeneration, type FromPretrainedOptions } from './system/routed-model.js';
-export { Router, type RouteResult, type RouterMeta } from './router/router.js';
+export { Router, type RouteResult, type RouterMeta, type CreateRouterOptions, type LabelMode } from './router/router.js';
 export { loadRouter, saveRouter } from './router/io.js';
-export type { RouterConfig } from './router/config.js';
+export type { RouterConfig, RouterActivation } from './router/config.js';
 
 // Training
 export { trainSystem, type TrainSystemOptions, type TrainSystemResult } from './system/pipeline.js';
 export { finetune, type FinetuneOptions } from './train/finetune.js';
 export { runTraining, type TrainingTask, type LoopOptions, type LoopResult } from './train/loop.js';
+export type { MetricsLog } from './train/metrics.js';
+export type { Progress } from './train/progress.js';
 export { AdamW, type ParamGroup, type AdamWOptions } from './train/optimizer.js';
 export { learningRateAt, type ScheduleOptions } from './train/schedule.js';
-export { makeExamples, type Example } from './train/examples.js';
+export { makeExamples, type Example, type ExampleStats } from './train/examples.js';
 export { collate, type ExampleBatch } from './train/batches.js';
 export { scoreExamples, meanLoss, type ExampleLoss } from './train/score.js';
 
 // Evaluation
 export { runEvaluate, type RunEvaluateOptions, type EvaluateResult } from './system/evaluate-command.js';
-export { pairedBootstrap, tokenWeightedLoss, type PairedDiff, type LossSummary, type BootstrapOptions } from './eval/stats.js';
-export { renderMarkdown, writeReport, type EvalReport } from './eval/report.js';
+export {
+  pairedBootstrap, tokenWeightedLoss, type PairedDiff, type LossSummary, type BootstrapOptions, type UsageSummary, type LatencySummary, type AccuracySummary,
+} from './eval/stats.js';
+export {
+  renderMarkdown, writeReport, type EvalReport, type BaselineEntry, type ComparisonEntry, type RoutingEntry, type ReportPlots, type WriteReportOptions,
+} from './eval/report.js';
 
 // Configuration
 export {
   loadConfig, defaultConfig, validateConfig, serializeConfig,
-  type Config, type LoadOptions, type LoadedConfig, type DataConfig, type EvalConfig, type GenerationConfig, type ModelConfig, type TrainingConfig,
+  type Config, type SectionName, type LoadOptions, type LoadedConfig, type DataConfig, type EvalConfig, type GenerationConfig, type ModelConfig, type TrainingConfig,
 } from './config/index.js';

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as api from '../../src/index.js';
 
 // The public API, by topic (as src/index.ts groups it). A name added to or dropped from src/index.ts must be
@@ -33,4 +35,11 @@ test('what users need is there; internals are not', () => {
   const names = new Set(Object.keys(api));
   for (const n of ['scoreExamples', 'AdamW', 'LoraRouteModel', 'loadPeftAdapter', 'ComplexityAnalyzer', 'runEvaluate', 'loadConfig']) assert.ok(names.has(n), n);
   for (const n of ['routerTensorSpecs', 'heatmapSvg', 'writeFileAtomic', 'adamwStep', 'escapeXml', 'randomWeights']) assert.ok(!names.has(n), n);
+});
+
+test('docs/api.md (npm run docs:api) documents every runtime export', () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../../docs/api.md', import.meta.url)), 'utf8');
+  const headings = new Set([...doc.matchAll(/^#{2,4} ([\w\\]+)(?:\(\))?$/gm)].map((m) => m[1].replace(/\\_/g, '_'))); // Markdown escapes _
+  const undocumented = Object.keys(api).filter((n) => !headings.has(n));
+  assert.deepEqual(undocumented, [], 'run `npm run docs:api` after changing src/index.ts');
 });
