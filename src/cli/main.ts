@@ -44,6 +44,16 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   }
 }
 
+/**
+ * Errors outside the command's promise (an 'error' event thrown from a listener, a stray rejection) go through
+ * the same report and exit status instead of Node's default dump. The executable installs this once.
+ */
+export function exitOnFatalErrors(env: NodeJS.ProcessEnv = process.env): void {
+  const fatal = (err: unknown) => process.exit(reportError(err, env.LORAROUTE_DEBUG === '1', (s) => process.stderr.write(s)));
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+}
+
 /** Writes the message for err (with its stack for internal errors, or always with debug) and returns its exit status. */
 export function reportError(err: unknown, debug: boolean, stderr: (s: string) => void): number {
   if (err instanceof CommanderError) {

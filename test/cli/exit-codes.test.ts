@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 const bin = fileURLToPath(new URL('../../../bin/loraroute.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'loraroute-exit-'));
 const STACK = /\n\s+at /;
+const literally = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
 
 function cli(args: string[], opts: { env?: Record<string, string>; preload?: string } = {}) {
   const pre = opts.preload ? ['--import', opts.preload] : [];
@@ -48,10 +49,10 @@ test('--top-k / --top-p without --temperature are an error naming the option, no
 
 test('a LoraRouteError and a missing or unreadable file exit 2 with the message only; LORAROUTE_DEBUG=1 adds the stack', () => {
   const missing = join(dir, 'missing.jsonl');
-  const msg = userError(['analyze', '--data', missing], new RegExp(missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+  const msg = userError(['analyze', '--data', missing], literally(missing));
   assert.match(msg, /^loraroute: /);
   userError(['analyze'], /analyze: give an instruction TEXT or --data FILE/);
-  userError(['train', '--config', dir, '--out', join(dir, 'run')], new RegExp(dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+  userError(['train', '--config', dir, '--out', join(dir, 'run')], literally(dir));
   const d = cli(['analyze'], { env: { LORAROUTE_DEBUG: '1' } });
   assert.equal(d.status, 2);
   assert.match(d.stderr, /analyze: give an instruction TEXT/);
@@ -67,6 +68,23 @@ test('an internal error (a bug) exits 1 with its stack', () => {
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /loraroute: internal error .*TypeError: stdout is broken for this test/);
   assert.match(r.stderr, STACK);
+});
+
+test('errors outside the command promise get the same treatment; a LoraRouteError is told by its name and code', () => {
+  const late = join(dir, 'late-user-error.mjs');
+  // thrown from a timer set when the command first writes (so after the executable has set up its handlers)
+  const later = (code: string) => `const w = process.stdout.write.bind(process.stdout);
+process.stdout.write = (...a) => { setImmediate(() => { ${code} }); return w(...a); };\n`;
+  writeFileSync(late, later("const e = new Error('late error from a listener'); e.name = 'LoraRouteError'; e.code = 'E_DATA'; throw e;"));
+  const u = cli(['analyze', 'Name three colors.'], { preload: late });
+  assert.equal(u.status, 2, u.stderr);
+  assert.match(u.stderr, /^loraroute: late error from a listener\n$/);
+  const bug = join(dir, 'late-bug.mjs');
+  writeFileSync(bug, later("throw new RangeError('late bug');"));
+  const b = cli(['analyze', 'Name three colors.'], { preload: bug });
+  assert.equal(b.status, 1, b.stderr);
+  assert.match(b.stderr, /internal error .*RangeError: late bug/);
+  assert.match(b.stderr, STACK);
 });
 
 test('--help and help exit 0', () => {
