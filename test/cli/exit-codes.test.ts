@@ -31,6 +31,7 @@ test('bad options, commander parse errors included, exit 2 with a message naming
   userError(['generate', '--prompt', 'x', '--bogus'], /unknown option '--bogus'/);
   userError(['generate'], /required option '--prompt <text>' not specified/);
   userError(['no-such-command'], /unknown command 'no-such-command'/);
+  userError([], /Usage: loraroute/); // no command: the help, as an error
   userError(['generate', '--prompt', 'x', '--max-new-tokens', ''], /--max-new-tokens must be an integer >= 0, got ""/);
   userError(['generate', '--prompt', 'x', '--max-new-tokens', 'ten'], /--max-new-tokens must be an integer >= 0, got "ten"/);
   userError(['generate', '--prompt', 'x', '--backend', 'gpu'], /--backend <name>' argument 'gpu' is invalid/);
