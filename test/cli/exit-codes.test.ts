@@ -15,7 +15,7 @@ const literally = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\/]/g, '\
 function cli(args: string[], opts: { env?: Record<string, string>; preload?: string } = {}) {
   const pre = opts.preload ? ['--import', opts.preload] : [];
   const env = { ...process.env, LORAROUTE_DEBUG: '', ...opts.env };
-  const r = spawnSync(process.execPath, [...pre, bin, ...args], { encoding: 'utf8', env, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...pre, bin, ...args], { encoding: 'utf8', env, timeout: 600_000 }); // generous: CI machines can be very loaded
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
