@@ -1,7 +1,8 @@
 /**
  * The playground page served at `/`: one self-contained HTML file (no framework, no external requests).
- * Type an instruction: the analyzer's features and score and the router's probabilities (POST /v1/route)
- * appear as bars, then the answer streams in (POST /v1/completions, stream: true) with the expert used.
+ * Type an instruction: the analyzer's features and score and the router's probabilities
+ * appear as bars (the first event of POST /v1/completions, stream: true), then the answer streams in, with
+ * the expert used.
  * The model select forces an expert (or `base`); `auto` lets the router choose.
  */
 export const PLAYGROUND_HTML = `<!doctype html>
@@ -59,7 +60,7 @@ async function loadModels() {
 function showRouting(t, model) {
   $('score').textContent = 'score ' + t.score.toFixed(3) + ', tier ' + t.tier;
   const bars = $('bars'); bars.innerHTML = '';
-  const used = new Set((t.mixture || []).map((m) => m.name));
+  const used = new Set((t.mixture || []).map((m) => m.name)); // what this answer uses (forced or routed)
   for (const [name, p] of Object.entries(t.probabilities || {})) {
     const d = document.createElement('div'); d.className = 'bar' + (used.has(name) ? ' chosen' : ''); d.dataset.expert = name;
     d.innerHTML = '<span></span><div class="track"><div class="fill"></div></div><span></span>';
@@ -75,9 +76,6 @@ async function send() {
   const prompt = $('prompt').value, model = $('model').value;
   $('answer').textContent = ''; $('expert').textContent = ''; $('status').textContent = 'routing…'; $('status').className = 'muted';
   try {
-    const route = (await (await api('/v1/route', { prompts: [prompt] })).json()).data[0];
-    showRouting(route, model);
-    $('status').textContent = 'generating…';
     const r = await api('/v1/completions', { model, prompt, max_tokens: Number($('max').value) || 48, stream: true });
     $('expert').textContent = 'expert: ' + r.headers.get('X-LoraRoute-Expert');
     const reader = r.body.getReader(); const dec = new TextDecoder(); let buf = '';
@@ -92,6 +90,7 @@ async function send() {
         if (!data || data === '[DONE]') continue;
         const j = JSON.parse(data);
         if (j.error) throw new Error(j.error.message);
+        if (j.routing) { showRouting(j.routing, model); $('status').textContent = 'generating…'; }
         if (j.choices && j.choices[0]) $('answer').textContent += j.choices[0].text;
       }
     }
