@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { bundledModelDir } from '../../src/config/index.js';
 import { loadGPT2, useHalfWeightsForDecode } from '../../src/model/load.js';
 import { makeRng } from '../../src/model/sampling.js';
-import { DECODE_ROW_BLOCK, RowCaches } from '../../src/server/decode-backend.js';
+import { RowCaches } from '../../src/server/decode-backend.js';
 import { gaussian } from '../helpers/micro.js';
 
 const model = loadGPT2(bundledModelDir());
