@@ -68,12 +68,15 @@ export class RowCaches {
         inner.attentionCached(out.subarray(b * C, (b + 1) * C), qkv.subarray(b * 3 * C, (b + 1) * 3 * C), r.k[l], r.v[l], r.keyMask, r.past, 1, 1, C, NH, r.S);
       }
     };
+    const bound = new Map<PropertyKey, unknown>([['matmul', matmul], ['attentionCached', attentionCached]]);
     return new Proxy(inner, {
       get(target, prop, receiver) {
-        if (prop === 'matmul') return matmul;
-        if (prop === 'attentionCached') return attentionCached;
+        if (bound.has(prop)) return bound.get(prop);
         const v: unknown = Reflect.get(target, prop, receiver);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        if (typeof v !== 'function') return v;
+        const f = (v as (...a: unknown[]) => unknown).bind(target);
+        bound.set(prop, f);
+        return f;
       },
     });
   }
