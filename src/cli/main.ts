@@ -6,6 +6,7 @@ import { registerSweep } from './sweep.js';
 import { registerAnalyze } from './analyze.js';
 import { registerStratify } from './stratify.js';
 import { registerEvaluate } from './evaluate.js';
+import { registerServe } from './serve.js';
 import { LoraRouteError } from '../errors.js';
 
 /** Each command lives in its own file and exports one `registerX(program)`; the list below is the whole CLI (one line each). */
@@ -17,6 +18,7 @@ const commands: Array<(program: Command) => void> = [
   registerAnalyze,
   registerStratify,
   registerEvaluate,
+  registerServe,
 ];
 
 /** Exit statuses: 0 success, 1 an internal error (a bug: printed with its stack), 2 a user error (printed as its message). */
