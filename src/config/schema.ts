@@ -43,7 +43,7 @@ export const SCHEMA = {
       ascending: true,
       doc: 'Score cut points between tiers, num_experts - 1 of them; when omitted and num_experts is not 3, evenly spaced k/num_experts',
     }),
-    lora_rank: int({ default: 16, min: 1, max: 65_536, doc: 'LoRA rank r of every expert (at most the model\'s narrowest layer width, checked when the model is loaded)' }),
+    lora_rank: int({ default: 16, min: 1, doc: 'LoRA rank r of every expert' }),
     lora_alpha: num({ default: 32, min: 0, minExclusive: true, doc: 'LoRA alpha; the update is scaled by alpha/r (alpha/sqrt(r) with use_rslora)' }),
     lora_dropout: num({ default: 0.05, min: 0, max: 1, maxExclusive: true, doc: 'Dropout on the LoRA input during training' }),
     use_rslora: bool({ default: false, doc: 'Rank-stabilised LoRA scaling alpha/sqrt(r) (PEFT use_rslora)' }),

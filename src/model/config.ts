@@ -32,9 +32,10 @@ export const MAX_MODEL_PARAMS = 2_000_000_000;
 function int(raw: Record<string, unknown>, key: keyof typeof CONFIG_LIMITS, file: string, fallback?: number): number {
   const v = raw[key] ?? fallback;
   const max = CONFIG_LIMITS[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max) {
-    throw new LoraRouteError(`${file}: "${key}" must be a positive integer of at most ${max}, got ${quoteValue(raw[key] ?? v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    throw new LoraRouteError(`${file}: "${key}" must be a positive integer, got ${quoteValue(raw[key])}`);
   }
+  if (v > max) throw new LoraRouteError(`${file}: "${key}" = ${v} is above the limit of ${max}`);
   return v;
 }
 

@@ -145,7 +145,7 @@ function fromTokenizerJson(path: string, cfg: TokenizerConfig): TokenizerFiles {
   if (!isObject(json) || !isObject(json.model)) throw new LoraRouteError(`${path}: expected an object with "model"`);
   const model = json.model;
   if (model.type !== undefined && model.type !== 'BPE') {
-    throw new LoraRouteError(`${path}: model.type is ${quoteValue(model.type)}; only GPT-2 byte-level BPE is supported`);
+    throw new LoraRouteError(`${path}: model.type is '${quoteText(String(model.type))}'; only GPT-2 byte-level BPE is supported`);
   }
   if ((model.continuing_subword_prefix ?? '') !== '' || (model.end_of_word_suffix ?? '') !== '') {
     throw new LoraRouteError(`${path}: BPE with continuing_subword_prefix / end_of_word_suffix is not GPT-2 BPE`);
