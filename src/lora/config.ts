@@ -69,18 +69,19 @@ export function moduleRankScaling(cfg: LoraConfig, moduleName: string): { r: num
 }
 
 /** Compiles a regex from a config key (target_modules, exclude_modules, a pattern key); a bad one names both. */
-function checkRegex(source: string, key: string, where: string): void {
+function checkRegex(pattern: string, wrap: (p: string) => string, key: string, where: string): void {
   try {
-    new RegExp(source);
+    new RegExp(wrap(pattern));
   } catch (e) {
-    throw new LoraRouteError(`${where}: ${key} ${quoteValue(source)} is not a valid regular expression (${quoteText((e as Error).message, 200)})`);
+    throw new LoraRouteError(`${where}: ${key} ${quoteValue(pattern)} is not a valid regular expression (${quoteText((e as Error).message, 200)})`);
   }
 }
+const fullMatch = (p: string): string => `^(?:${p})$`;
 
 /** Checks a rank_pattern / alpha_pattern object: regex keys, positive values (integers for ranks). */
 function checkPattern(pattern: Record<string, unknown>, key: 'rank_pattern' | 'alpha_pattern', where: string): void {
   for (const [k, v] of Object.entries(pattern)) {
-    checkRegex(`^(.*\\.)?(${k})$`, `${key} key ${quoteValue(k)} (as a pattern)`, where);
+    checkRegex(k, (p) => `^(.*\\.)?(${p})$`, `${key} key`, where);
     const ok = typeof v === 'number' && Number.isFinite(v) && v > 0 && (key === 'alpha_pattern' || Number.isInteger(v));
     if (!ok) {
       throw new LoraRouteError(`${where}: ${key}[${quoteValue(k)}] must be a positive ${key === 'rank_pattern' ? 'integer' : 'number'}, got ${quoteValue(v)}`);
@@ -104,8 +105,8 @@ export function validateLoraConfig(cfg: LoraConfig, where: string): void {
   if (!(x === undefined || x === null || typeof x === 'string' || (Array.isArray(x) && x.every((e) => typeof e === 'string')))) {
     throw new LoraRouteError(`${where}: exclude_modules must be a list of module names, a regex string or null`);
   }
-  if (typeof t === 'string') checkRegex(`^(?:${t})$`, 'target_modules (a regex)', where);
-  if (typeof x === 'string') checkRegex(`^(?:${x})$`, 'exclude_modules (a regex)', where);
+  if (typeof t === 'string') checkRegex(t, fullMatch, 'target_modules (a regex)', where);
+  if (typeof x === 'string') checkRegex(x, fullMatch, 'exclude_modules (a regex)', where);
   const layers = cfg.layersToTransform;
   if (layers !== null && !(Array.isArray(layers) && layers.every((l) => Number.isInteger(l) && l >= 0))) {
     throw new LoraRouteError(`${where}: layers_to_transform must be a list of layer indices (integers >= 0), got ${quoteValue(layers)}`);
