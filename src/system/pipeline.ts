@@ -77,10 +77,11 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
   if (train.items.length === 0 || validation.items.length === 0) {
     throw new LoraRouteError(`not enough data in ${data.paths.join(', ')}: ${train.items.length} train and ${validation.items.length} validation examples`);
   }
-  const emptyTiers = tierCounts(train.items, K).flatMap((n, k) => (n === 0 ? [k] : []));
+  const trainTiers = tierCounts(train.items, K);
+  const emptyTiers = trainTiers.flatMap((n, k) => (n === 0 ? [k] : []));
   if (emptyTiers.length > 0) {
     throw new LoraRouteError(
-      `model.num_experts = ${K}, but tier(s) ${emptyTiers.join(', ')} have no train examples (tiers ${tierCounts(train.items, K).join(' / ')}): ` +
+      `model.num_experts = ${K}, but tier(s) ${emptyTiers.join(', ')} have no train examples (tiers ${trainTiers.join(' / ')}): ` +
         'each expert trains on its own tier; use fewer experts or other model.complexity_thresholds',
     );
   }

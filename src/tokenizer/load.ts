@@ -83,6 +83,7 @@ function checkAdded(added: AddedToken[], vocab: Map<string, number>, where: stri
   for (const [tok, id] of vocab) vocabTok.set(id, tok);
   const seen = new Map<number, string>();
   for (const t of added) {
+    if (t.content === '') throw new LoraRouteError(`${where}: added token ${t.id} has empty content`);
     const v = vocabTok.get(t.id);
     if (v !== undefined && v !== t.content) {
       throw new LoraRouteError(`${where}: added token '${quoteText(t.content)}' has id ${t.id}, which is the vocabulary's token '${quoteText(v)}'`);

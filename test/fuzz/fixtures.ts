@@ -39,8 +39,14 @@ export function byteVocab(): Record<string, number> {
   return vocab;
 }
 
-/** An HF tokenizer.json for the byte vocabulary (one merge, "Ġ t" is not in it: no merges at all is allowed). */
-export function tokenizerJson(): Record<string, unknown> {
+/** An HF tokenizer.json for the byte vocabulary, with no merges (allowed: a byte-level tokenizer). */
+export interface TokenizerJson {
+  added_tokens: Array<{ id: unknown; content: string; special?: boolean }>;
+  model: { type: string; vocab: Record<string, unknown>; merges: unknown[] };
+  [key: string]: unknown;
+}
+
+export function tokenizerJson(): TokenizerJson {
   return {
     version: '1.0',
     added_tokens: [{ id: 256, content: '<|endoftext|>', special: true }],

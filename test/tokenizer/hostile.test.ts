@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoraRouteError } from '../../src/errors.js';
 import { GPT2Tokenizer } from '../../src/tokenizer/gpt2.js';
-import { byteVocab, tokenizerJson } from '../fuzz/fixtures.js';
+import { byteVocab, tokenizerJson, type TokenizerJson } from '../fuzz/fixtures.js';
 import { tempDir } from '../io/helpers.js';
 
 const root = tempDir('loraroute-hostile-tok-');
@@ -14,10 +14,10 @@ const isErr = (re: RegExp) => (e: unknown) => e instanceof LoraRouteError && re.
 let n = 0;
 
 /** A folder with tokenizer.json = `mutate(valid object)`. */
-function tokDir(mutate: (j: Record<string, any>) => void = () => {}, text?: string): string {
+function tokDir(mutate: (j: TokenizerJson) => void = () => {}, text?: string): string {
   const dir = join(root, `t${n++}`);
   mkdirSync(dir);
-  const j = tokenizerJson() as Record<string, any>;
+  const j = tokenizerJson();
   mutate(j);
   writeFileSync(join(dir, 'tokenizer.json'), text ?? JSON.stringify(j));
   return dir;
