@@ -6,7 +6,7 @@ import { openSafetensors, writeSafetensors, type TensorToWrite } from '../io/saf
 import { readUserJson } from '../io/user-file.js';
 import { assertFinite } from '../io/finite.js';
 import { resolveRouterConfig, type ResolvedRouterConfig } from './config.js';
-import { RouterMLP } from './mlp.js';
+import { RouterMLP, routerTensorSpecs } from './mlp.js';
 import { FeatureNormalizer, type NormalizerJSON } from './normalizer.js';
 import { Router, type LabelMode, type RouterMeta } from './router.js';
 
@@ -86,18 +86,22 @@ export function loadRouter(dir: string): Router {
   check(normalizer.dim === cfg.inputDim, `${jsonPath}: normaliser has ${normalizer.dim} columns, expected inputDim ${cfg.inputDim}`);
   if (j.expertNames) check(j.expertNames.length === cfg.numExperts, `${jsonPath}: ${j.expertNames.length} expertNames for numExperts ${cfg.numExperts}`);
 
-  const mlp = new RouterMLP(cfg, 0);
+  // the shapes are checked against the tensors present before the MLP (sized by router.json) is allocated
+  const specs = routerTensorSpecs(cfg);
   const file = openSafetensors(stPath);
-  const expected = new Set(mlp.specs.map((s) => s.name));
+  const expected = new Set(specs.map((s) => s.name));
   const extra = file.names().filter((n) => !expected.has(n));
   check(extra.length === 0, `${stPath}: unexpected tensor(s) ${extra.join(', ')} for the config in ${ROUTER_CONFIG_FILE} (scoreHead ${cfg.scoreHead})`);
-  for (const s of mlp.specs) {
+  for (const s of specs) {
     check(file.has(s.name), `${stPath}: missing tensor '${s.name}' (expected shape [${s.shape.join(', ')}] from ${ROUTER_CONFIG_FILE})`);
     const info = file.info(s.name);
     check(
       info.shape.length === s.shape.length && info.shape.every((d, i) => d === s.shape[i]),
       `${stPath}: tensor '${s.name}' has shape [${info.shape.join(', ')}], but ${ROUTER_CONFIG_FILE} implies [${s.shape.join(', ')}]`,
     );
+  }
+  const mlp = new RouterMLP(cfg, 0);
+  for (const s of mlp.specs) {
     const data = file.getF32(s.name);
     assertFinite(data, stPath, s.name);
     mlp.params.set(data, s.offset);

@@ -77,14 +77,6 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
   if (train.items.length === 0 || validation.items.length === 0) {
     throw new LoraRouteError(`not enough data in ${data.paths.join(', ')}: ${train.items.length} train and ${validation.items.length} validation examples`);
   }
-  const trainTiers = tierCounts(train.items, K);
-  const emptyTiers = trainTiers.flatMap((n, k) => (n === 0 ? [k] : []));
-  if (emptyTiers.length > 0) {
-    throw new LoraRouteError(
-      `model.num_experts = ${K}, but tier(s) ${emptyTiers.join(', ')} have no train examples (tiers ${trainTiers.join(' / ')}): ` +
-        'each expert trains on its own tier; use fewer experts or other model.complexity_thresholds',
-    );
-  }
   progress.log(
     `data: ${train.items.length} train / ${validation.items.length} validation examples; tiers (train) ${tierCounts(train.items, K).join(' / ')}, ` +
       `(validation) ${tierCounts(validation.items, K).join(' / ')}; ${train.stats.truncated} responses truncated at ${config.data.max_length} tokens`,

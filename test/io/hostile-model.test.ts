@@ -3,12 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoraRouteError } from '../../src/errors.js';
 import { openCheckpoint, writeSafetensors } from '../../src/io/safetensors.js';
 import { loadPeftAdapter } from '../../src/lora/peft.js';
 import { loadGPT2 } from '../../src/model/load.js';
+import { loadRouter, saveRouter } from '../../src/router/io.js';
+import { FeatureNormalizer } from '../../src/router/normalizer.js';
+import { Router } from '../../src/router/router.js';
 import { ReferenceBackend } from '../../src/tensor/reference.js';
 import { adapterConfig, adapterTensors, MICRO_CONFIG, microCfg, microTensors, writeAdapterDir, writeModelDir } from '../fuzz/fixtures.js';
 import { tempDir } from './helpers.js';
@@ -110,4 +113,34 @@ test('adapter_config.json with a BOM loads', () => {
   const dir = writeAdapterDir(fresh());
   writeFileSync(join(dir, 'adapter_config.json'), '\uFEFF' + JSON.stringify(adapterConfig()));
   assert.equal(loadPeftAdapter(dir, microCfg()).config.r, 2);
+});
+
+function savedRouter(): string {
+  const r = Router.create(
+    { featureNames: ['a', 'b'], pooledDim: 0, labelMode: 'tier', numExperts: 3, hiddenDim: 4, dropout: 0, activation: 'gelu', scoreHead: false },
+    1,
+  );
+  r.normalizer = FeatureNormalizer.fit(new Float32Array([0, 1, 2, 3, 4, 5]), 3, 2);
+  const dir = fresh();
+  saveRouter(dir, r);
+  return dir;
+}
+
+test('router.json sizes are checked against router.safetensors before the MLP is allocated', () => {
+  const dir = savedRouter();
+  const j = JSON.parse(readFileSync(join(dir, 'router.json'), 'utf8'));
+  j.config.hiddenDim = 2e9;
+  writeFileSync(join(dir, 'router.json'), '\uFEFF' + JSON.stringify(j));
+  assert.throws(() => loadRouter(dir), isErr(/router\.safetensors: tensor 'fc1\.weight' has shape \[4, 2\], but router\.json implies \[2000000000, 2\]/));
+});
+
+test('NaN router weights are refused naming the tensor; router.json with a BOM loads', () => {
+  const dir = savedRouter();
+  writeFileSync(join(dir, 'router.json'), '\uFEFF' + readFileSync(join(dir, 'router.json'), 'utf8'));
+  assert.equal(loadRouter(dir).numExperts, 3);
+  const st = openSafetensors(join(dir, 'router.safetensors'));
+  const tensors = Object.fromEntries(st.names().map((name) => [name, { dtype: 'F32' as const, shape: st.info(name).shape, data: st.getF32(name) }]));
+  tensors['fc2.bias']!.data[1] = NaN;
+  writeSafetensors(join(dir, 'router.safetensors'), tensors);
+  assert.throws(() => loadRouter(dir), isErr(/router\.safetensors: tensor 'fc2\.bias' is not finite/));
 });
