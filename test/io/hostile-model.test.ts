@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoraRouteError } from '../../src/errors.js';
-import { openCheckpoint, writeSafetensors } from '../../src/io/safetensors.js';
+import { openCheckpoint, openSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { loadPeftAdapter } from '../../src/lora/peft.js';
 import { loadGPT2 } from '../../src/model/load.js';
 import { loadRouter, saveRouter } from '../../src/router/io.js';
