@@ -5,7 +5,7 @@ import { getBackend, type BackendName } from '../tensor/select.js';
 import type { Backend } from '../tensor/backend.js';
 import { readGPT2Config } from './config.js';
 import { GPT2 } from './gpt2.js';
-import { loadWeights, weightCount } from './weights.js';
+import { checkCheckpoint, loadWeights, weightCount } from './weights.js';
 import { NativeBackend } from '../tensor/native.js';
 import { bundledModelDir } from '../config/paths.js';
 
@@ -19,10 +19,12 @@ export function loadGPT2(dir: string = bundledModelDir(), opts: LoadModelOptions
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new LoraRouteError(`model folder ${dir} does not exist`);
   const config = readGPT2Config(dir);
   const backend = typeof opts.backend === 'object' ? opts.backend : getBackend(opts.backend ?? 'auto');
+  const checkpoint = openCheckpoint(dir);
+  checkCheckpoint(config, checkpoint); // sizes come from the tensors present, before the buffer is allocated
   const buffer = new Float32Array(weightCount(config));
   // 2 MB pages under the weights (asked before they are written, when it is free): decode streams them all
   if (backend instanceof NativeBackend) backend.adviseHugePages(buffer);
-  const weights = loadWeights(config, openCheckpoint(dir), buffer);
+  const weights = loadWeights(config, checkpoint, buffer);
   return new GPT2(config, weights, backend);
 }
 

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadConfig, serializeConfig, resolveModelDir, type Config } from '../config/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readUserJson } from '../io/user-file.js';
 import { LoraRouteError } from '../errors.js';
 import type { GPT2Config } from '../model/config.js';
 import type { LoraAdapter } from '../lora/adapter.js';
@@ -68,12 +69,7 @@ export function readManifest(dir: string): Manifest {
     const hf = existsSync(join(dir, 'config.json')) ? ' — it looks like a Hugging Face model folder: pass it as --model' : '';
     throw new LoraRouteError(`${dir} is not a trained loraroute folder (no ${MANIFEST}; expected e.g. RUN/best_model)${hf}`);
   }
-  let m: Manifest;
-  try {
-    m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
-  } catch (e) {
-    throw new LoraRouteError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
+  const m = readUserJson(file, 'model manifest') as Manifest;
   if (m.format !== FORMAT || !Array.isArray(m.experts) || m.experts.length === 0) {
     throw new LoraRouteError(`${file}: expected {"format": "${FORMAT}", "experts": [...]} `);
   }
