@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { BackendName } from '../tensor/select.js';
-import { ModelRegistry, startServer } from '../server/server.js';
 import { intArg, repeatable } from './options.js';
 
 interface ServeFlags {
@@ -41,6 +40,9 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'native', 'reference']).default('auto'))
     .option('--fp32-weights', 'decode with the fp32 weights (default on the native backend: an fp16 copy)')
     .action(async (flags: ServeFlags) => {
+      // loaded only for `serve`: the HTTP stack (and the WebAssembly that Node's HTTP parser reserves) stays
+      // out of every other command's start-up and address space
+      const { ModelRegistry, startServer } = await import('../server/server.js');
       const reg = ModelRegistry.load({
         modelDir: flags.modelDir, model: flags.model, adapters: flags.adapter.map(adapterSpec), backend: flags.backend, fp32Weights: flags.fp32Weights,
       });

@@ -67,7 +67,7 @@ describe('finetune (bundled model, smoke sizes)', () => {
     const before = readFileSync(join(out, 'final_adapter', ADAPTER_WEIGHTS));
     const r = await finetune({ sets: SETS, out, resume: true }, silentProgress());
     assert.deepEqual([r.status, r.steps], ['finished', 2]);
-    assert.equal(r.tokens, 0, 'no training step ran');
+    assert.ok(r.tokens > 0, 'the finished run keeps its token count (its budget); no step ran (steps unchanged)');
     assert.deepEqual(loadPeftAdapter(join(out, 'final_adapter'), modelConfig).params, loadPeftAdapter(join(out, 'adapter'), modelConfig).params);
     const after = loadPeftAdapter(join(out, 'final_adapter'), modelConfig);
     assert.ok(after.params.length > 0);
