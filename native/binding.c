@@ -7,12 +7,17 @@
 #include <node_api.h>
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
+#include "cpu.h"
+#include "fused.h"
 #include "memory.h"
 #include "ops.h"
+#include "pool.h"
 
 /* OpenBLAS extensions (declared here too in case the cblas.h found is not OpenBLAS's own) */
 void openblas_set_num_threads(int num_threads);
@@ -175,7 +180,7 @@ static napi_value js_add_bias(napi_env env, napi_callback_info info) {
   float *out, *bias;
   CHECK(dim(c, 2, "M", &M) && dim(c, 3, "N", &N));
   CHECK(f32(c, 0, "out", &out, M * N, 0) && f32(c, 1, "bias", &bias, N, 0));
-  lr_k()->add_bias(out, bias, M, N);
+  lr_add_bias(out, bias, M, N);
   return undef(env);
 }
 
@@ -187,10 +192,9 @@ static napi_value js_bias_backward(napi_env env, napi_callback_info info) {
   float *dbias, *dout;
   CHECK(dim(c, 2, "M", &M) && dim(c, 3, "N", &N) && flag(c, 4, &acc));
   CHECK(f32(c, 0, "dbias", &dbias, N, 0) && f32(c, 1, "dout", &dout, M * N, 0));
-  double *tmp = malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
+  double *tmp = lr_scratch(0, sizeof(double) * (size_t)(N > 0 ? N : 1));
   CHECK(tmp || oom(c));
   lr_k()->bias_backward(dbias, dout, M, N, acc, tmp);
-  free(tmp);
   return undef(env);
 }
 
@@ -201,7 +205,7 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
   float *out, *a, *b;
   CHECK(dim(c, 3, "n", &n));
   CHECK(f32(c, 0, "out", &out, n, 0) && f32(c, 1, "a", &a, n, 0) && f32(c, 2, "b", &b, n, 0));
-  lr_k()->add(out, a, b, n);
+  lr_add(out, a, b, n);
   return undef(env);
 }
 
@@ -216,7 +220,7 @@ static napi_value js_axpy(napi_env env, napi_callback_info info) {
   if (y == x) { /* y += alpha * y: the restrict-qualified kernel must not see aliasing */
     for (int64_t i = 0; i < n; i++) y[i] = y[i] + (float)alpha * y[i];
   } else {
-    lr_k()->axpy(y, x, (float)alpha, n);
+    lr_axpy(y, x, (float)alpha, n);
   }
   return undef(env);
 }
@@ -230,7 +234,7 @@ static napi_value js_layernorm_forward(napi_env env, napi_callback_info info) {
   CHECK(dim(c, 6, "N", &N) && dim(c, 7, "C", &C) && num(c, 8, "eps", &eps));
   CHECK(f32(c, 0, "out", &out, N * C, 0) && f32(c, 1, "mean", &mean, N, 0) && f32(c, 2, "rstd", &rstd, N, 0));
   CHECK(f32(c, 3, "x", &x, N * C, 0) && f32(c, 4, "weight", &w, C, 0) && f32(c, 5, "bias", &b, C, 0));
-  lr_k()->layernorm_forward(out, mean, rstd, x, w, b, N, C, (float)eps);
+  lr_layernorm_forward(out, mean, rstd, x, w, b, N, C, (float)eps);
   return undef(env);
 }
 
@@ -244,7 +248,7 @@ static napi_value js_layernorm_backward(napi_env env, napi_callback_info info) {
   CHECK(f32(c, 0, "dx", &dx, N * C, 0) && f32(c, 1, "dweight", &dw, C, 1) && f32(c, 2, "dbias", &db, C, 1));
   CHECK(f32(c, 3, "dout", &dout, N * C, 0) && f32(c, 4, "x", &x, N * C, 0) && f32(c, 5, "weight", &w, C, 0));
   CHECK(f32(c, 6, "mean", &mean, N, 0) && f32(c, 7, "rstd", &rstd, N, 0));
-  lr_k()->layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, acc);
+  lr_layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, acc);
   return undef(env);
 }
 
@@ -255,7 +259,7 @@ static napi_value js_gelu_forward(napi_env env, napi_callback_info info) {
   float *out, *x;
   CHECK(dim(c, 2, "n", &n));
   CHECK(f32(c, 0, "out", &out, n, 0) && f32(c, 1, "x", &x, n, 0));
-  lr_k()->gelu_forward(out, x, n);
+  lr_gelu_forward(out, x, n);
   return undef(env);
 }
 
@@ -266,7 +270,7 @@ static napi_value js_gelu_backward(napi_env env, napi_callback_info info) {
   float *dx, *x, *dout;
   CHECK(dim(c, 3, "n", &n));
   CHECK(f32(c, 0, "dx", &dx, n, 0) && f32(c, 1, "x", &x, n, 0) && f32(c, 2, "dout", &dout, n, 0));
-  lr_k()->gelu_backward(dx, x, dout, n);
+  lr_gelu_backward(dx, x, dout, n);
   return undef(env);
 }
 
@@ -359,11 +363,7 @@ static napi_value js_embedding_forward(napi_env env, napi_callback_info info) {
         typed(c, 4, "wpe", napi_float32_array, (void **)&wpe, &npe, 0));
   const int64_t V = C > 0 ? nte / C : 0, P = C > 0 ? npe / C : 0;
   CHECK(C == 0 || (ids_in_range(c, ids, BT, V, "ids") && ids_in_range(c, pos, BT, P, "positions")));
-  for (int64_t i = 0; i < BT; i++) {
-    const float *te = wte + (int64_t)ids[i] * C, *pe = wpe + (int64_t)pos[i] * C;
-    float *o = out + i * C;
-    for (int64_t j = 0; j < C; j++) o[j] = te[j] + pe[j];
-  }
+  lr_embedding_forward(out, ids, pos, wte, wpe, BT, C);
   return undef(env);
 }
 
@@ -399,7 +399,7 @@ static napi_value js_xent_forward(napi_env env, napi_callback_info info) {
   CHECK(i32(c, 2, "targets", &tg, N, 0));
   for (int64_t i = 0; i < N; i++)
     if (tg[i] >= V) CHECK(fail(c, 1, "%stargets holds %lld, outside the vocabulary [0, %lld)", "", tg[i], V));
-  lr_k()->xent_forward(losses, logits, tg, N, V);
+  lr_xent_forward(losses, logits, tg, N, V);
   return undef(env);
 }
 
@@ -414,7 +414,7 @@ static napi_value js_xent_backward(napi_env env, napi_callback_info info) {
   CHECK(i32(c, 2, "targets", &tg, N, 0) && f32(c, 3, "dloss", &dloss, N, 0));
   for (int64_t i = 0; i < N; i++)
     if (tg[i] >= V) CHECK(fail(c, 1, "%stargets holds %lld, outside the vocabulary [0, %lld)", "", tg[i], V));
-  lr_k()->xent_backward(dlogits, logits, tg, dloss, N, V);
+  lr_xent_backward(dlogits, logits, tg, dloss, N, V);
   return undef(env);
 }
 
@@ -426,7 +426,7 @@ static napi_value js_dropout_mask(napi_env env, napi_callback_info info) {
   float *mask;
   CHECK(dim(c, 1, "n", &n) && num(c, 2, "p", &p) && num(c, 3, "seed", &seed) && num(c, 4, "offset", &offset));
   CHECK(f32(c, 0, "mask", &mask, n, 0));
-  lr_k()->dropout_mask(mask, n, p, to_uint32(seed), (int64_t)to_uint32(offset));
+  lr_dropout_mask(mask, n, p, to_uint32(seed), (int64_t)to_uint32(offset));
   return undef(env);
 }
 
@@ -437,7 +437,7 @@ static napi_value js_mul(napi_env env, napi_callback_info info) {
   float *out, *x, *m;
   CHECK(dim(c, 3, "n", &n));
   CHECK(f32(c, 0, "out", &out, n, 0) && f32(c, 1, "x", &x, n, 0) && f32(c, 2, "mask", &m, n, 0));
-  lr_k()->mul(out, x, m, n);
+  lr_mul(out, x, m, n);
   return undef(env);
 }
 
@@ -451,7 +451,7 @@ static napi_value js_adamw(napi_env env, napi_callback_info info) {
   CHECK(num(c, 8, "eps", &eps) && num(c, 9, "weightDecay", &wd) && num(c, 10, "step", &step));
   CHECK(f32(c, 0, "params", &p, n, 0) && f32(c, 1, "grads", &g, n, 0) && f32(c, 2, "m", &m, n, 0) &&
         f32(c, 3, "v", &v, n, 0));
-  lr_k()->adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
+  lr_adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
   return undef(env);
 }
 
@@ -462,7 +462,7 @@ static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
   float *x;
   CHECK(dim(c, 1, "n", &n) && f32(c, 0, "x", &x, n, 0));
   napi_value r;
-  napi_create_double(env, lr_k()->sum_squares(x, n), &r);
+  napi_create_double(env, lr_sum_squares(x, n), &r);
   return r;
 }
 
@@ -473,7 +473,7 @@ static napi_value js_scale(napi_env env, napi_callback_info info) {
   double s;
   float *x;
   CHECK(num(c, 1, "s", &s) && dim(c, 2, "n", &n) && f32(c, 0, "x", &x, n, 0));
-  lr_k()->scale(x, (float)s, n);
+  lr_scale(x, (float)s, n);
   return undef(env);
 }
 
@@ -558,31 +558,85 @@ static void set_str(napi_env env, napi_value obj, const char *key, const char *v
   napi_set_named_property(env, obj, key, v);
 }
 
-/* info() -> { isa, blasConfig, blasCore, blasThreads } */
+static void set_int(napi_env env, napi_value obj, const char *key, int64_t val) {
+  napi_value v;
+  napi_create_int64(env, val, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+/* info() -> { isa, cpuIsa, cpu, blasConfig, blasCore, blasThreads, threads, cpusAvailable, scratchBytes } */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value obj, n;
+  napi_value obj;
   napi_create_object(env, &obj);
   set_str(env, obj, "isa", lr_k()->isa);
+  set_str(env, obj, "cpuIsa", lr_isa_name(lr_cpu_info()->level));
+  set_str(env, obj, "cpu", lr_cpu_info()->brand);
   set_str(env, obj, "blasConfig", openblas_get_config());
   set_str(env, obj, "blasCore", openblas_get_corename());
-  napi_create_int32(env, openblas_get_num_threads(), &n);
-  napi_set_named_property(env, obj, "blasThreads", n);
+  set_int(env, obj, "blasThreads", openblas_get_num_threads());
+  set_int(env, obj, "threads", lr_pool_threads());
+  set_int(env, obj, "cpusAvailable", lr_cpus_available());
+  set_int(env, obj, "scratchBytes", (int64_t)lr_scratch_bytes());
   return obj;
 }
 
-/* setBlasThreads(n): the size of OpenBLAS's pool, the addon's only threads */
-static napi_value js_set_blas_threads(napi_env env, napi_callback_info info) {
-  BEGIN("setBlasThreads");
+/* setThreads(n): the size of the addon's pool (its only threads; OpenBLAS stays at one); 0 = one per CPU */
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  BEGIN("setThreads");
   int64_t n;
   CHECK(dim(c, 0, "n", &n));
-  if (n < 1) n = 1;
-  openblas_set_num_threads((int)n);
+  if (n > 64) n = 64;
+  lr_pool_set_threads(n >= 1 ? (int)n : lr_cpus_available());
   return undef(env);
 }
 
+/* ---- module init: one JS thread only ------------------------------------------------------------- */
+
+/* The addon keeps process-wide state (the kernel table, the thread pool, scratch memory, OpenBLAS's
+ * settings) that one JS thread uses at a time without locks. So it loads in one JS thread of a process:
+ * the first that loads it (the main thread or a worker). Another thread's require() throws; once the
+ * owning thread has exited (its environment is torn down) another may load it. */
+static _Atomic(napi_env) g_owner;
+
+static void owner_cleanup(void *arg) {
+  (void)arg;
+  lr_pool_shutdown();
+  lr_scratch_release();
+  atomic_store(&g_owner, NULL);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
-  lr_select_kernels(getenv("LORAROUTE_NATIVE_ISA"));
+  napi_env none = NULL;
+  const int first = atomic_compare_exchange_strong(&g_owner, &none, env);
+  if (!first && none != env) {
+    napi_throw_error(env, "LORAROUTE_NATIVE_THREAD",
+                     "loraroute native addon: already loaded by another JS thread of this process; it can be used from "
+                     "one thread at a time (load it in one worker or in the main thread, or use the reference backend "
+                     "in the others)");
+    return NULL;
+  }
+  if (first) {
+    const char *force = getenv("LORAROUTE_ISA");
+    if (!force || !*force) force = getenv("LORAROUTE_NATIVE_ISA"); /* the older name */
+    const int level = force && *force ? lr_isa_parse(force) : -1;
+    if (force && *force && level < 0) {
+      atomic_store(&g_owner, NULL);
+      napi_throw_error(env, "LORAROUTE_ISA", "loraroute native addon: LORAROUTE_ISA must be baseline, avx2 or avx512");
+      return NULL;
+    }
+    if (lr_select_kernels(level) != 0) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "loraroute native addon: LORAROUTE_ISA=%s but this CPU only has %s", force,
+               lr_isa_name(lr_cpu_info()->level));
+      atomic_store(&g_owner, NULL);
+      napi_throw_error(env, "LORAROUTE_ISA", msg);
+      return NULL;
+    }
+    const char *th = getenv("LORAROUTE_THREADS");
+    lr_ops_init(th && *th ? atoi(th) : 0);
+    napi_add_env_cleanup_hook(env, owner_cleanup, NULL);
+  }
   const napi_property_descriptor props[] = {
 #define FN(name, f) {name, NULL, f, NULL, NULL, NULL, napi_enumerable, NULL}
       FN("matmul", js_matmul),
@@ -610,7 +664,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("adviseHugePages", js_advise_huge_pages),
       FN("releaseHalf", js_release_half),
       FN("info", js_info),
-      FN("setBlasThreads", js_set_blas_threads),
+      FN("setThreads", js_set_threads),
+      FN("setBlasThreads", js_set_threads),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
