@@ -5,9 +5,10 @@ import { registerTrain } from './train.js';
 import { registerAnalyze } from './analyze.js';
 import { registerStratify } from './stratify.js';
 import { registerEvaluate } from './evaluate.js';
+import { registerDoctor } from './doctor.js';
 
 /** Each command lives in its own file and exports one `registerX(program)`; the list below is the whole CLI. */
-const commands: Array<(program: Command) => void> = [registerGenerate, registerFinetune, registerTrain, registerAnalyze, registerStratify, registerEvaluate];
+const commands: Array<(program: Command) => void> = [registerGenerate, registerFinetune, registerTrain, registerAnalyze, registerStratify, registerEvaluate, registerDoctor];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command();
