@@ -8,6 +8,7 @@
         "native/fused.c",
         "native/pool.c",
         "native/arena.c",
+        "native/stream.c",
         "native/cpu.c",
         "native/kernels_base.c",
         "native/kernels_avx2.c",

@@ -18,6 +18,7 @@
 #include "memory.h"
 #include "ops.h"
 #include "pool.h"
+#include "stream.h"
 
 /* OpenBLAS extensions (declared here too in case the cblas.h found is not OpenBLAS's own) */
 void openblas_set_num_threads(int num_threads);
@@ -591,6 +592,22 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* readBandwidth(mb, passes, threads) -> GB/s: the STREAM-like probe of stream.h (threads 1 or 0 = the pool) */
+static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
+  BEGIN("readBandwidth");
+  int64_t mb, passes, threads;
+  CHECK(dim(c, 0, "mb", &mb) && dim(c, 1, "passes", &passes) && dim(c, 2, "threads", &threads));
+  if (mb < 1 || mb > 65536 || passes < 1 || passes > 100) {
+    fail(c, 1, "%smb must be in [1, 65536] and passes in [1, 100] (got %lld, %lld)", "", mb, passes);
+    return NULL;
+  }
+  const double gbs = lr_read_bandwidth(mb << 20, (int)passes, threads == 1 ? 1 : 0);
+  CHECK(gbs > 0 || oom(c));
+  napi_value r;
+  napi_create_double(env, gbs, &r);
+  return r;
+}
+
 /* ---- module init: one JS thread only ------------------------------------------------------------- */
 
 /* The addon keeps process-wide state (the kernel table, the thread pool, scratch memory, OpenBLAS's
@@ -666,6 +683,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("info", js_info),
       FN("setThreads", js_set_threads),
       FN("setBlasThreads", js_set_threads),
+      FN("readBandwidth", js_read_bandwidth),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -47,6 +47,7 @@ interface NativeAddon {
   adviseHugePages(weights: F32, collapse: boolean): boolean;
   info(): AddonInfo;
   setThreads(n: number): void;
+  readBandwidth(mb: number, passes: number, threads: number): number;
 }
 
 /** An fp16 copy of a weight buffer, owned by the addon (freed by releaseHalf or by GC). */
@@ -142,6 +143,15 @@ export class NativeBackend implements Backend {
    */
   setThreads(n: number): void {
     this.addon.setThreads(n);
+  }
+
+  /**
+   * A STREAM-like probe: GB/s (1e9 bytes) at which this machine reads `mb` MiB that no cache holds (best of
+   * `passes`), on one thread or on the engine's whole pool: the ceiling of a decode step, which reads every
+   * weight once. Allocates and frees that buffer; takes about passes x mb / bandwidth.
+   */
+  readBandwidth(opts: { mb?: number; passes?: number; threads?: 'one' | 'all' } = {}): number {
+    return this.addon.readBandwidth(opts.mb ?? 512, opts.passes ?? 3, opts.threads === 'one' ? 1 : 0);
   }
 
   matmul(out: F32, a: F32, b: F32, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
