@@ -162,10 +162,14 @@ describe('native backend', { skip }, () => {
   for (const isa of ISAS.slice(0, ISAS.indexOf(cpuIsa) + 1)) {
     test(`the ${isa} kernels pass the shared backend suite (LORAROUTE_ISA=${isa})`, { timeout: 120_000 }, () => {
       const suite = join(dirname(fileURLToPath(import.meta.url)), '..', 'backend', 'native.test.js');
-      const r = spawnSync(process.execPath, ['--test', '--test-reporter=dot', suite], {
-        encoding: 'utf8', env: { ...process.env, LORAROUTE_ISA: isa }, timeout: 110_000,
-      });
+      // without NODE_TEST_CONTEXT: inherited from this run, it makes the child's `node --test` skip its files
+      const env: NodeJS.ProcessEnv = { ...process.env, LORAROUTE_ISA: isa };
+      delete env.NODE_TEST_CONTEXT;
+      const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', suite], { encoding: 'utf8', env, timeout: 110_000 });
       assert.equal(r.status, 0, `suite on the ${isa} kernels failed:\n${r.stdout.slice(-3000)}`);
+      assert.match(r.stdout, new RegExp(`the ${isa} kernels were loaded`), 'the child ran the suite on the forced kernels');
+      const pass = /ℹ pass (\d+)/.exec(r.stdout), fail = /ℹ fail (\d+)/.exec(r.stdout);
+      assert.ok(pass && Number(pass[1]) > 200 && fail && fail[1] === '0', `child summary: pass ${pass?.[1]}, fail ${fail?.[1]}`);
     });
   }
 });
