@@ -8,12 +8,18 @@
 #include <node_api.h>
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
+#include "cpu.h"
+#include "fused.h"
 #include "memory.h"
 #include "ops.h"
+#include "pool.h"
+#include "stream.h"
 
 /* OpenBLAS extensions (declared here too in case the cblas.h found is not OpenBLAS's own) */
 void openblas_set_num_threads(int num_threads);
@@ -230,7 +236,7 @@ static napi_value js_add_bias(napi_env env, napi_callback_info info) {
   float *out, *bias;
   CHECK(dim(c, 2, "M", &M) && dim(c, 3, "N", &N));
   CHECK(F32(0, "out", &out, 0, M, N) && F32(1, "bias", &bias, 0, N));
-  lr_k()->add_bias(out, bias, M, N);
+  lr_add_bias(out, bias, M, N);
   return undef(env);
 }
 
@@ -242,10 +248,9 @@ static napi_value js_bias_backward(napi_env env, napi_callback_info info) {
   float *dbias, *dout;
   CHECK(dim(c, 2, "M", &M) && dim(c, 3, "N", &N) && flag(c, 4, &acc));
   CHECK(F32(0, "dbias", &dbias, 0, N) && F32(1, "dout", &dout, 0, M, N));
-  double *tmp = malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
+  double *tmp = lr_scratch(0, sizeof(double) * (size_t)(N > 0 ? N : 1));
   CHECK(tmp || oom(c));
   lr_k()->bias_backward(dbias, dout, M, N, acc, tmp);
-  free(tmp);
   return undef(env);
 }
 
@@ -256,7 +261,7 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
   float *out, *a, *b;
   CHECK(dim(c, 3, "n", &n));
   CHECK(F32(0, "out", &out, 0, n) && F32(1, "a", &a, 0, n) && F32(2, "b", &b, 0, n));
-  lr_k()->add(out, a, b, n);
+  lr_add(out, a, b, n);
   return undef(env);
 }
 
@@ -271,7 +276,7 @@ static napi_value js_axpy(napi_env env, napi_callback_info info) {
   if (y == x) { /* y += alpha * y: the restrict-qualified kernel must not see aliasing */
     for (int64_t i = 0; i < n; i++) y[i] = y[i] + (float)alpha * y[i];
   } else {
-    lr_k()->axpy(y, x, (float)alpha, n);
+    lr_axpy(y, x, (float)alpha, n);
   }
   return undef(env);
 }
@@ -285,7 +290,7 @@ static napi_value js_layernorm_forward(napi_env env, napi_callback_info info) {
   CHECK(dim(c, 6, "N", &N) && dim(c, 7, "C", &C) && num(c, 8, "eps", &eps));
   CHECK(F32(0, "out", &out, 0, N, C) && F32(1, "mean", &mean, 0, N) && F32(2, "rstd", &rstd, 0, N));
   CHECK(F32(3, "x", &x, 0, N, C) && F32(4, "weight", &w, 0, C) && F32(5, "bias", &b, 0, C));
-  lr_k()->layernorm_forward(out, mean, rstd, x, w, b, N, C, (float)eps);
+  lr_layernorm_forward(out, mean, rstd, x, w, b, N, C, (float)eps);
   return undef(env);
 }
 
@@ -299,7 +304,7 @@ static napi_value js_layernorm_backward(napi_env env, napi_callback_info info) {
   CHECK(F32(0, "dx", &dx, 0, N, C) && F32(1, "dweight", &dw, 1, C) && F32(2, "dbias", &db, 1, C));
   CHECK(F32(3, "dout", &dout, 0, N, C) && F32(4, "x", &x, 0, N, C) && F32(5, "weight", &w, 0, C));
   CHECK(F32(6, "mean", &mean, 0, N) && F32(7, "rstd", &rstd, 0, N));
-  lr_k()->layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, acc);
+  lr_layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, acc);
   return undef(env);
 }
 
@@ -310,7 +315,7 @@ static napi_value js_gelu_forward(napi_env env, napi_callback_info info) {
   float *out, *x;
   CHECK(dim(c, 2, "n", &n));
   CHECK(F32(0, "out", &out, 0, n) && F32(1, "x", &x, 0, n));
-  lr_k()->gelu_forward(out, x, n);
+  lr_gelu_forward(out, x, n);
   return undef(env);
 }
 
@@ -321,7 +326,7 @@ static napi_value js_gelu_backward(napi_env env, napi_callback_info info) {
   float *dx, *x, *dout;
   CHECK(dim(c, 3, "n", &n));
   CHECK(F32(0, "dx", &dx, 0, n) && F32(1, "x", &x, 0, n) && F32(2, "dout", &dout, 0, n));
-  lr_k()->gelu_backward(dx, x, dout, n);
+  lr_gelu_backward(dx, x, dout, n);
   return undef(env);
 }
 
@@ -431,11 +436,7 @@ static napi_value js_embedding_forward(napi_env env, napi_callback_info info) {
         typed(c, 4, "wpe", napi_float32_array, (void **)&wpe, &npe, 0));
   const int64_t V = C > 0 ? nte / C : 0, P = C > 0 ? npe / C : 0;
   CHECK(C == 0 || (ids_in_range(c, ids, BT, V, "ids", "wte") && ids_in_range(c, pos, BT, P, "positions", "wpe")));
-  for (int64_t i = 0; i < BT; i++) {
-    const float *te = wte + (int64_t)ids[i] * C, *pe = wpe + (int64_t)pos[i] * C;
-    float *o = out + i * C;
-    for (int64_t j = 0; j < C; j++) o[j] = te[j] + pe[j];
-  }
+  lr_embedding_forward(out, ids, pos, wte, wpe, BT, C);
   return undef(env);
 }
 
@@ -472,7 +473,7 @@ static napi_value js_xent_forward(napi_env env, napi_callback_info info) {
   CHECK(I32(2, "targets", &tg, 0, N));
   for (int64_t i = 0; i < N; i++)
     if (tg[i] >= V) CHECK(fail(c, 1, "%stargets holds %lld, outside the vocabulary [0, %lld)", "", tg[i], V));
-  lr_k()->xent_forward(losses, logits, tg, N, V);
+  lr_xent_forward(losses, logits, tg, N, V);
   return undef(env);
 }
 
@@ -487,7 +488,7 @@ static napi_value js_xent_backward(napi_env env, napi_callback_info info) {
   CHECK(I32(2, "targets", &tg, 0, N) && F32(3, "dloss", &dloss, 0, N));
   for (int64_t i = 0; i < N; i++)
     if (tg[i] >= V) CHECK(fail(c, 1, "%stargets holds %lld, outside the vocabulary [0, %lld)", "", tg[i], V));
-  lr_k()->xent_backward(dlogits, logits, tg, dloss, N, V);
+  lr_xent_backward(dlogits, logits, tg, dloss, N, V);
   return undef(env);
 }
 
@@ -499,7 +500,7 @@ static napi_value js_dropout_mask(napi_env env, napi_callback_info info) {
   float *mask;
   CHECK(dim(c, 1, "n", &n) && num(c, 2, "p", &p) && num(c, 3, "seed", &seed) && num(c, 4, "offset", &offset));
   CHECK(F32(0, "mask", &mask, 0, n));
-  lr_k()->dropout_mask(mask, n, p, to_uint32(seed), (int64_t)to_uint32(offset));
+  lr_dropout_mask(mask, n, p, to_uint32(seed), (int64_t)to_uint32(offset));
   return undef(env);
 }
 
@@ -510,7 +511,7 @@ static napi_value js_mul(napi_env env, napi_callback_info info) {
   float *out, *x, *m;
   CHECK(dim(c, 3, "n", &n));
   CHECK(F32(0, "out", &out, 0, n) && F32(1, "x", &x, 0, n) && F32(2, "mask", &m, 0, n));
-  lr_k()->mul(out, x, m, n);
+  lr_mul(out, x, m, n);
   return undef(env);
 }
 
@@ -524,7 +525,7 @@ static napi_value js_adamw(napi_env env, napi_callback_info info) {
   CHECK(num(c, 8, "eps", &eps) && num(c, 9, "weightDecay", &wd) && num(c, 10, "step", &step));
   CHECK(F32(0, "params", &p, 0, n) && F32(1, "grads", &g, 0, n) && F32(2, "m", &m, 0, n) &&
         F32(3, "v", &v, 0, n));
-  lr_k()->adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
+  lr_adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
   return undef(env);
 }
 
@@ -535,7 +536,7 @@ static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
   float *x;
   CHECK(dim(c, 1, "n", &n) && F32(0, "x", &x, 0, n));
   napi_value r;
-  napi_create_double(env, lr_k()->sum_squares(x, n), &r);
+  napi_create_double(env, lr_sum_squares(x, n), &r);
   return r;
 }
 
@@ -546,7 +547,7 @@ static napi_value js_scale(napi_env env, napi_callback_info info) {
   double s;
   float *x;
   CHECK(num(c, 1, "s", &s) && dim(c, 2, "n", &n) && F32(0, "x", &x, 0, n));
-  lr_k()->scale(x, (float)s, n);
+  lr_scale(x, (float)s, n);
   return undef(env);
 }
 
@@ -631,35 +632,105 @@ static void set_str(napi_env env, napi_value obj, const char *key, const char *v
   napi_set_named_property(env, obj, key, v);
 }
 
-/* info() -> { isa, blasConfig, blasCore, blasThreads } */
+static void set_int(napi_env env, napi_value obj, const char *key, int64_t val) {
+  napi_value v;
+  napi_create_int64(env, val, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+/* info() -> { isa, cpuIsa, cpu, blasConfig, blasCore, blasThreads, threads, cpusAvailable, scratchBytes } */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value obj, n;
+  napi_value obj;
   napi_create_object(env, &obj);
   set_str(env, obj, "isa", lr_k()->isa);
+  set_str(env, obj, "cpuIsa", lr_isa_name(lr_cpu_info()->level));
+  set_str(env, obj, "cpu", lr_cpu_info()->brand);
   set_str(env, obj, "blasConfig", openblas_get_config());
   set_str(env, obj, "blasCore", openblas_get_corename());
-  napi_create_int32(env, openblas_get_num_threads(), &n);
-  napi_set_named_property(env, obj, "blasThreads", n);
+  set_int(env, obj, "blasThreads", openblas_get_num_threads());
+  set_int(env, obj, "threads", lr_pool_threads());
+  set_int(env, obj, "cpusAvailable", lr_cpus_available());
+  set_int(env, obj, "scratchBytes", (int64_t)lr_scratch_bytes());
   return obj;
 }
 
-/* setBlasThreads(n): the size of OpenBLAS's pool, the addon's only threads */
-static napi_value js_set_blas_threads(napi_env env, napi_callback_info info) {
-  BEGIN("setBlasThreads");
+/* setThreads(n): the size of the addon's pool (its only threads; OpenBLAS stays at one); 0 = one per CPU */
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  BEGIN("setThreads");
   int64_t n;
   CHECK(dim(c, 0, "n", &n));
   if (n > 4096) {
     fail(c, 1, "%sn (%lld) must be at most %lld threads", "", n, 4096);
     return NULL;
   }
-  if (n < 1) n = 1;
-  openblas_set_num_threads((int)n);
+  if (n > 64) n = 64;
+  lr_pool_set_threads(n >= 1 ? (int)n : lr_cpus_available());
   return undef(env);
 }
 
+/* readBandwidth(mb, passes, threads) -> GB/s: the STREAM-like probe of stream.h (threads 1 or 0 = the pool) */
+static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
+  BEGIN("readBandwidth");
+  int64_t mb, passes, threads;
+  CHECK(dim(c, 0, "mb", &mb) && dim(c, 1, "passes", &passes) && dim(c, 2, "threads", &threads));
+  if (mb < 1 || mb > 65536 || passes < 1 || passes > 100) {
+    fail(c, 1, "%smb must be in [1, 65536] and passes in [1, 100] (got %lld, %lld)", "", mb, passes);
+    return NULL;
+  }
+  const double gbs = lr_read_bandwidth(mb << 20, (int)passes, threads == 1 ? 1 : 0);
+  CHECK(gbs > 0 || oom(c));
+  napi_value r;
+  napi_create_double(env, gbs, &r);
+  return r;
+}
+
+/* ---- module init: one JS thread only ------------------------------------------------------------- */
+
+/* The addon keeps process-wide state (the kernel table, the thread pool, scratch memory, OpenBLAS's
+ * settings) that one JS thread uses at a time without locks. So it loads in one JS thread of a process:
+ * the first that loads it (the main thread or a worker). Another thread's require() throws; once the
+ * owning thread has exited (its environment is torn down) another may load it. */
+static _Atomic(napi_env) g_owner;
+
+static void owner_cleanup(void *arg) {
+  (void)arg;
+  lr_pool_shutdown();
+  lr_scratch_release();
+  atomic_store(&g_owner, NULL);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
-  lr_select_kernels(getenv("LORAROUTE_NATIVE_ISA"));
+  napi_env none = NULL;
+  const int first = atomic_compare_exchange_strong(&g_owner, &none, env);
+  if (!first && none != env) {
+    napi_throw_error(env, "LORAROUTE_NATIVE_THREAD",
+                     "loraroute native addon: already loaded by another JS thread of this process; it can be used from "
+                     "one thread at a time (load it in one worker or in the main thread, or use the reference backend "
+                     "in the others)");
+    return NULL;
+  }
+  if (first) {
+    const char *force = getenv("LORAROUTE_ISA");
+    if (!force || !*force) force = getenv("LORAROUTE_NATIVE_ISA"); /* the older name */
+    const int level = force && *force ? lr_isa_parse(force) : -1;
+    if (force && *force && level < 0) {
+      atomic_store(&g_owner, NULL);
+      napi_throw_error(env, "LORAROUTE_ISA", "loraroute native addon: LORAROUTE_ISA must be baseline, avx2 or avx512");
+      return NULL;
+    }
+    if (lr_select_kernels(level) != 0) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "loraroute native addon: LORAROUTE_ISA=%s but this CPU only has %s", force,
+               lr_isa_name(lr_cpu_info()->level));
+      atomic_store(&g_owner, NULL);
+      napi_throw_error(env, "LORAROUTE_ISA", msg);
+      return NULL;
+    }
+    const char *th = getenv("LORAROUTE_THREADS");
+    lr_ops_init(th && *th ? atoi(th) : 0);
+    napi_add_env_cleanup_hook(env, owner_cleanup, NULL);
+  }
   const napi_property_descriptor props[] = {
 #define FN(name, f) {name, NULL, f, NULL, NULL, NULL, napi_enumerable, NULL}
       FN("matmul", js_matmul),
@@ -687,7 +758,9 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("adviseHugePages", js_advise_huge_pages),
       FN("releaseHalf", js_release_half),
       FN("info", js_info),
-      FN("setBlasThreads", js_set_blas_threads),
+      FN("setThreads", js_set_threads),
+      FN("setBlasThreads", js_set_threads),
+      FN("readBandwidth", js_read_bandwidth),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

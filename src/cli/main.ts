@@ -7,6 +7,7 @@ import { registerAnalyze } from './analyze.js';
 import { registerStratify } from './stratify.js';
 import { registerEvaluate } from './evaluate.js';
 import { registerServe } from './serve.js';
+import { registerDoctor } from './doctor.js';
 import { LoraRouteError } from '../errors.js';
 
 /** Each command lives in its own file and exports one `registerX(program)`; the list below is the whole CLI (one line each). */
@@ -19,6 +20,7 @@ const commands: Array<(program: Command) => void> = [
   registerStratify,
   registerEvaluate,
   registerServe,
+  registerDoctor,
 ];
 
 /** Exit statuses: 0 success, 1 an internal error (a bug: printed with its stack), 2 a user error (printed as its message). */
