@@ -11,6 +11,7 @@ import { loopOptionsOf } from '../train/finetune.js';
 import { runTraining, type LoopResult, type TrainingTask } from '../train/loop.js';
 import { meanLoss, scoreExamples, type ExampleLoss } from '../train/score.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { replaceDirAtomic } from '../io/atomic-dir.js';
 import type { Example } from '../train/examples.js';
 import { gatherRows, type RunContext } from './context.js';
 import { featureMatrix, type PreparedExample } from './prepared.js';
@@ -48,7 +49,7 @@ export async function trainExperts(ctx: RunContext): Promise<number[]> {
     }
     ctx.progress.log(`phase 1: expert ${expert.name} on ${train.length} tier-${k} examples (${val.length} validation)`);
     const task = adapterTask(`expert-${expert.name}`, ctx.model, ctx.mixture, k, train, val, {
-      evalBatchSize: c.eval.batch_size, padId: ctx.tokenizer.eosTokenId, onBest: () => savePeftAdapter(expert, bestDir),
+      evalBatchSize: c.eval.batch_size, padId: ctx.tokenizer.eosTokenId, onBest: () => replaceDirAtomic(bestDir, (d) => savePeftAdapter(expert, d)),
     });
     const r = finishedOrThrow(await runTraining(task, loopOptionsOf(c, c.training.learning_rate, c.training.num_epochs, {
       backend: ctx.model.backend, stateDir: stateDir(ctx, `expert-${expert.name}`), resume: ctx.resume,
@@ -71,7 +72,7 @@ export async function trainBaseline(ctx: RunContext, baseline: LoraAdapter, expe
   const bestDir = join(ctx.out, 'baseline_lora');
   ctx.progress.log(`baseline: one LoRA on all ${train.length} training examples`);
   const task = adapterTask('one-lora', ctx.model, mix, 0, train, ctx.validation.map((p) => p.example), {
-    evalBatchSize: c.eval.batch_size, padId: ctx.tokenizer.eosTokenId, onBest: () => savePeftAdapter(baseline, bestDir),
+    evalBatchSize: c.eval.batch_size, padId: ctx.tokenizer.eosTokenId, onBest: () => replaceDirAtomic(bestDir, (d) => savePeftAdapter(baseline, d)),
   });
   const opts = loopOptionsOf(c, c.training.learning_rate, c.training.num_epochs, {
     backend: ctx.model.backend, stateDir: stateDir(ctx, 'one-lora'), resume: ctx.resume, metrics: ctx.metrics, progress: ctx.progress, signal: ctx.signal,
@@ -169,7 +170,7 @@ export async function trainRouter(ctx: RunContext): Promise<{ labels: 'tier' | '
   const bestDir = join(ctx.out, 'phase2', 'router_best');
   task.onBest = () => {
     best = Float32Array.from(mlp.params);
-    saveRouter(bestDir, router);
+    replaceDirAtomic(bestDir, (d) => saveRouter(d, router));
   };
   finishedOrThrow(await runTraining(task, opts));
   if (best) mlp.params.set(best);
