@@ -71,17 +71,17 @@ export function replaceDirAtomic(dir: string, writeInto: (tmp: string) => void):
   const previous = currentVersion(dir);
   const version = versionName(name, n);
   const tmp = tempPath(join(parent, version));
+  const link = tempPath(join(parent, `.${name}.link`));
   try {
     mkdirSync(tmp);
     writeInto(tmp);
     syncDir(tmp);
     renameSync(tmp, join(parent, version));
     testKillPoint('replace-dir'); // a complete version, not yet published
-    const link = tempPath(join(parent, `.${name}.link`));
     symlinkSync(version, link, 'dir');
     renameSync(link, dir);
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
+    for (const p of [tmp, link, join(parent, version)]) rmSync(p, { recursive: true, force: true });
     throw writeError(tmp, err);
   }
   syncDir(parent);
