@@ -5,10 +5,10 @@ import { LoraRouteError } from '../errors.js';
 
 /**
  * The one pattern of loraroute's temporaries: `<name>.tmp-<pid>-<12 hex>` (files and folders being written),
- * plus the `<name>.tmp-<pid>` and `<name>.tmp-<pid>.old` folders of earlier versions. Only names matching it
+ * plus the hidden `.<name>.tmp-<pid>` and `.<name>.tmp-<pid>.old` folders of earlier versions. Only names matching it
  * are ever removed as stale (`cleanStaleTemps`), so a user's own files are never touched.
  */
-export const TEMP_NAME = /\.tmp-\d+(?:-[0-9a-f]{12}|\.old)?$/;
+export const TEMP_NAME = /\.tmp-\d+-[0-9a-f]{12}$|^\..+\.tmp-\d+(?:\.old)?$/;
 
 /** A fresh temporary name next to `path`, matching TEMP_NAME. */
 export function tempPath(path: string): string {
