@@ -678,6 +678,10 @@ static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
     fail(c, 1, "%smb must be in [1, 65536] and passes in [1, 100] (got %lld, %lld)", "", mb, passes);
     return NULL;
   }
+  if (threads > 1) {
+    fail(c, 1, "%sthreads must be 0 (the pool) or 1 (got %lld; %lld)", "", threads, 1);
+    return NULL;
+  }
   const double gbs = lr_read_bandwidth(mb << 20, (int)passes, threads == 1 ? 1 : 0);
   CHECK(gbs > 0 || oom(c));
   napi_value r;
@@ -759,7 +763,6 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("releaseHalf", js_release_half),
       FN("info", js_info),
       FN("setThreads", js_set_threads),
-      FN("setBlasThreads", js_set_threads),
       FN("readBandwidth", js_read_bandwidth),
 #undef FN
   };

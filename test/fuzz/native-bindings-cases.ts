@@ -131,7 +131,8 @@ export const BINDINGS: Binding[] = [
   { name: 'releaseHalf', sizes: {}, args: [{ kind: 'half', name: 'handle' }] },
   { name: 'adviseHugePages', sizes: {}, args: [f32('weights', () => 0), flag('collapse')] },
   { name: 'info', sizes: {}, args: [] },
-  { name: 'setBlasThreads', sizes: { n: 1 }, args: [dim('n', true)] },
+  { name: 'setThreads', sizes: { n: 2 }, args: [dim('n', true)] },
+  { name: 'readBandwidth', sizes: { mb: 1, passes: 1, threads: 1 }, args: [dim('mb', true), dim('passes', true), dim('threads')] },
 ];
 
 /** Hostile values for a size: [value, expected error]. */
