@@ -6,11 +6,12 @@
  * A bench measures each side in its own process so that a peak RSS belongs to that side alone; the child
  * prints one line `<TAG> {json}` (TAG = OURS or PEER) and the parent reads the last such line.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { engineLines } from '../src/cli/doctor.js';
 
 /** The repository root, for a bench module at bench/ or dist/bench/ (pass its import.meta.url). */
 export function repoRoot(moduleUrl: string): string {
@@ -110,4 +111,53 @@ export function fmt(x: number | null, digits = 1): string {
 export function resultLine(name: string, ours: number | null, peer: number | null, digits = 1): string {
   const ratio = ours !== null && peer !== null && peer > 0 ? (ours / peer).toFixed(3) : 'none';
   return `RESULT ${name} ours=${fmt(ours, digits)} peer=${fmt(peer, digits)} ratio=${ratio}`;
+}
+
+/** The model shapes a bench can run: GPT-2 124M, or the bundled model's (models/tiny-gpt2). */
+export type ShapeName = 'gpt2' | 'tiny';
+export interface BenchShape {
+  label: string;
+  layers: number;
+  embd: number;
+  heads: number;
+  vocab: number;
+  positions: number;
+  /** training batch: rows x tokens */
+  batch: number;
+  seq: number;
+}
+export const SHAPES: Record<ShapeName, BenchShape> = {
+  gpt2: { label: 'GPT-2 124M shapes', layers: 12, embd: 768, heads: 12, vocab: 50257, positions: 1024, batch: 4, seq: 128 },
+  tiny: { label: "the bundled model's shapes (models/tiny-gpt2)", layers: 6, embd: 128, heads: 4, vocab: 50257, positions: 512, batch: 8, seq: 128 },
+};
+
+export function parseShape(v: string, bench: string): ShapeName {
+  if (v !== 'gpt2' && v !== 'tiny') throw new Error(`${bench}: --shape must be gpt2 or tiny, got "${v}"`);
+  return v;
+}
+
+/** The peer scripts' shape arguments. */
+export function shapeArgs(s: BenchShape, layers = s.layers): string[] {
+  return ['--layers', String(layers), '--embd', String(s.embd), '--heads', String(s.heads), '--vocab', String(s.vocab), '--positions', String(s.positions)];
+}
+
+/**
+ * `--with-load`: one busy process (a spinning node) started here and kept running while both sides are
+ * measured, so that the figures show how each engine copes with a competitor for the cores. stop() kills it.
+ */
+export function startBusyProcess(): { pid: number; stop: () => void } {
+  const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    child.kill('SIGKILL');
+  };
+  process.once('exit', stop);
+  return { pid: child.pid ?? -1, stop };
+}
+
+/** The engine header every bench prints: CPU model, ISA, kernels, BLAS and its core, threads. */
+export function printEngineHeader(): void {
+  for (const line of engineLines()) console.log(line);
 }

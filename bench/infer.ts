@@ -1,62 +1,78 @@
 /**
- * `npm run bench:infer`: GPT-2 124M inference on the CPU, ours next to PyTorch in the same run.
+ * `npm run bench:infer`: GPT-2 inference on the CPU, ours next to PyTorch in the same run.
  *
- *   forward: tokens/s of one full forward pass (logits for every position) at batch 4 x 128
- *   decode:  tokens/s of greedy generation at batch 1 (16-token prompt, 128 new tokens, KV cache,
- *            stopAtEos false; time of the whole generate call, prefill included)
- *   memory:  peak RSS of the decode process
+ *   forward: tokens/s of one full forward pass (logits for every position) at batch 4 x 128 (--shape tiny:
+ *            the bundled model's shapes, batch 8 x 128)
+ *   decode:  tokens/s of greedy generation at batch 1 (16-token prompt, 128 new tokens, KV cache, EOS
+ *            ignored; time of the whole generate call, prefill included)
+ *   sampled: the same with sampling: temperature 1, top-k 50, top-p 0.95 (the peer: transformers'
+ *            GPT2LMHeadModel.generate(do_sample=True, ...) over the same weights)
+ *   batched: greedy decode of 4 rows at once (one step computes a token for every row): tokens/s of all rows
+ *   memory:  peak RSS of the decode process; read bandwidth of the machine (a STREAM-like probe, all
+ *            threads) and each decode as a share of it (the weight bytes a decode step reads x tokens/s)
  *
- * Our decode runs twice: with fp32 weights, and with an fp16 copy of the weights widened on the fly
- * (NativeBackend.useHalfWeights, half the memory traffic). The RESULT lines report the fp16 run unless
+ * Our decodes run with fp32 weights, and with an fp16 copy of the weights widened on the fly
+ * (useHalfWeightsForDecode, half the memory traffic). The RESULT lines report the fp16 runs unless
  * --decode-weights f32; both are printed, and so is whether each gives the peer's greedy tokens.
  *
  * Each figure is the median of 5 runs after one warm-up. Each phase runs in its own process (ours and the
- * peer alike), one at a time, so that a peak RSS belongs to that phase alone and nothing else competes for
- * the two cores. Both sides build the same random weights from the shared counter hash (src/tensor/hash.ts)
- * and the same token ids, so the bench also reports whether the two engines agree (greedy tokens, logits).
+ * peer alike), one at a time, so that a peak RSS belongs to that phase alone. Both sides build the same
+ * random weights from the shared counter hash (src/tensor/hash.ts) and the same token ids, so the bench
+ * also reports whether the two engines agree (greedy tokens, logits).
  *
- * The peer is bench/peer/infer.py (plain PyTorch, fp32, torch.set_num_threads(2)); its Python is
- * $LORAROUTE_PEER_PYTHON, else the venv of bench/peer/setup.sh, else python3. Without an importable torch
- * the bench says so and prints peer=none.
+ * The peer is bench/peer/infer.py (PyTorch, fp32, torch.set_num_threads(2)); its Python is the first of
+ * $LORAROUTE_PEER_PYTHON, the bench/peer/setup.sh venv, /opt/ref-venv, python3 that imports torch (and
+ * transformers for the sampled phase). Without one the bench says so and prints peer=none.
  *
- * Options: --backend auto|native|reference, --runs N, --layers N (a smaller model for a quick look),
- * --no-peer, --decode-weights f16|f32. The last three lines are `RESULT <name> ours=<n> peer=<n|none> ratio=<ours/peer|none>`.
+ * Options: --shape gpt2|tiny, --with-load (one busy process runs while both sides are measured),
+ * --backend auto|native|reference, --runs N, --layers N, --new N, --no-peer, --decode-weights f16|f32.
+ * Ends in `RESULT <name> ours=<n> peer=<n|none> ratio=<ours/peer|none>` lines.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cpus, homedir, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { cpus } from 'node:os';
 import { parseGPT2Config, type GPT2Config } from '../src/model/config.js';
 import { GPT2 } from '../src/model/gpt2.js';
+import { useHalfWeightsForDecode } from '../src/model/decode-weights.js';
 import { generateIds } from '../src/model/generate.js';
 import { viewWeights, weightLayout, type GPT2Weights } from '../src/model/weights.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { hashUniform } from '../src/tensor/hash.js';
-import { NativeBackend } from '../src/tensor/native.js';
+import { loadNativeBackend, NativeBackend } from '../src/tensor/native.js';
 import { getBackend, type BackendName } from '../src/tensor/select.js';
-import { median, resultLine } from './common.js';
+import {
+  findPeerPython, fmt, loadAverage, median, parseShape, peakRssMb, printEngineHeader, repoRoot, resultLine, runTagged, shapeArgs,
+  SHAPES, startBusyProcess, type BenchShape, type ShapeName,
+} from './common.js';
+
+type Phase = 'forward' | 'decode' | 'sampled' | 'batched';
 
 interface Opts {
-  phase: 'main' | 'forward' | 'decode';
+  phase: 'main' | Phase;
   backend: BackendName;
   runs: number;
   layers: number;
   peer: boolean;
-  batch: number;
-  seq: number;
+  shape: ShapeName;
+  withLoad: boolean;
   prompt: number;
   newTokens: number;
-  /** decode with fp16 weights (NativeBackend.useHalfWeights) */
+  /** rows of the batched decode */
+  rows: number;
+  /** decode with fp16 weights (useHalfWeightsForDecode) */
   half: boolean;
-  /** which decode figure the RESULT lines report (default f16: the weights generation uses) */
+  /** which decode figures the RESULT lines report (default f16: the weights generation uses) */
   decodeWeights: 'f32' | 'f16';
 }
 
-const SHAPE = { embd: 768, heads: 12, vocab: 50257, positions: 1024 };
+/** the sampling of the sampled phase, on both sides */
+const SAMPLING = { temperature: 1, topK: 50, topP: 0.95, seed: 1 };
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { phase: 'main', backend: 'auto', runs: 5, layers: 12, peer: true, batch: 4, seq: 128, prompt: 16, newTokens: 128, half: false, decodeWeights: 'f16' };
+  const o: Opts = {
+    phase: 'main', backend: 'auto', runs: 5, layers: 0, peer: true, shape: 'gpt2', withLoad: false, prompt: 16, newTokens: 128, rows: 4,
+    half: false, decodeWeights: 'f16',
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -69,21 +85,29 @@ function parseArgs(argv: string[]): Opts {
     else if (a === '--runs') o.runs = Number(next());
     else if (a === '--layers') o.layers = Number(next());
     else if (a === '--new') o.newTokens = Number(next());
+    else if (a === '--shape') o.shape = parseShape(next(), 'bench:infer');
+    else if (a === '--with-load') o.withLoad = true;
     else if (a === '--no-peer') o.peer = false;
     else if (a === '--half') o.half = true;
-    else if (a === '--decode-weights') o.decodeWeights = next() === 'f16' ? 'f16' : 'f32';
-    else throw new Error(`bench:infer: unknown option ${a} (expected --backend, --runs, --layers, --new, --no-peer, --decode-weights f32|f16)`);
+    else if (a === '--decode-weights') o.decodeWeights = next() === 'f32' ? 'f32' : 'f16';
+    else throw new Error(`bench:infer: unknown option ${a} (expected --shape, --with-load, --backend, --runs, --layers, --new, --no-peer, --decode-weights f32|f16)`);
   }
+  if (o.layers === 0) o.layers = SHAPES[o.shape].layers;
   if (!(Number.isInteger(o.runs) && o.runs > 0)) throw new Error('bench:infer: --runs must be a positive integer');
   if (!(Number.isInteger(o.layers) && o.layers > 0)) throw new Error('bench:infer: --layers must be a positive integer');
+  if (!(Number.isInteger(o.newTokens) && o.newTokens > 0)) throw new Error('bench:infer: --new must be a positive integer');
   return o;
 }
 
-/** The config of GPT-2 124M (with `layers` blocks). */
-function benchConfig(layers: number): GPT2Config {
+function benchConfig(s: BenchShape, layers: number): GPT2Config {
   return parseGPT2Config({
-    model_type: 'gpt2', n_layer: layers, n_head: SHAPE.heads, n_embd: SHAPE.embd, n_positions: SHAPE.positions, vocab_size: SHAPE.vocab,
+    model_type: 'gpt2', n_layer: layers, n_head: s.heads, n_embd: s.embd, n_positions: s.positions, vocab_size: s.vocab,
   }, 'bench config');
+}
+
+/** forward batch: 4 x 128 at GPT-2 shapes (the README's figure), the training batch at the tiny shapes */
+function forwardBatch(o: Opts): { B: number; T: number } {
+  return o.shape === 'gpt2' ? { B: 4, T: 128 } : { B: SHAPES[o.shape].batch, T: SHAPES[o.shape].seq };
 }
 
 /**
@@ -107,6 +131,11 @@ function hashWeights(cfg: GPT2Config, backend: Backend): GPT2Weights {
   return w;
 }
 
+/** Weight elements a decode step reads: every tensor but the position table (one row of it). */
+function decodeWeightElements(cfg: GPT2Config): number {
+  return weightLayout(cfg).filter((t) => t.name !== 'wpe.weight').reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
 /** token ids from the shared hash (the peer draws the same) */
 function hashIds(n: number, vocab: number, seed: number): Int32Array {
   const ids = new Int32Array(n);
@@ -117,7 +146,6 @@ function hashIds(n: number, vocab: number, seed: number): Int32Array {
 interface PhaseResult {
   phase: string;
   backend?: string;
-  engine?: unknown;
   weights?: string;
   tokens_per_s: number;
   seconds: number[];
@@ -126,30 +154,28 @@ interface PhaseResult {
   argmax?: number[];
   tokens?: number[];
   torch?: string;
+  transformers?: string;
   threads?: number;
   error?: string;
 }
 
 /** One phase, in this process: prints `OURS {json}`. */
 function runPhase(o: Opts): void {
-  const cfg = benchConfig(o.layers);
+  const cfg = benchConfig(SHAPES[o.shape], o.layers);
   const backend = getBackend(o.backend);
   const weights = hashWeights(cfg, backend);
   const model = new GPT2(cfg, weights, backend);
   let half = false;
   if (o.half) {
     if (!(backend instanceof NativeBackend)) throw new Error('bench:infer: --half needs the native backend');
-    half = backend.useHalfWeights(weights.buffer);
+    half = useHalfWeightsForDecode(model);
     if (!half) throw new Error('bench:infer: fp16 weights are not supported on this CPU (no AVX2/F16C)');
   }
-  const info = 'info' in backend && typeof backend.info === 'function' ? (backend.info as () => unknown)() : undefined;
   const seconds: number[] = [];
-  const res: PhaseResult = {
-    phase: o.phase, backend: backend.name, engine: info, weights: half ? 'f16' : 'f32', tokens_per_s: 0, seconds, peak_rss_mb: 0,
-  };
+  const res: PhaseResult = { phase: o.phase, backend: backend.name, weights: half ? 'f16' : 'f32', tokens_per_s: 0, seconds, peak_rss_mb: 0 };
+  const V = cfg.vocabSize;
   if (o.phase === 'forward') {
-    const { batch: B, seq: T } = o;
-    const V = cfg.vocabSize;
+    const { B, T } = forwardBatch(o);
     const ids = hashIds(B * T, V, 7);
     model.forward({ ids, B, T }, { logits: 'all' }); // warm-up
     let logits: Float32Array | null = null;
@@ -170,45 +196,22 @@ function runPhase(o: Opts): void {
       return best;
     });
   } else {
-    const prompt = Array.from(hashIds(o.prompt, cfg.vocabSize, 11));
-    generateIds(model, [prompt], { maxNewTokens: 4, stopAtEos: false }); // warm-up
+    const rows = o.phase === 'batched' ? o.rows : 1;
+    // batched: each row its own prompt (seeds 11, 12, ...); the others: the prompt of seed 11
+    const prompts = Array.from({ length: rows }, (_, r) => Array.from(hashIds(o.prompt, V, 11 + r)));
+    const sampling = o.phase === 'sampled' ? SAMPLING : {};
+    generateIds(model, prompts, { maxNewTokens: 4, stopAtEos: false, ...sampling }); // warm-up
     let tokens: number[] = [];
     for (let r = 0; r < o.runs; r++) {
       const t0 = performance.now();
-      tokens = generateIds(model, [prompt], { maxNewTokens: o.newTokens, stopAtEos: false })[0].tokenIds;
+      tokens = generateIds(model, prompts, { maxNewTokens: o.newTokens, stopAtEos: false, ...sampling })[0].tokenIds;
       seconds.push((performance.now() - t0) / 1000);
     }
-    res.tokens_per_s = o.newTokens / median(seconds);
+    res.tokens_per_s = (rows * o.newTokens) / median(seconds);
     res.tokens = tokens;
   }
-  res.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
+  res.peak_rss_mb = peakRssMb();
   console.log('OURS ' + JSON.stringify(res));
-}
-
-function lastJson(stdout: string, tag: string): PhaseResult | null {
-  const line = stdout.split('\n').reverse().find((l) => l.startsWith(tag + ' '));
-  return line ? (JSON.parse(line.slice(tag.length + 1)) as PhaseResult) : null;
-}
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** the repository root, from dist/bench/ or bench/ */
-const root = existsSync(join(here, '..', 'package.json')) ? resolve(here, '..') : resolve(here, '..', '..');
-
-function peerPython(): string {
-  const env = process.env.LORAROUTE_PEER_PYTHON;
-  if (env) return env;
-  const venv = process.env.LORAROUTE_PEER_VENV ?? join(homedir(), '.cache', 'loraroute', 'peer');
-  const py = join(venv, 'bin', 'python');
-  return existsSync(py) ? py : 'python3';
-}
-
-function child(cmd: string, args: string[], tag: string, timeoutMs: number): { res: PhaseResult | null; why: string } {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
-  if (r.error) return { res: null, why: r.error.message };
-  const res = lastJson(r.stdout ?? '', tag);
-  if (!res) return { res: null, why: `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}` };
-  if (res.error) return { res: null, why: res.error };
-  return { res, why: '' };
 }
 
 function main(): void {
@@ -217,60 +220,75 @@ function main(): void {
     runPhase(o);
     return;
   }
+  const root = repoRoot(import.meta.url);
   const self = fileURLToPath(import.meta.url);
+  const shape = SHAPES[o.shape];
+  const cfg = benchConfig(shape, o.layers);
   const common = ['--runs', String(o.runs), '--layers', String(o.layers), '--new', String(o.newTokens)];
+  const fb = forwardBatch(o);
+  const peerCommon = [...shapeArgs(shape, o.layers), '--runs', String(o.runs), '--new', String(o.newTokens), '--batch', String(fb.B), '--seq', String(fb.T), '--rows', String(o.rows)];
   const cpu = cpus();
-  console.log(`bench:infer  GPT-2 124M shapes (${o.layers} layers, ${SHAPE.embd} wide, ${SHAPE.heads} heads, ${SHAPE.positions} positions, ${SHAPE.vocab} vocab), fp32, random weights`);
+  console.log(`bench:infer  ${shape.label} (${o.layers} layers, ${shape.embd} wide, ${shape.heads} heads, ${shape.positions} positions, ${shape.vocab} vocab), fp32, random weights`);
   console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}; node ${process.version}; median of ${o.runs} runs after a warm-up`);
-  // other work on the machine shows up in every figure: say how busy it was
-  console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  printEngineHeader();
+  console.log(`load average at start: ${loadAverage()}`);
 
-  // ours then the peer, phase by phase, so that both sides of a ratio run close together in time
-  const ours: Record<string, PhaseResult | null> = { forward: null, decode: null };
-  const peer: Record<string, PhaseResult | null> = { forward: null, decode: null };
-  const py = peerPython();
+  // the machine's read bandwidth (before any load is started): the ceiling of a decode step
+  const native = o.backend === 'reference' ? null : loadNativeBackend();
+  const bandwidth = native ? native.readBandwidth({ mb: 512, passes: 3 }) : null;
+  const bandwidth1 = native ? native.readBandwidth({ mb: 512, passes: 3, threads: 'one' }) : null;
+  if (bandwidth) console.log(`read bandwidth (STREAM-like sum over 512 MiB, best of 3): ${fmt(bandwidth)} GB/s on ${native?.info().threads} threads, ${fmt(bandwidth1)} GB/s on one`);
+
+  const load = o.withLoad ? startBusyProcess() : null;
+  if (load) console.log(`--with-load: one busy process (pid ${load.pid}) runs while both sides are measured`);
+
+  const found = o.peer ? findPeerPython(['torch']) : { python: null, why: '--no-peer' };
+  if (!found.python) console.log(`peer: not measured (${found.why}); peer=none. Set it up with bench/peer/setup.sh`);
   const script = join(root, 'bench', 'peer', 'infer.py');
-  let peerOk = o.peer;
-  if (!o.peer) console.log('peer: skipped (--no-peer); peer=none');
-  for (const phase of ['forward', 'decode']) {
-    const mine = child(process.execPath, [self, '--phase', phase, '--backend', o.backend, ...common], 'OURS', 30 * 60_000);
-    if (!mine.res) throw new Error(`bench:infer: our ${phase} phase failed: ${mine.why}`);
-    const res = mine.res;
-    ours[phase] = res;
-    if (phase === 'forward') console.log(`ours: backend ${res.backend} ${res.engine ? JSON.stringify(res.engine) : ''}`);
-    console.log(`  ours ${phase.padEnd(8)} ${res.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${res.seconds.map((x) => x.toFixed(3)).join(' ')} s  peak RSS ${res.peak_rss_mb.toFixed(0)} MB`);
-    if (!peerOk) continue;
-    const theirs = child(py, [script, '--phase', phase, ...common], 'PEER', 30 * 60_000);
-    if (!theirs.res) {
-      console.log(`peer: PyTorch is not available (${py}: ${theirs.why}); peer=none. Set it up with bench/peer/setup.sh`);
-      peerOk = false;
-      continue;
+  const timeoutMs = 30 * 60_000;
+  const ours: Partial<Record<string, PhaseResult>> = {};
+  const peer: Partial<Record<string, PhaseResult>> = {};
+  const isNative = (): boolean => ours.forward?.backend === 'native';
+  const runOurs = (phase: Phase, half: boolean): PhaseResult | null => {
+    const r = runTagged<PhaseResult>(process.execPath, [self, '--phase', phase, '--backend', o.backend, '--shape', o.shape, ...common, ...(half ? ['--half'] : [])], 'OURS', { cwd: root, timeoutMs });
+    if (!r.res) {
+      if (phase === 'forward') throw new Error(`bench:infer: our forward phase failed: ${r.why}`);
+      console.log(`  ours ${phase}${half ? ', fp16 weights' : ''}: failed (${r.why})`);
     }
-    const p = theirs.res;
-    peer[phase] = p;
-    if (phase === 'forward') console.log(`peer: PyTorch ${p.torch} on CPU, ${p.threads} threads (${py})`);
-    console.log(`  peer ${phase.padEnd(8)} ${p.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${p.seconds.map((x) => x.toFixed(3)).join(' ')} s  peak RSS ${p.peak_rss_mb.toFixed(0)} MB`);
+    return r.res;
+  };
+  const show = (who: string, label: string, r: PhaseResult) =>
+    console.log(`  ${who} ${label.padEnd(24)} ${r.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${r.seconds.map((x) => x.toFixed(3)).join(' ')} s  peak RSS ${r.peak_rss_mb.toFixed(0)} MB`);
+  // ours then the peer, phase by phase, so that both sides of a ratio run close together in time
+  for (const phase of ['forward', 'decode', 'sampled', 'batched'] as Phase[]) {
+    if (phase === 'forward' || !isNative() || o.decodeWeights === 'f32' || phase === 'decode') {
+      const r = runOurs(phase, false);
+      if (r) { ours[phase] = r; show('ours', `${phase}${phase === 'forward' ? '' : ', fp32 weights'}`, r); }
+    }
+    if (phase !== 'forward' && isNative()) {
+      const r = runOurs(phase, true);
+      if (r) { ours[`${phase}-f16`] = r; show('ours', `${phase}, fp16 weights`, r); }
+    }
+    if (!found.python) continue;
+    const theirs = runTagged<PhaseResult>(found.python, [script, '--phase', phase, ...peerCommon], 'PEER', { cwd: root, timeoutMs });
+    if (!theirs.res) { console.log(`  peer ${phase}: not measured (${theirs.why})`); continue; }
+    peer[phase] = theirs.res;
+    if (phase === 'forward') console.log(`peer: PyTorch ${theirs.res.torch} on CPU, ${theirs.res.threads} threads (${found.python})`);
+    if (phase === 'sampled') console.log(`peer: sampled decode is transformers ${theirs.res.transformers} GPT2LMHeadModel.generate(do_sample=True, top_k=50, top_p=0.95, temperature=1.0)`);
+    show('peer', phase, theirs.res);
   }
+  console.log(`load average at end: ${loadAverage()}`);
+  if (load) { load.stop(); console.log(`--with-load: busy process ${load.pid} stopped`); }
 
-  // decode again with fp16 weights (half the memory traffic), where the native backend offers it
-  let halfDecode: PhaseResult | null = null;
-  if (ours.forward?.backend === 'native') {
-    const h = child(process.execPath, [self, '--phase', 'decode', '--backend', o.backend, '--half', ...common], 'OURS', 30 * 60_000);
-    if (h.res) {
-      halfDecode = h.res;
-      console.log(`  ours decode, fp16 weights ${h.res.tokens_per_s.toFixed(1).padStart(8)} tokens/s  runs ${h.res.seconds.map((x) => x.toFixed(3)).join(' ')} s  peak RSS ${h.res.peak_rss_mb.toFixed(0)} MB`);
-    } else {
-      console.log(`  ours decode, fp16 weights: not available (${h.why})`);
-    }
-  }
-  const useHalf = o.decodeWeights === 'f16' && halfDecode !== null;
-  const chosen = useHalf ? halfDecode : ours.decode;
-  console.log(`the decode RESULT lines below are ours with ${useHalf ? 'f16 weights (NativeBackend.useHalfWeights; the peer is fp32)' : 'f32 weights'}`);
-  console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const pick = (phase: Phase): PhaseResult | null => (o.decodeWeights === 'f16' ? ours[`${phase}-f16`] : undefined) ?? ours[phase] ?? null;
+  const useHalf = o.decodeWeights === 'f16' && ours['decode-f16'] !== undefined;
+  console.log(`the decode RESULT lines below are ours with ${useHalf ? 'fp16 weights (useHalfWeightsForDecode; the peer is fp32)' : 'fp32 weights'}`);
+
   // same weights, same ids: do the engines compute the same thing?
-  const of = ours.forward, pf = peer.forward, od = chosen, pd = peer.decode;
+  const of = ours.forward, pf = peer.forward;
   if (of?.checksum && pf?.checksum) {
-    const worst = Math.max(...of.checksum.map((c, i) => Math.abs(c - (pf.checksum as number[])[i]) / Math.max(1, Math.abs((pf.checksum as number[])[i]))));
+    const pc = pf.checksum;
+    const worst = Math.max(...of.checksum.map((c, i) => Math.abs(c - pc[i]) / Math.max(1, Math.abs(pc[i]))));
     const same = of.argmax?.every((a, i) => a === pf.argmax?.[i]) ?? false;
     console.log(`agreement: forward logits row sums within ${worst.toExponential(1)} (relative), argmax ${same ? 'identical' : 'differs'}`);
   }
@@ -280,13 +298,28 @@ function main(): void {
     for (let i = 0; i < n; i++) if (a[i] !== b[i]) { first = i; break; }
     return first === n ? `identical (${n}/${n})` : `identical for the first ${first} of ${n}`;
   };
-  const f32Decode = ours.decode;
-  if (f32Decode?.tokens && pd?.tokens) console.log(`agreement: greedy tokens, fp32 weights: ${sameTokens(f32Decode.tokens, pd.tokens)}`);
-  if (halfDecode?.tokens && pd?.tokens) console.log(`agreement: greedy tokens, fp16 weights: ${sameTokens(halfDecode.tokens, pd.tokens)}`);
+  const pd = peer.decode;
+  if (ours.decode?.tokens && pd?.tokens) console.log(`agreement: greedy tokens, fp32 weights: ${sameTokens(ours.decode.tokens, pd.tokens)}`);
+  if (ours['decode-f16']?.tokens && pd?.tokens) console.log(`agreement: greedy tokens, fp16 weights: ${sameTokens(ours['decode-f16'].tokens, pd.tokens)}`);
+
+  // decode against the memory ceiling: bytes of weights read per step x steps per second
+  if (bandwidth) {
+    const elems = decodeWeightElements(cfg);
+    for (const [key, bytes] of [['decode', 4], ['decode-f16', 2]] as const) {
+      const r = ours[key];
+      if (r) console.log(`memory: greedy decode, ${bytes === 4 ? 'fp32' : 'fp16'} weights: ${fmt((r.tokens_per_s * elems * bytes) / 1e9)} GB/s of weights = ${((100 * r.tokens_per_s * elems * bytes) / 1e9 / bandwidth).toFixed(0)}% of the read bandwidth (${fmt(bandwidth)} GB/s)`);
+    }
+    if (pd) console.log(`memory: peer greedy decode (fp32): ${((100 * pd.tokens_per_s * elems * 4) / 1e9 / bandwidth).toFixed(0)}% of the read bandwidth`);
+  }
+  const dec = pick('decode'), smp = pick('sampled');
+  if (dec && smp) console.log(`sampled decode / greedy decode (ours, same weights): ${(smp.tokens_per_s / dec.tokens_per_s).toFixed(3)}`);
 
   console.log(resultLine('forward_tokens_per_s', of?.tokens_per_s ?? null, pf?.tokens_per_s ?? null));
-  console.log(resultLine('decode_tokens_per_s', od?.tokens_per_s ?? null, pd?.tokens_per_s ?? null));
-  console.log(resultLine('decode_peak_rss_mb', od?.peak_rss_mb ?? null, pd?.peak_rss_mb ?? null, 0));
+  console.log(resultLine('decode_tokens_per_s', dec?.tokens_per_s ?? null, pd?.tokens_per_s ?? null));
+  console.log(resultLine('decode_fp32_tokens_per_s', ours.decode?.tokens_per_s ?? null, pd?.tokens_per_s ?? null));
+  console.log(resultLine('sampled_decode_tokens_per_s', smp?.tokens_per_s ?? null, peer.sampled?.tokens_per_s ?? null));
+  console.log(resultLine('batched_decode_tokens_per_s', pick('batched')?.tokens_per_s ?? null, peer.batched?.tokens_per_s ?? null));
+  console.log(resultLine('decode_peak_rss_mb', dec?.peak_rss_mb ?? null, pd?.peak_rss_mb ?? null, 0));
 }
 
 main();

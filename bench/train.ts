@@ -16,10 +16,13 @@
  * $LORAROUTE_PEER_PYTHON, the bench/peer/setup.sh venv, /opt/ref-venv, python3 that imports torch,
  * transformers and peft; without one the bench says why and prints peer=none.
  *
- * Options: --backend auto|native|reference, --runs N, --layers N (a smaller model for a quick look),
+ * Options: --shape gpt2|tiny (tiny: the bundled model's shapes, 6 layers, 128 wide, 4 heads, 512 positions,
+ * batch 8 x 128), --with-load (one busy process started here runs while both sides are measured, then is
+ * stopped), --backend auto|native|reference, --runs N, --layers N (a smaller model for a quick look),
  * --no-peer, --profile (one more child of ours that times every backend op of a few steps by phase: not
- * part of the measured figures). The last two lines are `RESULT <name> ours=<n> peer=<n|none>
- * ratio=<ours/peer|none>`.
+ * part of the measured figures). The header prints the engine (CPU, ISA, kernels, BLAS core, threads, as
+ * `loraroute doctor`); the last two lines are `RESULT <name> ours=<n> peer=<n|none> ratio=<ours/peer|none>`,
+ * exactly one `RESULT train_tokens_per_s` per run.
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +38,10 @@ import { collate } from '../src/train/batches.js';
 import type { Example } from '../src/train/examples.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { getBackend, type BackendName } from '../src/tensor/select.js';
-import { findPeerPython, loadAverage, median, peakRssMb, repoRoot, resultLine, runTagged } from './common.js';
+import {
+  findPeerPython, loadAverage, median, parseShape, peakRssMb, printEngineHeader, repoRoot, resultLine, runTagged, shapeArgs, SHAPES,
+  startBusyProcess, type BenchShape, type ShapeName,
+} from './common.js';
 import { PhaseProfiler, type ProfileRow } from './train-profile.js';
 
 interface Opts {
@@ -45,14 +51,15 @@ interface Opts {
   layers: number;
   peer: boolean;
   profile: boolean;
+  shape: ShapeName;
+  withLoad: boolean;
 }
 
-const SHAPE = { embd: 768, heads: 12, vocab: 50257, positions: 1024, batch: 4, seq: 128 };
 const LORA = { r: 16, alpha: 32, dropout: 0.05, targets: ['c_attn', 'c_proj'] };
 const ADAMW = { lr: 2e-4, weightDecay: 0.01 };
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { phase: 'main', backend: 'auto', runs: 5, layers: 12, peer: true, profile: false };
+  const o: Opts = { phase: 'main', backend: 'auto', runs: 5, layers: 0, peer: true, profile: false, shape: 'gpt2', withLoad: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -66,17 +73,20 @@ function parseArgs(argv: string[]): Opts {
     else if (a === '--layers') o.layers = Number(next());
     else if (a === '--no-peer') o.peer = false;
     else if (a === '--profile') o.profile = true;
-    else throw new Error(`bench:train: unknown option ${a} (expected --backend, --runs, --layers, --no-peer, --profile)`);
+    else if (a === '--shape') o.shape = parseShape(next(), 'bench:train');
+    else if (a === '--with-load') o.withLoad = true;
+    else throw new Error(`bench:train: unknown option ${a} (expected --shape, --with-load, --backend, --runs, --layers, --no-peer, --profile)`);
   }
   if (!(Number.isInteger(o.runs) && o.runs > 0)) throw new Error('bench:train: --runs must be a positive integer');
+  if (o.layers === 0) o.layers = SHAPES[o.shape].layers;
   if (!(Number.isInteger(o.layers) && o.layers > 0)) throw new Error('bench:train: --layers must be a positive integer');
   return o;
 }
 
-/** GPT-2 124M (with `layers` blocks); dropouts at GPT-2's defaults (0.1). */
-function benchConfig(layers: number): GPT2Config {
+/** The shape's config (with `layers` blocks); dropouts at GPT-2's defaults (0.1). */
+function benchConfig(shape: BenchShape, layers: number): GPT2Config {
   return parseGPT2Config({
-    model_type: 'gpt2', n_layer: layers, n_head: SHAPE.heads, n_embd: SHAPE.embd, n_positions: SHAPE.positions, vocab_size: SHAPE.vocab,
+    model_type: 'gpt2', n_layer: layers, n_head: shape.heads, n_embd: shape.embd, n_positions: shape.positions, vocab_size: shape.vocab,
   }, 'bench config');
 }
 
@@ -123,7 +133,8 @@ function randomExamples(B: number, T: number, vocab: number, seed: number): Exam
 
 /** Our side, in this process: prints `OURS {json}` (with a per-phase profile in the 'profile' phase). */
 function runOurs(o: Opts): void {
-  const cfg = benchConfig(o.layers);
+  const SHAPE = SHAPES[o.shape];
+  const cfg = benchConfig(SHAPE, o.layers);
   const plain = getBackend(o.backend);
   const profiler = o.phase === 'profile' ? new PhaseProfiler(cfg.vocabSize) : null;
   const backend: Backend = profiler ? profiler.wrapBackend(plain) : plain;
@@ -200,19 +211,25 @@ function main(): void {
   }
   const root = repoRoot(import.meta.url);
   const self = fileURLToPath(import.meta.url);
+  const SHAPE = SHAPES[o.shape];
   const common = ['--runs', String(o.runs), '--layers', String(o.layers)];
+  const ourArgs = [...common, '--shape', o.shape];
+  const peerArgs = [...shapeArgs(SHAPE, o.layers), '--runs', String(o.runs), '--batch', String(SHAPE.batch), '--seq', String(SHAPE.seq)];
   const cpu = cpus();
   const tokens = SHAPE.batch * SHAPE.seq;
   console.log(
-    `bench:train  GPT-2 124M shapes (${o.layers} layers, ${SHAPE.embd} wide, ${SHAPE.heads} heads, ${SHAPE.positions} positions, ` +
+    `bench:train  ${SHAPE.label} (${o.layers} layers, ${SHAPE.embd} wide, ${SHAPE.heads} heads, ${SHAPE.positions} positions, ` +
       `${SHAPE.vocab} vocab), fp32, random weights; LoRA r=${LORA.r} alpha=${LORA.alpha} dropout=${LORA.dropout} on ${LORA.targets.join(' + ')}; ` +
       `batch ${SHAPE.batch} x ${SHAPE.seq}, all tokens labelled; dropouts on; step = forward + backward + AdamW`,
   );
   console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}; node ${process.version}; median of ${o.runs} steps after 1 warm-up step`);
+  printEngineHeader();
   console.log(`load average at start: ${loadAverage()}`);
+  const load = o.withLoad ? startBusyProcess() : null;
+  if (load) console.log(`--with-load: one busy process (pid ${load.pid}) runs while both sides are measured`);
 
   const timeoutMs = 30 * 60_000;
-  const mine = runTagged<OursResult>(process.execPath, [self, '--phase', 'ours', '--backend', o.backend, ...common], 'OURS', { cwd: root, timeoutMs });
+  const mine = runTagged<OursResult>(process.execPath, [self, '--phase', 'ours', '--backend', o.backend, ...ourArgs], 'OURS', { cwd: root, timeoutMs });
   if (!mine.res) throw new Error(`bench:train: our training step failed: ${mine.why}`);
   const ours = mine.res;
   console.log(`ours: backend ${ours.backend}${ours.engine ? ' ' + JSON.stringify(ours.engine) : ''}; ${ours.trainable} trainable (${ours.lora_modules.join(', ')})`);
@@ -227,7 +244,7 @@ function main(): void {
     if (!found.python) {
       console.log(`peer: not measured: no Python imports torch, transformers and peft (${found.why}); peer=none. Set LORAROUTE_PEER_PYTHON`);
     } else {
-      const theirs = runTagged<PeerResult>(found.python, [join(root, 'bench', 'peer', 'train.py'), ...common], 'PEER', { cwd: root, timeoutMs });
+      const theirs = runTagged<PeerResult>(found.python, [join(root, 'bench', 'peer', 'train.py'), ...peerArgs], 'PEER', { cwd: root, timeoutMs });
       if (!theirs.res) {
         console.log(`peer: not measured: ${found.python} bench/peer/train.py failed (${theirs.why}); peer=none`);
       } else {
@@ -241,9 +258,13 @@ function main(): void {
     }
   }
   console.log(`load average at end: ${loadAverage()}`);
+  if (load) {
+    load.stop();
+    console.log(`--with-load: busy process ${load.pid} stopped`);
+  }
 
   if (o.profile) {
-    const prof = runTagged<OursResult>(process.execPath, [self, '--phase', 'profile', '--backend', o.backend, ...common], 'OURS', { cwd: root, timeoutMs });
+    const prof = runTagged<OursResult>(process.execPath, [self, '--phase', 'profile', '--backend', o.backend, ...ourArgs], 'OURS', { cwd: root, timeoutMs });
     if (prof.res?.profile) printProfile(prof.res.profile);
     else console.log(`profile: failed (${prof.why})`);
   }

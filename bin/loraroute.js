@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
+import { exitOnFatalErrors, run } from '../dist/src/cli/main.js';
 
-main(process.argv).catch((err) => {
-  console.error(`loraroute: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+// Exit status: 0 done, 1 internal error (printed with its stack), 2 user error (bad option, input or file); see src/cli/main.ts.
+exitOnFatalErrors();
+const status = await run(process.argv);
+if (status !== 0) process.exit(status);

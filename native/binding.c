@@ -1,18 +1,25 @@
 /*
  * N-API binding: one function per op of src/tensor/backend.ts, same argument order. Typed arrays are used
- * in place (zero-copy); every length is checked against the shapes before any kernel runs, so a wrong
+ * in place (zero-copy); every size is a checked integer, every product of sizes is overflow-checked
+ * (checked_size), and every length is checked against the shapes before any kernel runs, so a wrong
  * call throws a RangeError / TypeError instead of touching memory it does not own.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
+#include "cpu.h"
+#include "fused.h"
 #include "memory.h"
 #include "ops.h"
+#include "pool.h"
+#include "stream.h"
 
 /* OpenBLAS extensions (declared here too in case the cblas.h found is not OpenBLAS's own) */
 void openblas_set_num_threads(int num_threads);
@@ -76,21 +83,75 @@ static int typed(call_t *c, size_t i, const char *name, napi_typedarray_type wan
   return 1;
 }
 
-static int f32(call_t *c, size_t i, const char *name, float **p, int64_t need, int nullable) {
-  int64_t len = 0;
+/* Element counts, byte counts and pointer offsets computed from JS sizes all stay below this. */
+#define LR_MAX_ELEMS ((int64_t)1 << 56)
+
+/* "2, 3, 4" */
+static void list_sizes(char *buf, size_t cap, const int64_t *f, size_t n) {
+  buf[0] = 0;
+  for (size_t i = 0, at = 0; i < n && at < cap; i++)
+    at += (size_t)snprintf(buf + at, cap - at, "%s%lld", i ? ", " : "", (long long)f[i]);
+}
+
+/* *out = f[0] * ... * f[n-1] (sizes from dim()), or a RangeError naming what it sizes (`what`, with the
+ * factors' names `dims`) when the product overflows or passes LR_MAX_ELEMS. Every size product computed
+ * from JS numbers goes through here (the SIZE, F32 and I32 macros). */
+static int checked_size(call_t *c, const char *what, const char *dims, const int64_t *f, size_t n, int64_t *out) {
+  int64_t p = 1;
+  int bad = 0;
+  for (size_t i = 0; i < n && !bad; i++) bad = f[i] < 0 || __builtin_mul_overflow(p, f[i], &p) || p > LR_MAX_ELEMS;
+  if (!bad) {
+    *out = p;
+    return 1;
+  }
+  char vals[120];
+  list_sizes(vals, sizeof vals, f, n);
+  char msg[320];
+  snprintf(msg, sizeof msg, "native %s: %s needs [%s] = [%s] elements, a product that overflows (limit 2^56)", c->fn,
+           what, dims, vals);
+  napi_throw_range_error(c->env, NULL, msg);
+  return 0;
+}
+
+/* RangeError: buffer `name` holds fewer elements than the shapes `dims` (values f) need */
+static int short_buffer(call_t *c, const char *name, int64_t len, const char *dims, const int64_t *f, size_t n,
+                        int64_t need) {
+  char vals[120], msg[320];
+  list_sizes(vals, sizeof vals, f, n);
+  snprintf(msg, sizeof msg, "native %s: %s has %lld elements, the shapes [%s] = [%s] need %lld", c->fn, name,
+           (long long)len, dims, vals, (long long)need);
+  napi_throw_range_error(c->env, NULL, msg);
+  return 0;
+}
+
+#define LR_DIMS(...) \
+  #__VA_ARGS__, (const int64_t[]){__VA_ARGS__}, sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)
+/* SIZE("what", &n, A, B, ...): n = A * B * ... checked */
+#define SIZE(what, out, ...) checked_size(c, what, LR_DIMS(__VA_ARGS__), out)
+
+static int f32(call_t *c, size_t i, const char *name, float **p, int nullable, const char *dims, const int64_t *f,
+               size_t n) {
+  int64_t len = 0, need = 0;
+  if (!checked_size(c, name, dims, f, n, &need)) return 0;
   if (!typed(c, i, name, napi_float32_array, (void **)p, &len, nullable)) return 0;
-  if (*p == NULL && nullable) return 1;
-  if (len < need) return fail(c, 1, "%s has %lld elements, the shapes need %lld", name, len, need);
+  if (nullable && is_nullish(c, i)) return 1; /* (an empty array may have a NULL pointer too: not the same) */
+  if (len < need) return short_buffer(c, name, len, dims, f, n, need);
   return 1;
 }
 
-static int i32(call_t *c, size_t i, const char *name, int32_t **p, int64_t need, int nullable) {
-  int64_t len = 0;
+static int i32(call_t *c, size_t i, const char *name, int32_t **p, int nullable, const char *dims, const int64_t *f,
+               size_t n) {
+  int64_t len = 0, need = 0;
+  if (!checked_size(c, name, dims, f, n, &need)) return 0;
   if (!typed(c, i, name, napi_int32_array, (void **)p, &len, nullable)) return 0;
-  if (*p == NULL && nullable) return 1;
-  if (len < need) return fail(c, 1, "%s has %lld elements, the shapes need %lld", name, len, need);
+  if (nullable && is_nullish(c, i)) return 1;
+  if (len < need) return short_buffer(c, name, len, dims, f, n, need);
   return 1;
 }
+
+/* F32(i, "name", &p, nullable, dims...): argument i is a Float32Array of at least dims[0] * dims[1] * ... */
+#define F32(i, name, p, nullable, ...) f32(c, i, name, p, nullable, LR_DIMS(__VA_ARGS__))
+#define I32(i, name, p, nullable, ...) i32(c, i, name, p, nullable, LR_DIMS(__VA_ARGS__))
 
 static int num(call_t *c, size_t i, const char *name, double *out) {
   if (i >= c->argc || napi_get_value_double(c->env, c->argv[i], out) != napi_ok)
@@ -161,7 +222,7 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   float *out, *a, *b;
   CHECK(dim(c, 3, "M", &M) && dim(c, 4, "N", &N) && dim(c, 5, "K", &K) && flag(c, 6, &ta) && flag(c, 7, &tb));
   CHECK(num(c, 8, "alpha", &alpha) && num(c, 9, "beta", &beta));
-  CHECK(f32(c, 0, "out", &out, M * N, 0) && f32(c, 1, "a", &a, M * K, 0) && f32(c, 2, "b", &b, K * N, 0));
+  CHECK(F32(0, "out", &out, 0, M, N) && F32(1, "a", &a, 0, M, K) && F32(2, "b", &b, 0, K, N));
   lr_half *half;
   CHECK(half_arg(c, 10, &half));
   lr_matmul(out, a, b, M, N, K, ta, tb, (float)alpha, (float)beta, half);
@@ -174,8 +235,8 @@ static napi_value js_add_bias(napi_env env, napi_callback_info info) {
   int64_t M, N;
   float *out, *bias;
   CHECK(dim(c, 2, "M", &M) && dim(c, 3, "N", &N));
-  CHECK(f32(c, 0, "out", &out, M * N, 0) && f32(c, 1, "bias", &bias, N, 0));
-  lr_k()->add_bias(out, bias, M, N);
+  CHECK(F32(0, "out", &out, 0, M, N) && F32(1, "bias", &bias, 0, N));
+  lr_add_bias(out, bias, M, N);
   return undef(env);
 }
 
@@ -186,11 +247,10 @@ static napi_value js_bias_backward(napi_env env, napi_callback_info info) {
   int acc;
   float *dbias, *dout;
   CHECK(dim(c, 2, "M", &M) && dim(c, 3, "N", &N) && flag(c, 4, &acc));
-  CHECK(f32(c, 0, "dbias", &dbias, N, 0) && f32(c, 1, "dout", &dout, M * N, 0));
-  double *tmp = malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
+  CHECK(F32(0, "dbias", &dbias, 0, N) && F32(1, "dout", &dout, 0, M, N));
+  double *tmp = lr_scratch(0, sizeof(double) * (size_t)(N > 0 ? N : 1));
   CHECK(tmp || oom(c));
   lr_k()->bias_backward(dbias, dout, M, N, acc, tmp);
-  free(tmp);
   return undef(env);
 }
 
@@ -200,8 +260,8 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
   int64_t n;
   float *out, *a, *b;
   CHECK(dim(c, 3, "n", &n));
-  CHECK(f32(c, 0, "out", &out, n, 0) && f32(c, 1, "a", &a, n, 0) && f32(c, 2, "b", &b, n, 0));
-  lr_k()->add(out, a, b, n);
+  CHECK(F32(0, "out", &out, 0, n) && F32(1, "a", &a, 0, n) && F32(2, "b", &b, 0, n));
+  lr_add(out, a, b, n);
   return undef(env);
 }
 
@@ -212,11 +272,11 @@ static napi_value js_axpy(napi_env env, napi_callback_info info) {
   double alpha;
   float *y, *x;
   CHECK(num(c, 2, "alpha", &alpha) && dim(c, 3, "n", &n));
-  CHECK(f32(c, 0, "y", &y, n, 0) && f32(c, 1, "x", &x, n, 0));
+  CHECK(F32(0, "y", &y, 0, n) && F32(1, "x", &x, 0, n));
   if (y == x) { /* y += alpha * y: the restrict-qualified kernel must not see aliasing */
     for (int64_t i = 0; i < n; i++) y[i] = y[i] + (float)alpha * y[i];
   } else {
-    lr_k()->axpy(y, x, (float)alpha, n);
+    lr_axpy(y, x, (float)alpha, n);
   }
   return undef(env);
 }
@@ -228,9 +288,9 @@ static napi_value js_layernorm_forward(napi_env env, napi_callback_info info) {
   double eps;
   float *out, *mean, *rstd, *x, *w, *b;
   CHECK(dim(c, 6, "N", &N) && dim(c, 7, "C", &C) && num(c, 8, "eps", &eps));
-  CHECK(f32(c, 0, "out", &out, N * C, 0) && f32(c, 1, "mean", &mean, N, 0) && f32(c, 2, "rstd", &rstd, N, 0));
-  CHECK(f32(c, 3, "x", &x, N * C, 0) && f32(c, 4, "weight", &w, C, 0) && f32(c, 5, "bias", &b, C, 0));
-  lr_k()->layernorm_forward(out, mean, rstd, x, w, b, N, C, (float)eps);
+  CHECK(F32(0, "out", &out, 0, N, C) && F32(1, "mean", &mean, 0, N) && F32(2, "rstd", &rstd, 0, N));
+  CHECK(F32(3, "x", &x, 0, N, C) && F32(4, "weight", &w, 0, C) && F32(5, "bias", &b, 0, C));
+  lr_layernorm_forward(out, mean, rstd, x, w, b, N, C, (float)eps);
   return undef(env);
 }
 
@@ -241,10 +301,10 @@ static napi_value js_layernorm_backward(napi_env env, napi_callback_info info) {
   int acc;
   float *dx, *dw, *db, *dout, *x, *w, *mean, *rstd;
   CHECK(dim(c, 8, "N", &N) && dim(c, 9, "C", &C) && flag(c, 10, &acc));
-  CHECK(f32(c, 0, "dx", &dx, N * C, 0) && f32(c, 1, "dweight", &dw, C, 1) && f32(c, 2, "dbias", &db, C, 1));
-  CHECK(f32(c, 3, "dout", &dout, N * C, 0) && f32(c, 4, "x", &x, N * C, 0) && f32(c, 5, "weight", &w, C, 0));
-  CHECK(f32(c, 6, "mean", &mean, N, 0) && f32(c, 7, "rstd", &rstd, N, 0));
-  lr_k()->layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, acc);
+  CHECK(F32(0, "dx", &dx, 0, N, C) && F32(1, "dweight", &dw, 1, C) && F32(2, "dbias", &db, 1, C));
+  CHECK(F32(3, "dout", &dout, 0, N, C) && F32(4, "x", &x, 0, N, C) && F32(5, "weight", &w, 0, C));
+  CHECK(F32(6, "mean", &mean, 0, N) && F32(7, "rstd", &rstd, 0, N));
+  lr_layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, acc);
   return undef(env);
 }
 
@@ -254,8 +314,8 @@ static napi_value js_gelu_forward(napi_env env, napi_callback_info info) {
   int64_t n;
   float *out, *x;
   CHECK(dim(c, 2, "n", &n));
-  CHECK(f32(c, 0, "out", &out, n, 0) && f32(c, 1, "x", &x, n, 0));
-  lr_k()->gelu_forward(out, x, n);
+  CHECK(F32(0, "out", &out, 0, n) && F32(1, "x", &x, 0, n));
+  lr_gelu_forward(out, x, n);
   return undef(env);
 }
 
@@ -265,13 +325,19 @@ static napi_value js_gelu_backward(napi_env env, napi_callback_info info) {
   int64_t n;
   float *dx, *x, *dout;
   CHECK(dim(c, 3, "n", &n));
-  CHECK(f32(c, 0, "dx", &dx, n, 0) && f32(c, 1, "x", &x, n, 0) && f32(c, 2, "dout", &dout, n, 0));
-  lr_k()->gelu_backward(dx, x, dout, n);
+  CHECK(F32(0, "dx", &dx, 0, n) && F32(1, "x", &x, 0, n) && F32(2, "dout", &dout, 0, n));
+  lr_gelu_backward(dx, x, dout, n);
   return undef(env);
 }
 
 static int heads(call_t *c, int64_t C, int64_t NH) {
   if (NH <= 0 || C % NH != 0) return fail(c, 1, "%sC (%lld) must be a positive multiple of NH (%lld)", "", C, NH);
+  return 1;
+}
+
+/* the attention kernels pass 3C to BLAS as an int */
+static int qkv_row(call_t *c, int64_t C) {
+  if (3 * C > 2147483647) return fail(c, 1, "%sC (%lld) must be below 2^31 / 3 (a qkv row holds 3C floats)", "", C, 0);
   return 1;
 }
 
@@ -299,8 +365,10 @@ static napi_value js_attention_forward(napi_env env, napi_callback_info info) {
   float *out, *att, *qkv;
   int32_t *mask;
   CHECK(dim(c, 4, "B", &B) && dim(c, 5, "T", &T) && dim(c, 6, "C", &C) && dim(c, 7, "NH", &NH) && heads(c, C, NH));
-  CHECK(f32(c, 0, "out", &out, B * T * C, 0) && f32(c, 1, "att", &att, B * NH * T * T, 0));
-  CHECK(f32(c, 2, "qkv", &qkv, B * T * 3 * C, 0) && i32(c, 3, "keyMask", &mask, B * T, 1));
+  int64_t scratch; /* the kernels' [3, T, T] scratch */
+  CHECK(SIZE("the attention scratch", &scratch, 3, T, T) && qkv_row(c, C));
+  CHECK(F32(0, "out", &out, 0, B, T, C) && F32(1, "att", &att, 0, B, NH, T, T));
+  CHECK(F32(2, "qkv", &qkv, 0, B, T, 3, C) && I32(3, "keyMask", &mask, 1, B, T));
   double dp, ds;
   CHECK(opt_num(c, 8, "dropoutP", 0, &dp) && opt_num(c, 9, "dropoutSeed", 0, &ds));
   CHECK(lr_attention_forward(out, att, qkv, mask, B, T, C, NH, dp, to_uint32(ds)) == 0 || oom(c));
@@ -313,8 +381,10 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   int64_t B, T, C, NH;
   float *dqkv, *dout, *qkv, *att;
   CHECK(dim(c, 4, "B", &B) && dim(c, 5, "T", &T) && dim(c, 6, "C", &C) && dim(c, 7, "NH", &NH) && heads(c, C, NH));
-  CHECK(f32(c, 0, "dqkv", &dqkv, B * T * 3 * C, 0) && f32(c, 1, "dout", &dout, B * T * C, 0));
-  CHECK(f32(c, 2, "qkv", &qkv, B * T * 3 * C, 0) && f32(c, 3, "att", &att, B * NH * T * T, 0));
+  int64_t scratch; /* the kernels' [3, T, T] scratch */
+  CHECK(SIZE("the attention scratch", &scratch, 3, T, T) && qkv_row(c, C));
+  CHECK(F32(0, "dqkv", &dqkv, 0, B, T, 3, C) && F32(1, "dout", &dout, 0, B, T, C));
+  CHECK(F32(2, "qkv", &qkv, 0, B, T, 3, C) && F32(3, "att", &att, 0, B, NH, T, T));
   double dp, ds;
   CHECK(opt_num(c, 8, "dropoutP", 0, &dp) && opt_num(c, 9, "dropoutSeed", 0, &ds));
   CHECK(lr_attention_backward(dqkv, dout, qkv, att, B, T, C, NH, dp, to_uint32(ds)) == 0 || oom(c));
@@ -328,22 +398,29 @@ static napi_value js_attention_cached(napi_env env, napi_callback_info info) {
   float *out, *qkv, *kc, *vc;
   int32_t *mask;
   CHECK(dim(c, 5, "past", &past) && dim(c, 6, "B", &B) && dim(c, 7, "Tq", &Tq) && dim(c, 8, "C", &C));
-  CHECK(dim(c, 9, "NH", &NH) && dim(c, 10, "S", &S) && heads(c, C, NH));
+  CHECK(dim(c, 9, "NH", &NH) && dim(c, 10, "S", &S) && heads(c, C, NH) && qkv_row(c, C));
+  int64_t scratch; /* the kernel's [Tq, S] scores */
+  CHECK(SIZE("the attention scratch", &scratch, Tq, S));
   if (past + Tq > S) {
     fail(c, 1, "%spast + Tq (%lld) exceeds the cache's S slots (%lld)", "", past + Tq, S);
     return NULL;
   }
-  CHECK(f32(c, 0, "out", &out, B * Tq * C, 0) && f32(c, 1, "qkv", &qkv, B * Tq * 3 * C, 0));
-  CHECK(f32(c, 2, "kCache", &kc, B * S * C, 0) && f32(c, 3, "vCache", &vc, B * S * C, 0));
-  CHECK(i32(c, 4, "keyMask", &mask, B * S, 1));
+  CHECK(F32(0, "out", &out, 0, B, Tq, C) && F32(1, "qkv", &qkv, 0, B, Tq, 3, C));
+  CHECK(F32(2, "kCache", &kc, 0, B, S, C) && F32(3, "vCache", &vc, 0, B, S, C));
+  CHECK(I32(4, "keyMask", &mask, 1, B, S));
   CHECK(lr_attention_cached(out, qkv, kc, vc, mask, past, B, Tq, C, NH, S) == 0 || oom(c));
   return undef(env);
 }
 
-static int ids_in_range(call_t *c, const int32_t *ids, int64_t n, int64_t limit, const char *name) {
+static int ids_in_range(call_t *c, const int32_t *ids, int64_t n, int64_t limit, const char *name, const char *table) {
   for (int64_t i = 0; i < n; i++)
-    if (ids[i] < 0 || ids[i] >= limit)
-      return fail(c, 1, "%s holds %lld, outside the table's rows [0, %lld)", name, ids[i], limit);
+    if (ids[i] < 0 || ids[i] >= limit) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "native %s: %s holds %lld, outside the rows of %s [0, %lld)", c->fn, name,
+               (long long)ids[i], table, (long long)limit);
+      napi_throw_range_error(c->env, NULL, msg);
+      return 0;
+    }
   return 1;
 }
 
@@ -354,16 +431,12 @@ static napi_value js_embedding_forward(napi_env env, napi_callback_info info) {
   float *out, *wte, *wpe;
   int32_t *ids, *pos;
   CHECK(dim(c, 5, "BT", &BT) && dim(c, 6, "C", &C));
-  CHECK(f32(c, 0, "out", &out, BT * C, 0) && i32(c, 1, "ids", &ids, BT, 0) && i32(c, 2, "positions", &pos, BT, 0));
+  CHECK(F32(0, "out", &out, 0, BT, C) && I32(1, "ids", &ids, 0, BT) && I32(2, "positions", &pos, 0, BT));
   CHECK(typed(c, 3, "wte", napi_float32_array, (void **)&wte, &nte, 0) &&
         typed(c, 4, "wpe", napi_float32_array, (void **)&wpe, &npe, 0));
   const int64_t V = C > 0 ? nte / C : 0, P = C > 0 ? npe / C : 0;
-  CHECK(C == 0 || (ids_in_range(c, ids, BT, V, "ids") && ids_in_range(c, pos, BT, P, "positions")));
-  for (int64_t i = 0; i < BT; i++) {
-    const float *te = wte + (int64_t)ids[i] * C, *pe = wpe + (int64_t)pos[i] * C;
-    float *o = out + i * C;
-    for (int64_t j = 0; j < C; j++) o[j] = te[j] + pe[j];
-  }
+  CHECK(C == 0 || (ids_in_range(c, ids, BT, V, "ids", "wte") && ids_in_range(c, pos, BT, P, "positions", "wpe")));
+  lr_embedding_forward(out, ids, pos, wte, wpe, BT, C);
   return undef(env);
 }
 
@@ -376,14 +449,15 @@ static napi_value js_embedding_backward(napi_env env, napi_callback_info info) {
   CHECK(dim(c, 5, "BT", &BT) && dim(c, 6, "C", &C));
   CHECK(typed(c, 0, "dwte", napi_float32_array, (void **)&dwte, &nte, 1) &&
         typed(c, 1, "dwpe", napi_float32_array, (void **)&dwpe, &npe, 1));
-  CHECK(f32(c, 2, "dout", &dout, BT * C, 0) && i32(c, 3, "ids", &ids, BT, 0) && i32(c, 4, "positions", &pos, BT, 0));
-  if (dwte) CHECK(C == 0 || ids_in_range(c, ids, BT, nte / C, "ids"));
-  if (dwpe) CHECK(C == 0 || ids_in_range(c, pos, BT, npe / C, "positions"));
+  CHECK(F32(2, "dout", &dout, 0, BT, C) && I32(3, "ids", &ids, 0, BT) && I32(4, "positions", &pos, 0, BT));
+  const int te = !is_nullish(c, 0), pe = !is_nullish(c, 1); /* given, even empty (then every id is outside it) */
+  if (te) CHECK(C == 0 || ids_in_range(c, ids, BT, nte / C, "ids", "dwte"));
+  if (pe) CHECK(C == 0 || ids_in_range(c, pos, BT, npe / C, "positions", "dwpe"));
   const lr_kernels *k = lr_k();
   for (int64_t i = 0; i < BT; i++) {
     const float *g = dout + i * C;
-    if (dwte) k->axpy(dwte + (int64_t)ids[i] * C, g, 1.0f, C);
-    if (dwpe) k->axpy(dwpe + (int64_t)pos[i] * C, g, 1.0f, C);
+    if (te) k->axpy(dwte + (int64_t)ids[i] * C, g, 1.0f, C);
+    if (pe) k->axpy(dwpe + (int64_t)pos[i] * C, g, 1.0f, C);
   }
   return undef(env);
 }
@@ -395,11 +469,11 @@ static napi_value js_xent_forward(napi_env env, napi_callback_info info) {
   float *losses, *logits;
   int32_t *tg;
   CHECK(dim(c, 3, "N", &N) && dim(c, 4, "V", &V));
-  CHECK(f32(c, 0, "losses", &losses, N, 0) && f32(c, 1, "logits", &logits, N * V, 0));
-  CHECK(i32(c, 2, "targets", &tg, N, 0));
+  CHECK(F32(0, "losses", &losses, 0, N) && F32(1, "logits", &logits, 0, N, V));
+  CHECK(I32(2, "targets", &tg, 0, N));
   for (int64_t i = 0; i < N; i++)
     if (tg[i] >= V) CHECK(fail(c, 1, "%stargets holds %lld, outside the vocabulary [0, %lld)", "", tg[i], V));
-  lr_k()->xent_forward(losses, logits, tg, N, V);
+  lr_xent_forward(losses, logits, tg, N, V);
   return undef(env);
 }
 
@@ -410,11 +484,11 @@ static napi_value js_xent_backward(napi_env env, napi_callback_info info) {
   float *dlogits, *logits, *dloss;
   int32_t *tg;
   CHECK(dim(c, 4, "N", &N) && dim(c, 5, "V", &V));
-  CHECK(f32(c, 0, "dlogits", &dlogits, N * V, 0) && f32(c, 1, "logits", &logits, N * V, 0));
-  CHECK(i32(c, 2, "targets", &tg, N, 0) && f32(c, 3, "dloss", &dloss, N, 0));
+  CHECK(F32(0, "dlogits", &dlogits, 0, N, V) && F32(1, "logits", &logits, 0, N, V));
+  CHECK(I32(2, "targets", &tg, 0, N) && F32(3, "dloss", &dloss, 0, N));
   for (int64_t i = 0; i < N; i++)
     if (tg[i] >= V) CHECK(fail(c, 1, "%stargets holds %lld, outside the vocabulary [0, %lld)", "", tg[i], V));
-  lr_k()->xent_backward(dlogits, logits, tg, dloss, N, V);
+  lr_xent_backward(dlogits, logits, tg, dloss, N, V);
   return undef(env);
 }
 
@@ -425,8 +499,8 @@ static napi_value js_dropout_mask(napi_env env, napi_callback_info info) {
   double p, seed, offset;
   float *mask;
   CHECK(dim(c, 1, "n", &n) && num(c, 2, "p", &p) && num(c, 3, "seed", &seed) && num(c, 4, "offset", &offset));
-  CHECK(f32(c, 0, "mask", &mask, n, 0));
-  lr_k()->dropout_mask(mask, n, p, to_uint32(seed), (int64_t)to_uint32(offset));
+  CHECK(F32(0, "mask", &mask, 0, n));
+  lr_dropout_mask(mask, n, p, to_uint32(seed), (int64_t)to_uint32(offset));
   return undef(env);
 }
 
@@ -436,8 +510,8 @@ static napi_value js_mul(napi_env env, napi_callback_info info) {
   int64_t n;
   float *out, *x, *m;
   CHECK(dim(c, 3, "n", &n));
-  CHECK(f32(c, 0, "out", &out, n, 0) && f32(c, 1, "x", &x, n, 0) && f32(c, 2, "mask", &m, n, 0));
-  lr_k()->mul(out, x, m, n);
+  CHECK(F32(0, "out", &out, 0, n) && F32(1, "x", &x, 0, n) && F32(2, "mask", &m, 0, n));
+  lr_mul(out, x, m, n);
   return undef(env);
 }
 
@@ -449,9 +523,9 @@ static napi_value js_adamw(napi_env env, napi_callback_info info) {
   float *p, *g, *m, *v;
   CHECK(dim(c, 4, "n", &n) && num(c, 5, "lr", &lr) && num(c, 6, "beta1", &b1) && num(c, 7, "beta2", &b2));
   CHECK(num(c, 8, "eps", &eps) && num(c, 9, "weightDecay", &wd) && num(c, 10, "step", &step));
-  CHECK(f32(c, 0, "params", &p, n, 0) && f32(c, 1, "grads", &g, n, 0) && f32(c, 2, "m", &m, n, 0) &&
-        f32(c, 3, "v", &v, n, 0));
-  lr_k()->adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
+  CHECK(F32(0, "params", &p, 0, n) && F32(1, "grads", &g, 0, n) && F32(2, "m", &m, 0, n) &&
+        F32(3, "v", &v, 0, n));
+  lr_adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
   return undef(env);
 }
 
@@ -460,9 +534,9 @@ static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
   BEGIN("sumSquares");
   int64_t n;
   float *x;
-  CHECK(dim(c, 1, "n", &n) && f32(c, 0, "x", &x, n, 0));
+  CHECK(dim(c, 1, "n", &n) && F32(0, "x", &x, 0, n));
   napi_value r;
-  napi_create_double(env, lr_k()->sum_squares(x, n), &r);
+  napi_create_double(env, lr_sum_squares(x, n), &r);
   return r;
 }
 
@@ -472,8 +546,8 @@ static napi_value js_scale(napi_env env, napi_callback_info info) {
   int64_t n;
   double s;
   float *x;
-  CHECK(num(c, 1, "s", &s) && dim(c, 2, "n", &n) && f32(c, 0, "x", &x, n, 0));
-  lr_k()->scale(x, (float)s, n);
+  CHECK(num(c, 1, "s", &s) && dim(c, 2, "n", &n) && F32(0, "x", &x, 0, n));
+  lr_scale(x, (float)s, n);
   return undef(env);
 }
 
@@ -558,31 +632,109 @@ static void set_str(napi_env env, napi_value obj, const char *key, const char *v
   napi_set_named_property(env, obj, key, v);
 }
 
-/* info() -> { isa, blasConfig, blasCore, blasThreads } */
+static void set_int(napi_env env, napi_value obj, const char *key, int64_t val) {
+  napi_value v;
+  napi_create_int64(env, val, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+/* info() -> { isa, cpuIsa, cpu, blasConfig, blasCore, blasThreads, threads, cpusAvailable, scratchBytes } */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value obj, n;
+  napi_value obj;
   napi_create_object(env, &obj);
   set_str(env, obj, "isa", lr_k()->isa);
+  set_str(env, obj, "cpuIsa", lr_isa_name(lr_cpu_info()->level));
+  set_str(env, obj, "cpu", lr_cpu_info()->brand);
   set_str(env, obj, "blasConfig", openblas_get_config());
   set_str(env, obj, "blasCore", openblas_get_corename());
-  napi_create_int32(env, openblas_get_num_threads(), &n);
-  napi_set_named_property(env, obj, "blasThreads", n);
+  set_int(env, obj, "blasThreads", openblas_get_num_threads());
+  set_int(env, obj, "threads", lr_pool_threads());
+  set_int(env, obj, "cpusAvailable", lr_cpus_available());
+  set_int(env, obj, "scratchBytes", (int64_t)lr_scratch_bytes());
   return obj;
 }
 
-/* setBlasThreads(n): the size of OpenBLAS's pool, the addon's only threads */
-static napi_value js_set_blas_threads(napi_env env, napi_callback_info info) {
-  BEGIN("setBlasThreads");
+/* setThreads(n): the size of the addon's pool (its only threads; OpenBLAS stays at one); 0 = one per CPU */
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  BEGIN("setThreads");
   int64_t n;
   CHECK(dim(c, 0, "n", &n));
-  if (n < 1) n = 1;
-  openblas_set_num_threads((int)n);
+  if (n > 4096) {
+    fail(c, 1, "%sn (%lld) must be at most %lld threads", "", n, 4096);
+    return NULL;
+  }
+  if (n > 64) n = 64;
+  lr_pool_set_threads(n >= 1 ? (int)n : lr_cpus_available());
   return undef(env);
 }
 
+/* readBandwidth(mb, passes, threads) -> GB/s: the STREAM-like probe of stream.h (threads 1 or 0 = the pool) */
+static napi_value js_read_bandwidth(napi_env env, napi_callback_info info) {
+  BEGIN("readBandwidth");
+  int64_t mb, passes, threads;
+  CHECK(dim(c, 0, "mb", &mb) && dim(c, 1, "passes", &passes) && dim(c, 2, "threads", &threads));
+  if (mb < 1 || mb > 65536 || passes < 1 || passes > 100) {
+    fail(c, 1, "%smb must be in [1, 65536] and passes in [1, 100] (got %lld, %lld)", "", mb, passes);
+    return NULL;
+  }
+  if (threads > 1) {
+    fail(c, 1, "%sthreads must be 0 (the pool) or 1 (got %lld; %lld)", "", threads, 1);
+    return NULL;
+  }
+  const double gbs = lr_read_bandwidth(mb << 20, (int)passes, threads == 1 ? 1 : 0);
+  CHECK(gbs > 0 || oom(c));
+  napi_value r;
+  napi_create_double(env, gbs, &r);
+  return r;
+}
+
+/* ---- module init: one JS thread only ------------------------------------------------------------- */
+
+/* The addon keeps process-wide state (the kernel table, the thread pool, scratch memory, OpenBLAS's
+ * settings) that one JS thread uses at a time without locks. So it loads in one JS thread of a process:
+ * the first that loads it (the main thread or a worker). Another thread's require() throws; once the
+ * owning thread has exited (its environment is torn down) another may load it. */
+static _Atomic(napi_env) g_owner;
+
+static void owner_cleanup(void *arg) {
+  (void)arg;
+  lr_pool_shutdown();
+  lr_scratch_release();
+  atomic_store(&g_owner, NULL);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
-  lr_select_kernels(getenv("LORAROUTE_NATIVE_ISA"));
+  napi_env none = NULL;
+  const int first = atomic_compare_exchange_strong(&g_owner, &none, env);
+  if (!first && none != env) {
+    napi_throw_error(env, "LORAROUTE_NATIVE_THREAD",
+                     "loraroute native addon: already loaded by another JS thread of this process; it can be used from "
+                     "one thread at a time (load it in one worker or in the main thread, or use the reference backend "
+                     "in the others)");
+    return NULL;
+  }
+  if (first) {
+    const char *force = getenv("LORAROUTE_ISA");
+    if (!force || !*force) force = getenv("LORAROUTE_NATIVE_ISA"); /* the older name */
+    const int level = force && *force ? lr_isa_parse(force) : -1;
+    if (force && *force && level < 0) {
+      atomic_store(&g_owner, NULL);
+      napi_throw_error(env, "LORAROUTE_ISA", "loraroute native addon: LORAROUTE_ISA must be baseline, avx2 or avx512");
+      return NULL;
+    }
+    if (lr_select_kernels(level) != 0) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "loraroute native addon: LORAROUTE_ISA=%s but this CPU only has %s", force,
+               lr_isa_name(lr_cpu_info()->level));
+      atomic_store(&g_owner, NULL);
+      napi_throw_error(env, "LORAROUTE_ISA", msg);
+      return NULL;
+    }
+    const char *th = getenv("LORAROUTE_THREADS");
+    lr_ops_init(th && *th ? atoi(th) : 0);
+    napi_add_env_cleanup_hook(env, owner_cleanup, NULL);
+  }
   const napi_property_descriptor props[] = {
 #define FN(name, f) {name, NULL, f, NULL, NULL, NULL, napi_enumerable, NULL}
       FN("matmul", js_matmul),
@@ -610,7 +762,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("adviseHugePages", js_advise_huge_pages),
       FN("releaseHalf", js_release_half),
       FN("info", js_info),
-      FN("setBlasThreads", js_set_blas_threads),
+      FN("setThreads", js_set_threads),
+      FN("readBandwidth", js_read_bandwidth),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -21,15 +21,16 @@ typedef struct lr_half {
 /* Converts n floats to fp16 (round to nearest even). */
 void lr_f16_convert(uint16_t *dst, const float *src, int64_t n);
 /* out[M, N] = alpha * A[M, K] @ B + beta * out (M <= 8): nn: B [K, N]; nt: B [N, K]. beta == 0 never
- * reads out. */
-void lr_gemv_nn_f32(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, float alpha,
-                    float beta);
-void lr_gemv_nt_f32(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, float alpha,
-                    float beta);
-void lr_gemv_nn_f16(float *out, const float *a, const uint16_t *b, int64_t M, int64_t N, int64_t K, float alpha,
-                    float beta);
-void lr_gemv_nt_f16(float *out, const float *a, const uint16_t *b, int64_t M, int64_t N, int64_t K, float alpha,
-                    float beta);
+ * reads out. ldo: row stride of out; ldb: row stride of B (N for nn, K for nt when B is whole), so that a
+ * block of columns can be one thread's share. */
+void lr_gemv_nn_f32(float *out, int64_t ldo, const float *a, const float *b, int64_t ldb, int64_t M, int64_t N, int64_t K,
+                    float alpha, float beta);
+void lr_gemv_nt_f32(float *out, int64_t ldo, const float *a, const float *b, int64_t ldb, int64_t M, int64_t N, int64_t K,
+                    float alpha, float beta);
+void lr_gemv_nn_f16(float *out, int64_t ldo, const float *a, const uint16_t *b, int64_t ldb, int64_t M, int64_t N,
+                    int64_t K, float alpha, float beta);
+void lr_gemv_nt_f16(float *out, int64_t ldo, const float *a, const uint16_t *b, int64_t ldb, int64_t M, int64_t N,
+                    int64_t K, float alpha, float beta);
 
 /* The fp16 view of b when [b, b + n) lies inside h's buffer, else NULL. */
 static inline const uint16_t *lr_half_lookup(const lr_half *h, const float *b, int64_t n) {

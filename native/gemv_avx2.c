@@ -40,14 +40,15 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
 
 /* out[M, N] = alpha * A[M, K] @ B[K, N] + beta * out, for one weight type */
 #define DEFINE_NN(NAME, WT, LOAD8, AT)                                                                          \
-  void NAME(float *out, const float *a, const WT *b, int64_t M, int64_t N, int64_t K, float alpha, float beta) { \
+  void NAME(float *out, int64_t ldo, const float *a, const WT *b, int64_t ldb, int64_t M, int64_t N, int64_t K, float alpha, \
+            float beta) { \
     int64_t NB = (OUT_FLOATS / (M > 0 ? M : 1)) & ~(int64_t)15;                                                 \
     if (NB < 256) NB = 256;                                                                                     \
     float coef[MAX_M][8];                                                                                       \
     for (int64_t n0 = 0; n0 < N; n0 += NB) {                                                                    \
       const int64_t nb = N - n0 < NB ? N - n0 : NB, nv = nb & ~(int64_t)7;                                      \
       for (int64_t m = 0; m < M; m++) {                                                                         \
-        float *y = out + m * N + n0;                                                                            \
+        float *y = out + m * ldo + n0;                                                                            \
         if (beta == 0.0f)                                                                                       \
           for (int64_t j = 0; j < nb; j++) y[j] = 0.0f;                                                         \
         else if (beta != 1.0f)                                                                                  \
@@ -57,7 +58,7 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
       if (M == 1) { /* decode: coefficients in registers, 16 columns of 8 rows per step */                    \
         const int64_t n16 = nb & ~(int64_t)15;                                                                  \
         for (; k + 8 <= K; k += 8) {                                                                            \
-          const WT *bk = b + k * N + n0;                                                                        \
+          const WT *bk = b + k * ldb + n0;                                                                        \
           __m256 cv[8];                                                                                         \
           for (int q = 0; q < 8; q++) cv[q] = _mm256_set1_ps(coef[0][q] = alpha * a[k + q]);                    \
           float *y = out + n0;                                                                                  \
@@ -65,31 +66,31 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
             __m256 a0 = _mm256_loadu_ps(y + j), a1 = _mm256_loadu_ps(y + j + 8);                                \
             __m256 b0 = _mm256_setzero_ps(), b1 = b0;                                                           \
             for (int q = 0; q < 8; q += 2) {                                                                    \
-              a0 = _mm256_fmadd_ps(cv[q], LOAD8(bk + q * N + j), a0);                                           \
-              a1 = _mm256_fmadd_ps(cv[q], LOAD8(bk + q * N + j + 8), a1);                                       \
-              b0 = _mm256_fmadd_ps(cv[q + 1], LOAD8(bk + (q + 1) * N + j), b0);                                 \
-              b1 = _mm256_fmadd_ps(cv[q + 1], LOAD8(bk + (q + 1) * N + j + 8), b1);                             \
+              a0 = _mm256_fmadd_ps(cv[q], LOAD8(bk + q * ldb + j), a0);                                           \
+              a1 = _mm256_fmadd_ps(cv[q], LOAD8(bk + q * ldb + j + 8), a1);                                       \
+              b0 = _mm256_fmadd_ps(cv[q + 1], LOAD8(bk + (q + 1) * ldb + j), b0);                                 \
+              b1 = _mm256_fmadd_ps(cv[q + 1], LOAD8(bk + (q + 1) * ldb + j + 8), b1);                             \
             }                                                                                                   \
             _mm256_storeu_ps(y + j, _mm256_add_ps(a0, b0));                                                     \
             _mm256_storeu_ps(y + j + 8, _mm256_add_ps(a1, b1));                                                 \
           }                                                                                                     \
           for (int64_t j = n16; j < nb; j++) {                                                                  \
             float acc = 0.0f;                                                                                   \
-            for (int q = 0; q < 8; q++) acc += coef[0][q] * AT(bk + q * N + j);                                 \
+            for (int q = 0; q < 8; q++) acc += coef[0][q] * AT(bk + q * ldb + j);                                 \
             y[j] += acc;                                                                                        \
           }                                                                                                     \
         }                                                                                                       \
       }                                                                                                         \
       for (; k + 8 <= K; k += 8) {                                                                              \
-        const WT *bk = b + k * N + n0;                                                                          \
+        const WT *bk = b + k * ldb + n0;                                                                          \
         for (int64_t m = 0; m < M; m++)                                                                         \
           for (int q = 0; q < 8; q++) coef[m][q] = alpha * a[m * K + k + q];                                    \
         for (int64_t j = 0; j < nv; j += 8) {                                                                   \
-          const __m256 w0 = LOAD8(bk + j), w1 = LOAD8(bk + N + j), w2 = LOAD8(bk + 2 * N + j),                  \
-                       w3 = LOAD8(bk + 3 * N + j), w4 = LOAD8(bk + 4 * N + j), w5 = LOAD8(bk + 5 * N + j),      \
-                       w6 = LOAD8(bk + 6 * N + j), w7 = LOAD8(bk + 7 * N + j);                                  \
+          const __m256 w0 = LOAD8(bk + j), w1 = LOAD8(bk + ldb + j), w2 = LOAD8(bk + 2 * ldb + j),                  \
+                       w3 = LOAD8(bk + 3 * ldb + j), w4 = LOAD8(bk + 4 * ldb + j), w5 = LOAD8(bk + 5 * ldb + j),      \
+                       w6 = LOAD8(bk + 6 * ldb + j), w7 = LOAD8(bk + 7 * ldb + j);                                  \
           for (int64_t m = 0; m < M; m++) {                                                                     \
-            float *y = out + m * N + n0 + j;                                                                    \
+            float *y = out + m * ldo + n0 + j;                                                                    \
             const float *c = coef[m];                                                                           \
             __m256 s0 = _mm256_fmadd_ps(_mm256_set1_ps(c[0]), w0, _mm256_loadu_ps(y));                         \
             __m256 s1 = _mm256_mul_ps(_mm256_set1_ps(c[1]), w1);                                                \
@@ -105,15 +106,15 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
         for (int64_t j = nv; j < nb; j++)                                                                       \
           for (int64_t m = 0; m < M; m++) {                                                                     \
             float s = 0.0f;                                                                                     \
-            for (int q = 0; q < 8; q++) s += coef[m][q] * AT(bk + q * N + j);                                   \
-            out[m * N + n0 + j] += s;                                                                           \
+            for (int q = 0; q < 8; q++) s += coef[m][q] * AT(bk + q * ldb + j);                                   \
+            out[m * ldo + n0 + j] += s;                                                                           \
           }                                                                                                     \
       }                                                                                                         \
       for (; k < K; k++) {                                                                                      \
-        const WT *bk = b + k * N + n0;                                                                          \
+        const WT *bk = b + k * ldb + n0;                                                                          \
         for (int64_t m = 0; m < M; m++) {                                                                       \
           const float c0 = alpha * a[m * K + k];                                                                \
-          float *y = out + m * N + n0;                                                                          \
+          float *y = out + m * ldo + n0;                                                                          \
           const __m256 cv = _mm256_set1_ps(c0);                                                                 \
           for (int64_t j = 0; j < nv; j += 8)                                                                   \
             _mm256_storeu_ps(y + j, _mm256_fmadd_ps(cv, LOAD8(bk + j), _mm256_loadu_ps(y + j)));                \
@@ -125,10 +126,11 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
 
 /* out[M, N] = alpha * A[M, K] @ B[N, K]^T + beta * out: one row of B at a time (one memory stream) */
 #define DEFINE_NT(NAME, WT, LOAD8, AT)                                                                          \
-  void NAME(float *out, const float *a, const WT *b, int64_t M, int64_t N, int64_t K, float alpha, float beta) { \
+  void NAME(float *out, int64_t ldo, const float *a, const WT *b, int64_t ldb, int64_t M, int64_t N, int64_t K, float alpha, \
+            float beta) { \
     const int64_t k32 = K & ~(int64_t)31, k8 = K & ~(int64_t)7;                                                 \
     for (int64_t n = 0; n < N; n++) {                                                                           \
-      const WT *bn = b + n * K;                                                                                 \
+      const WT *bn = b + n * ldb;                                                                                 \
       for (int64_t m = 0; m < M; m++) {                                                                         \
         const float *am = a + m * K;                                                                            \
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                             \
@@ -142,7 +144,7 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
         for (; k < k8; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k), LOAD8(bn + k), s0);                \
         float r = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));                            \
         for (; k < K; k++) r += am[k] * AT(bn + k);                                                             \
-        float *o = out + m * N + n;                                                                             \
+        float *o = out + m * ldo + n;                                                                             \
         *o = beta == 0.0f ? alpha * r : alpha * r + beta * *o;                                                  \
       }                                                                                                         \
     }                                                                                                           \
@@ -157,8 +159,9 @@ DEFINE_NT(lr_gemv_nt_f16, uint16_t, load8_f16, at_f16)
 /* not x86: never called (lr_select_kernels enables these only on AVX2 + FMA + F16C) */
 void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) { (void)dst, (void)src, (void)n; }
 #define DEFINE_STUB(NAME, WT)                                                                                   \
-  void NAME(float *out, const float *a, const WT *b, int64_t M, int64_t N, int64_t K, float alpha, float beta) { \
-    (void)out, (void)a, (void)b, (void)M, (void)N, (void)K, (void)alpha, (void)beta;                            \
+  void NAME(float *out, int64_t ldo, const float *a, const WT *b, int64_t ldb, int64_t M, int64_t N, int64_t K,   \
+            float alpha, float beta) {                                                                          \
+    (void)out, (void)ldo, (void)a, (void)b, (void)ldb, (void)M, (void)N, (void)K, (void)alpha, (void)beta;       \
   }
 DEFINE_STUB(lr_gemv_nn_f32, float)
 DEFINE_STUB(lr_gemv_nt_f32, float)

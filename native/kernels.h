@@ -1,9 +1,10 @@
 /*
  * loraroute native kernels: the dispatch table shared by the instruction-set variants.
  *
- * Each kernel is compiled twice from kernels_impl.h: once for baseline x86-64 (SSE2) and once with
- * AVX2+FMA+F16C enabled by `#pragma GCC target` (kernels_avx2.c). The binding picks one table at load time
- * from the CPU's feature bits, so the addon runs on any x86-64 and is fast where AVX2 exists.
+ * Each kernel is compiled three times from kernels_impl.h: for baseline x86-64 (SSE2), with AVX2+FMA+F16C
+ * (kernels_avx2.c) and with AVX-512 F/BW/VL/DQ (kernels_avx512.c), by `#pragma GCC target`. The addon picks
+ * one table at load time from cpuid (cpu.h), or the one LORAROUTE_ISA names, so it runs on any x86-64 and
+ * uses the widest registers the CPU has.
  * No -ffast-math: results keep IEEE semantics; reductions get their parallelism from explicit lanes.
  */
 #ifndef LORAROUTE_KERNELS_H
@@ -59,6 +60,7 @@ void lr_kernels_fill_base(lr_kernels *t);
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define LR_HAVE_AVX2_VARIANT 1
 void lr_kernels_fill_avx2(lr_kernels *t);
+void lr_kernels_fill_avx512(lr_kernels *t);
 #endif
 
 /* the counter-based hash of src/tensor/hash.ts, bit for bit */

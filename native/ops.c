@@ -1,66 +1,128 @@
 /*
- * Matmul and attention: OpenBLAS sgemm for the heavy products (its thread pool is the only threading in
- * the addon), fused single-threaded kernels for everything between them.
+ * Matmul and attention: OpenBLAS sgemm for the heavy products and the fused kernels between them, with
+ * one level of threading: the pool of pool.h. OpenBLAS is set to one thread at load, so that no product
+ * ever wakes a second pool (the nesting that made attention 3x slower, and OpenBLAS's spinning threads
+ * that collapse when another process competes for the cores); a big product is cut into column (or row)
+ * blocks, each one single-threaded sgemm on a pool thread, and attention runs one head per pool task.
  */
+#define _GNU_SOURCE
 #include "ops.h"
 
 #include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
+#include "arena.h"
+#include "pool.h"
+
 /* OpenBLAS's pool size (declared here too in case the cblas.h found is not OpenBLAS's own) */
 void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
-
-/* The attention products are many small sgemms (one per head and query tile): waking OpenBLAS's pool for
- * each costs more than it saves (3x slower measured at B=4, T=128, and far worse when the other core is
- * busy), so attention runs them on the calling thread and restores the pool size afterwards. */
-static int single_thread_begin(void) {
-  const int n = openblas_get_num_threads();
-  if (n > 1) openblas_set_num_threads(1);
-  return n;
-}
-
-static void single_thread_end(int n) {
-  if (n > 1) openblas_set_num_threads(n);
-}
 
 static lr_kernels g_kernels; /* written once at load (lr_select_kernels), read-only afterwards */
-
-const lr_kernels *lr_k(void) { return &g_kernels; }
-
+static lr_cpu g_cpu;
 static int g_avx2; /* AVX2 + FMA + F16C: the gemv_avx2.c kernels (and fp16 weights) may be used */
 
+const lr_kernels *lr_k(void) { return &g_kernels; }
+const lr_cpu *lr_cpu_info(void) { return &g_cpu; }
 int lr_half_supported(void) { return g_avx2; }
 
-void lr_select_kernels(const char *force_isa) {
-  int avx2 = 0;
-#ifdef LR_HAVE_AVX2_VARIANT
-  __builtin_cpu_init();
-  avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-#endif
-  if (force_isa && strcmp(force_isa, "base") == 0) avx2 = 0;
+int lr_select_kernels(int force) {
+  lr_cpu_detect(&g_cpu);
+  int level = g_cpu.level;
+  if (force >= 0) {
+    if (force > level) return -1;
+    level = force;
+  }
   lr_kernels t;
   memset(&t, 0, sizeof t);
 #ifdef LR_HAVE_AVX2_VARIANT
-  if (avx2) {
+  if (level == LR_ISA_AVX512)
+    lr_kernels_fill_avx512(&t);
+  else if (level == LR_ISA_AVX2)
     lr_kernels_fill_avx2(&t);
-    t.isa = "avx2";
-  } else
+  else
 #endif
   {
     lr_kernels_fill_base(&t);
-    t.isa = "baseline";
+    level = LR_ISA_BASELINE;
   }
-  g_avx2 = avx2;
+  t.isa = lr_isa_name(level);
+  g_avx2 = level >= LR_ISA_AVX2;
   g_kernels = t;
+  return 0;
 }
+
+int lr_cpus_available(void) {
+#ifdef CPU_COUNT
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+void lr_ops_init(int threads) {
+  openblas_set_num_threads(1);
+  lr_pool_set_threads(threads >= 1 ? threads : lr_cpus_available());
+}
+
+/* ---- matmul ----------------------------------------------------------------------------------------- */
 
 /* Below this many rows of A, a matmul streams B once through the small-M kernels instead of sgemm:
  * OpenBLAS 0.3.21 packs B for every sgemm, which for a decode step (M = 1) costs more than the product. */
 #define LR_SMALL_M 8
+/* products below this many multiply-adds run as one call (splitting costs more than it gains) */
+#define LR_SPLIT_MIN_FLOPS ((int64_t)1 << 21)
+
+typedef struct {
+  float *out;
+  const float *a, *b;
+  const uint16_t *bh;
+  int64_t M, N, K, chunk;
+  int transA, transB, byRows;
+  float alpha, beta;
+} mm_job;
+
+static void sgemm_block(void *ctx, int64_t c, int thread) {
+  (void)thread;
+  const mm_job *j = ctx;
+  const int64_t lda = j->transA ? j->M : j->K, ldb = j->transB ? j->K : j->N;
+  if (j->byRows) { /* rows i0..i1 of op(A) and of out */
+    const int64_t i0 = c * j->chunk, m = j->M - i0 < j->chunk ? j->M - i0 : j->chunk;
+    const float *a = j->transA ? j->a + i0 : j->a + i0 * j->K;
+    cblas_sgemm(CblasRowMajor, j->transA ? CblasTrans : CblasNoTrans, j->transB ? CblasTrans : CblasNoTrans, (int)m,
+                (int)j->N, (int)j->K, j->alpha, a, (int)lda, j->b, (int)ldb, j->beta, j->out + i0 * j->N, (int)j->N);
+  } else { /* columns n0..n1 of op(B) and of out */
+    const int64_t n0 = c * j->chunk, n = j->N - n0 < j->chunk ? j->N - n0 : j->chunk;
+    const float *b = j->transB ? j->b + n0 * j->K : j->b + n0;
+    cblas_sgemm(CblasRowMajor, j->transA ? CblasTrans : CblasNoTrans, j->transB ? CblasTrans : CblasNoTrans, (int)j->M,
+                (int)n, (int)j->K, j->alpha, j->a, (int)lda, b, (int)ldb, j->beta, j->out + n0, (int)j->N);
+  }
+}
+
+/* few rows, AVX2 streaming kernels: a block of columns (of out and op(B)) per chunk */
+static void gemv_block(void *ctx, int64_t c, int thread) {
+  (void)thread;
+  const mm_job *j = ctx;
+  const int64_t n0 = c * j->chunk, n = j->N - n0 < j->chunk ? j->N - n0 : j->chunk;
+  float *out = j->out + n0;
+  if (j->bh && j->transB)
+    lr_gemv_nt_f16(out, j->N, j->a, j->bh + n0 * j->K, j->K, j->M, n, j->K, j->alpha, j->beta);
+  else if (j->bh)
+    lr_gemv_nn_f16(out, j->N, j->a, j->bh + n0, j->N, j->M, n, j->K, j->alpha, j->beta);
+  else if (j->transB)
+    lr_gemv_nt_f32(out, j->N, j->a, j->b + n0 * j->K, j->K, j->M, n, j->K, j->alpha, j->beta);
+  else
+    lr_gemv_nn_f32(out, j->N, j->a, j->b + n0, j->N, j->M, n, j->K, j->alpha, j->beta);
+}
 
 void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int transA, int transB,
                float alpha, float beta, const lr_half *half) {
@@ -71,42 +133,55 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
     return;
   }
   const lr_kernels *k = lr_k();
+  const int64_t flops = M * N * K;
   if (M <= LR_SMALL_M) {
-    float tmp[LR_SMALL_M * 64];
-    float *at = NULL;
     const float *arow = a;
     if (transA && M > 1) { /* A is [K, M]: make it [M, K] (for M == 1 the two layouts are the same) */
-      at = (int64_t)M * K <= (int64_t)(sizeof tmp / sizeof tmp[0]) ? tmp : malloc(sizeof(float) * M * K);
-      if (at) {
-        for (int64_t kk = 0; kk < K; kk++)
-          for (int64_t m = 0; m < M; m++) at[m * K + kk] = a[kk * M + m];
-        arow = at;
-      }
+      float *at = lr_scratch(0, sizeof(float) * (size_t)(M * K));
+      if (!at) goto blas;
+      for (int64_t kk = 0; kk < K; kk++)
+        for (int64_t m = 0; m < M; m++) at[m * K + kk] = a[kk * M + m];
+      arow = at;
     }
-    if (!transA || M == 1 || at) {
-      const uint16_t *bh = g_avx2 ? lr_half_lookup(half, b, K * N) : NULL;
-      if (bh && transB)
-        lr_gemv_nt_f16(out, arow, bh, M, N, K, alpha, beta);
-      else if (bh)
-        lr_gemv_nn_f16(out, arow, bh, M, N, K, alpha, beta);
-      else if (g_avx2 && transB)
-        lr_gemv_nt_f32(out, arow, b, M, N, K, alpha, beta);
-      else if (g_avx2)
-        lr_gemv_nn_f32(out, arow, b, M, N, K, alpha, beta);
-      else if (transB)
-        k->gemm_small_nt(out, arow, b, M, N, K, alpha, beta);
-      else
-        k->gemm_small_nn(out, arow, b, M, N, K, alpha, beta);
-      if (at && at != tmp) free(at);
-      return;
+    if (g_avx2) {
+      mm_job j = {out, arow, b, lr_half_lookup(half, b, K * N), M, N, K, N, 0, transB, 0, alpha, beta};
+      /* memory-bound: split the columns of B when there are enough of them (blocks of 64 columns) */
+      if (flops >= LR_SPLIT_MIN_FLOPS / 4) j.chunk = lr_pool_chunk(N, 256, 64, 2);
+      lr_pool_run((N + j.chunk - 1) / j.chunk, gemv_block, &j);
+    } else if (transB) {
+      k->gemm_small_nt(out, arow, b, M, N, K, alpha, beta);
+    } else {
+      k->gemm_small_nn(out, arow, b, M, N, K, alpha, beta);
     }
+    return;
   }
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-              (int)K, alpha, a, transA ? (int)M : (int)K, b, transB ? (int)K : (int)N, beta, out, (int)N);
+blas:;
+  mm_job j = {out, a, b, NULL, M, N, K, 0, transA, transB, 0, alpha, beta};
+  if (flops < LR_SPLIT_MIN_FLOPS || lr_pool_threads() == 1) {
+    j.chunk = N;
+    sgemm_block(&j, 0, 0);
+    return;
+  }
+  /* cut the larger of the two output dimensions, a few blocks per thread (uneven cores even out) */
+  j.byRows = M > N;
+  j.chunk = j.byRows ? lr_pool_chunk(M, 16, 16, 3) : lr_pool_chunk(N, 64, 64, 3);
+  lr_pool_run(((j.byRows ? M : N) + j.chunk - 1) / j.chunk, sgemm_block, &j);
 }
+
+/* ---- attention ------------------------------------------------------------------------------------- */
 
 /* Query rows are processed in tiles so that the causal upper triangle is mostly never computed. */
 #define LR_ATT_TILE 128
+
+typedef struct {
+  float *out, *att, *dqkv, *kc, *vc;
+  const float *qkv, *dout, *attIn;
+  const int32_t *mask;
+  int64_t B, T, C, NH, past, Tq, S;
+  double dropP;
+  uint32_t dropSeed;
+  atomic_int failed;
+} att_job;
 
 /* Attention dropout (training): mask [T, T] of head (b, h) from the shared hash at element index
  * ((b*NH + h)*T + t)*T + t2, as src/tensor/backend.ts specifies. */
@@ -114,138 +189,155 @@ static void head_dropout_mask(const lr_kernels *k, float *mask, int64_t bh, int6
   k->dropout_mask(mask, T * T, p, seed, bh * T * T);
 }
 
-int lr_attention_forward(float *out, float *att, const float *qkv, const int32_t *mask, int64_t B, int64_t T, int64_t C,
-                         int64_t NH, double dropP, uint32_t dropSeed) {
+static void att_forward_head(void *ctx, int64_t task, int thread) {
+  att_job *j = ctx;
   const lr_kernels *k = lr_k();
-  const int64_t hs = C / NH, C3 = 3 * C;
+  const int64_t T = j->T, C = j->C, NH = j->NH, hs = C / NH, C3 = 3 * C, b = task / NH, h = task % NH;
   const float scale = (float)(1.0 / sqrt((double)hs));
-  const int drop = dropP > 0.0;
+  const int drop = j->dropP > 0.0;
   float *dm = NULL, *pd = NULL; /* dropout mask and dropped probabilities [T, T] */
   if (drop) {
-    dm = malloc(sizeof(float) * (size_t)(2 * T * T));
-    if (!dm) return -1;
-    pd = dm + T * T;
-  }
-  const int threads = single_thread_begin();
-  for (int64_t b = 0; b < B; b++) {
-    const int32_t *mrow = mask ? mask + b * T : NULL;
-    for (int64_t h = 0; h < NH; h++) {
-      const float *q = qkv + b * T * C3 + h * hs, *kk = q + C, *v = q + 2 * C;
-      float *s = att + (b * NH + h) * T * T; /* [T, T] */
-      float *o = out + b * T * C + h * hs;
-      if (drop) head_dropout_mask(k, dm, b * NH + h, T, dropP, dropSeed);
-      for (int64_t r0 = 0; r0 < T; r0 += LR_ATT_TILE) {
-        const int64_t r1 = r0 + LR_ATT_TILE < T ? r0 + LR_ATT_TILE : T, rows = r1 - r0;
-        /* scores[r0:r1, 0:r1] = scale * q[r0:r1] @ k[0:r1]^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)r1, (int)hs, scale, q + r0 * C3, (int)C3,
-                    kk, (int)C3, 0.0f, s + r0 * T, (int)T);
-        k->softmax_causal(s + r0 * T, rows, T, T, r0, mrow);
-        const float *p = s + r0 * T;
-        if (drop) { /* att keeps the probabilities; V is weighted by the dropped ones */
-          k->mul(pd + r0 * T, p, dm + r0 * T, rows * T);
-          p = pd + r0 * T;
-        }
-        /* out[r0:r1] = p[r0:r1, 0:r1] @ v[0:r1] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)hs, (int)r1, 1.0f, p, (int)T, v, (int)C3,
-                    0.0f, o + r0 * C, (int)C);
-      }
+    size_t bytes; /* 2 [T, T] floats, checked: the binding bounds T, but this must not wrap either */
+    const int wraps = __builtin_mul_overflow((size_t)T, (size_t)T, &bytes) || __builtin_mul_overflow(bytes, 2 * sizeof(float), &bytes);
+    dm = wraps ? NULL : lr_scratch(thread, bytes);
+    if (!dm) {
+      atomic_store(&j->failed, 1);
+      return;
     }
+    pd = dm + T * T;
+    head_dropout_mask(k, dm, task, T, j->dropP, j->dropSeed);
   }
-  single_thread_end(threads);
-  free(dm);
-  return 0;
+  const int32_t *mrow = j->mask ? j->mask + b * T : NULL;
+  const float *q = j->qkv + b * T * C3 + h * hs, *kk = q + C, *v = q + 2 * C;
+  float *s = j->att + task * T * T; /* [T, T] */
+  float *o = j->out + b * T * C + h * hs;
+  for (int64_t r0 = 0; r0 < T; r0 += LR_ATT_TILE) {
+    const int64_t r1 = r0 + LR_ATT_TILE < T ? r0 + LR_ATT_TILE : T, rows = r1 - r0;
+    /* scores[r0:r1, 0:r1] = scale * q[r0:r1] @ k[0:r1]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)r1, (int)hs, scale, q + r0 * C3, (int)C3, kk,
+                (int)C3, 0.0f, s + r0 * T, (int)T);
+    k->softmax_causal(s + r0 * T, rows, T, T, r0, mrow);
+    const float *p = s + r0 * T;
+    if (drop) { /* att keeps the probabilities; V is weighted by the dropped ones */
+      k->mul(pd + r0 * T, p, dm + r0 * T, rows * T);
+      p = pd + r0 * T;
+    }
+    /* out[r0:r1] = p[r0:r1, 0:r1] @ v[0:r1] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)hs, (int)r1, 1.0f, p, (int)T, v, (int)C3, 0.0f,
+                o + r0 * C, (int)C);
+  }
+}
+
+int lr_attention_forward(float *out, float *att, const float *qkv, const int32_t *mask, int64_t B, int64_t T, int64_t C,
+                         int64_t NH, double dropP, uint32_t dropSeed) {
+  att_job j = {.out = out, .att = att, .qkv = qkv, .mask = mask, .B = B, .T = T, .C = C, .NH = NH, .dropP = dropP,
+               .dropSeed = dropSeed};
+  atomic_init(&j.failed, 0);
+  lr_pool_run(B * NH, att_forward_head, &j);
+  return atomic_load(&j.failed) ? -1 : 0;
+}
+
+static void att_backward_head(void *ctx, int64_t task, int thread) {
+  att_job *j = ctx;
+  const lr_kernels *k = lr_k();
+  const int64_t T = j->T, C = j->C, NH = j->NH, hs = C / NH, C3 = 3 * C, b = task / NH, h = task % NH;
+  const float scale = (float)(1.0 / sqrt((double)hs));
+  const int drop = j->dropP > 0.0;
+  float *ds = lr_scratch(thread, sizeof(float) * (size_t)(drop ? 3 : 1) * (size_t)T * (size_t)T);
+  if (!ds) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  float *dm = drop ? ds + T * T : NULL, *pd = drop ? ds + 2 * T * T : NULL;
+  const float *q = j->qkv + b * T * C3 + h * hs, *kk = q + C, *v = q + 2 * C;
+  const float *p = j->attIn + task * T * T;
+  const float *dO = j->dout + b * T * C + h * hs;
+  float *dq = j->dqkv + b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+  const float *pv = p; /* the probabilities that weighted V */
+  if (drop) {
+    head_dropout_mask(k, dm, task, T, j->dropP, j->dropSeed);
+    k->mul(pd, p, dm, T * T);
+    pv = pd;
+  }
+  /* dP = dO @ v^T (times the mask with dropout);  dV = P^T @ dO */
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hs, 1.0f, dO, (int)C, v, (int)C3, 0.0f, ds,
+              (int)T);
+  if (drop) k->mul(ds, ds, dm, T * T);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, pv, (int)T, dO, (int)C, 0.0f, dv,
+              (int)C3);
+  /* dS = P * (dP - rowsum(P * dP)) * scale */
+  k->softmax_backward(ds, p, T, T, scale);
+  /* dQ = dS @ k;  dK = dS^T @ q */
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, ds, (int)T, kk, (int)C3, 0.0f,
+              dq, (int)C3);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, ds, (int)T, q, (int)C3, 0.0f, dk,
+              (int)C3);
 }
 
 int lr_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t T,
                           int64_t C, int64_t NH, double dropP, uint32_t dropSeed) {
-  const lr_kernels *k = lr_k();
-  const int64_t hs = C / NH, C3 = 3 * C;
-  const float scale = (float)(1.0 / sqrt((double)hs));
-  const int drop = dropP > 0.0;
-  float *ds = malloc(sizeof(float) * (size_t)((drop ? 3 : 1) * T * T));
-  if (!ds) return -1;
-  float *dm = drop ? ds + T * T : NULL, *pd = drop ? ds + 2 * T * T : NULL;
-  const int threads = single_thread_begin();
-  for (int64_t b = 0; b < B; b++) {
-    for (int64_t h = 0; h < NH; h++) {
-      const float *q = qkv + b * T * C3 + h * hs, *kk = q + C, *v = q + 2 * C;
-      const float *p = att + (b * NH + h) * T * T;
-      const float *dO = dout + b * T * C + h * hs;
-      float *dq = dqkv + b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
-      const float *pv = p; /* the probabilities that weighted V */
-      if (drop) {
-        head_dropout_mask(k, dm, b * NH + h, T, dropP, dropSeed);
-        k->mul(pd, p, dm, T * T);
-        pv = pd;
-      }
-      /* dP = dO @ v^T (times the mask with dropout);  dV = P^T @ dO */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hs, 1.0f, dO, (int)C, v, (int)C3, 0.0f,
-                  ds, (int)T);
-      if (drop) k->mul(ds, ds, dm, T * T);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, pv, (int)T, dO, (int)C, 0.0f,
-                  dv, (int)C3);
-      /* dS = P * (dP - rowsum(P * dP)) * scale */
-      k->softmax_backward(ds, p, T, T, scale);
-      /* dQ = dS @ k;  dK = dS^T @ q */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, ds, (int)T, kk, (int)C3,
-                  0.0f, dq, (int)C3);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hs, (int)T, 1.0f, ds, (int)T, q, (int)C3, 0.0f,
-                  dk, (int)C3);
-    }
-  }
-  single_thread_end(threads);
-  free(ds);
-  return 0;
+  att_job j = {.dqkv = dqkv, .dout = dout, .qkv = qkv, .attIn = att, .B = B, .T = T, .C = C, .NH = NH, .dropP = dropP,
+               .dropSeed = dropSeed};
+  atomic_init(&j.failed, 0);
+  lr_pool_run(B * NH, att_backward_head, &j);
+  return atomic_load(&j.failed) ? -1 : 0;
 }
 
 /* From this many new positions on, cached attention uses sgemm (prefill); below, per-row dot products. */
 #define LR_CACHED_GEMM_MIN 4
 
+static void att_cached_head(void *ctx, int64_t task, int thread) {
+  att_job *j = ctx;
+  const lr_kernels *k = lr_k();
+  const int64_t Tq = j->Tq, C = j->C, NH = j->NH, S = j->S, past = j->past, hs = C / NH, C3 = 3 * C, L = past + Tq;
+  const int64_t b = task / NH, h = task % NH;
+  const float scale = (float)(1.0 / sqrt((double)hs));
+  float *kh = j->kc + task * S * hs, *vh = j->vc + task * S * hs;
+  /* this head's new keys and values: cache [B, NH, S, hs] */
+  for (int64_t t = 0; t < Tq; t++) {
+    const float *src = j->qkv + (b * Tq + t) * C3 + h * hs;
+    memcpy(kh + (past + t) * hs, src + C, sizeof(float) * (size_t)hs);
+    memcpy(vh + (past + t) * hs, src + 2 * C, sizeof(float) * (size_t)hs);
+  }
+  const int gemm = Tq >= LR_CACHED_GEMM_MIN;
+  float *sc = lr_scratch(thread, sizeof(float) * (size_t)(gemm ? Tq : 1) * (size_t)L);
+  if (!sc) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  const int32_t *mrow = j->mask ? j->mask + b * S : NULL;
+  const float *q = j->qkv + b * Tq * C3 + h * hs;
+  float *o = j->out + b * Tq * C + h * hs;
+  if (gemm) {
+    /* scores [Tq, L] = scale * q @ k^T;  softmax (query t sees keys 0..past+t);  out = p @ v */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Tq, (int)L, (int)hs, scale, q, (int)C3, kh, (int)hs, 0.0f,
+                sc, (int)L);
+    k->softmax_causal(sc, Tq, L, L, past, mrow);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Tq, (int)hs, (int)L, 1.0f, sc, (int)L, vh, (int)hs, 0.0f,
+                o, (int)C);
+    return;
+  }
+  for (int64_t t = 0; t < Tq; t++) {
+    const float *qt = q + t * C3;
+    float *ot = o + t * C;
+    const int64_t n = past + t + 1;
+    /* scores [n] = scale * k[0:n] @ q;  softmax;  out [hs] = p @ v[0:n] (both streaming kernels) */
+    k->gemm_small_nt(sc, qt, kh, 1, n, hs, scale, 0.0f);
+    k->softmax_causal(sc, 1, n, n, n - 1, mrow);
+    k->gemm_small_nn(ot, sc, vh, 1, hs, n, 1.0f, 0.0f);
+  }
+}
+
 int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, const int32_t *mask, int64_t past,
                         int64_t B, int64_t Tq, int64_t C, int64_t NH, int64_t S) {
-  const lr_kernels *k = lr_k();
-  const int64_t hs = C / NH, C3 = 3 * C, L = past + Tq;
-  const float scale = (float)(1.0 / sqrt((double)hs));
-  /* write the new keys and values: cache [B, NH, S, hs] */
-  for (int64_t b = 0; b < B; b++)
-    for (int64_t t = 0; t < Tq; t++)
-      for (int64_t h = 0; h < NH; h++) {
-        const float *src = qkv + (b * Tq + t) * C3 + h * hs;
-        const int64_t dst = ((b * NH + h) * S + past + t) * hs;
-        memcpy(kc + dst, src + C, sizeof(float) * (size_t)hs);
-        memcpy(vc + dst, src + 2 * C, sizeof(float) * (size_t)hs);
-      }
-  const int gemm = Tq >= LR_CACHED_GEMM_MIN;
-  float *sc = malloc(sizeof(float) * (size_t)((gemm ? Tq : 1) * L));
-  if (!sc) return -1;
-  const int threads = gemm ? single_thread_begin() : 1;
-  for (int64_t b = 0; b < B; b++) {
-    const int32_t *mrow = mask ? mask + b * S : NULL;
-    for (int64_t h = 0; h < NH; h++) {
-      const float *kh = kc + (b * NH + h) * S * hs, *vh = vc + (b * NH + h) * S * hs;
-      const float *q = qkv + b * Tq * C3 + h * hs;
-      float *o = out + b * Tq * C + h * hs;
-      if (gemm) {
-        /* scores [Tq, L] = scale * q @ k^T;  softmax (query t sees keys 0..past+t);  out = p @ v */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Tq, (int)L, (int)hs, scale, q, (int)C3, kh, (int)hs,
-                    0.0f, sc, (int)L);
-        k->softmax_causal(sc, Tq, L, L, past, mrow);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Tq, (int)hs, (int)L, 1.0f, sc, (int)L, vh, (int)hs,
-                    0.0f, o, (int)C);
-        continue;
-      }
-      for (int64_t t = 0; t < Tq; t++) {
-        const float *qt = q + t * C3;
-        float *ot = o + t * C;
-        const int64_t n = past + t + 1;
-        /* scores [n] = scale * k[0:n] @ q;  softmax;  out [hs] = p @ v[0:n] (both streaming kernels) */
-        k->gemm_small_nt(sc, qt, kh, 1, n, hs, scale, 0.0f);
-        k->softmax_causal(sc, 1, n, n, n - 1, mrow);
-        k->gemm_small_nn(ot, sc, vh, 1, hs, n, 1.0f, 0.0f);
-      }
-    }
+  att_job j = {.out = out, .qkv = qkv, .kc = kc, .vc = vc, .mask = mask, .past = past, .B = B, .Tq = Tq, .C = C,
+               .NH = NH, .S = S};
+  atomic_init(&j.failed, 0);
+  /* a decode step of one short row is too little work to hand out */
+  if (Tq * (past + Tq) * C < ((int64_t)1 << 15)) {
+    for (int64_t t = 0; t < B * NH; t++) att_cached_head(&j, t, 0);
+  } else {
+    lr_pool_run(B * NH, att_cached_head, &j);
   }
-  single_thread_end(threads);
-  free(sc);
-  return 0;
+  return atomic_load(&j.failed) ? -1 : 0;
 }

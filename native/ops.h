@@ -1,18 +1,30 @@
 /*
  * Ops built on OpenBLAS sgemm plus the fused kernels: matmul (with a streaming path for a few rows) and
- * the three attention ops. Shapes are row-major, as in src/tensor/backend.ts.
+ * the three attention ops. Shapes are row-major, as in src/tensor/backend.ts. Threading: the pool of
+ * pool.h (OpenBLAS itself runs single-threaded, see lr_ops_init).
  */
 #ifndef LORAROUTE_OPS_H
 #define LORAROUTE_OPS_H
 
 #include <stdint.h>
 
+#include "cpu.h"
 #include "gemv.h"
 #include "kernels.h"
 
 /* the kernel table chosen for this CPU (set once at load) */
 const lr_kernels *lr_k(void);
-void lr_select_kernels(const char *force_isa);
+/* Chooses the kernels: the widest the CPU has, or `force` (an LR_ISA_* level, -1 for none). Returns 0, or
+ * -1 when the CPU lacks the forced level (nothing changes then). */
+int lr_select_kernels(int force);
+/* the CPU as detected at selection */
+const lr_cpu *lr_cpu_info(void);
+
+/* Sets OpenBLAS to one thread and starts the pool with `threads` threads (< 1: one per CPU this process
+ * may run on). */
+void lr_ops_init(int threads);
+/* CPUs this process may run on (sched_getaffinity), at least 1 */
+int lr_cpus_available(void);
 
 /* whether fp16 weights can be used here (the AVX2 + F16C kernels were selected) */
 int lr_half_supported(void);

@@ -72,7 +72,7 @@ function main() {
   }
   const dir = nodeDir();
   const args = [gyp, 'rebuild', ...(dir ? [`--nodedir=${dir}`] : [])];
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 5 * 60_000, maxBuffer: 32 << 20 });
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 20 * 60_000, maxBuffer: 32 << 20 });
   const out = `$ node ${args.join(' ')}\n${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ? String(r.error) : ''}`;
   const log = writeLog(out);
   if (r.status !== 0 || !existsSync(addon)) {

@@ -5,12 +5,14 @@ Runs one phase per process (so the peak RSS of decode is decode's own) and print
 `PEER {json}`. Weights are made here from the same counter hash as src/tensor/hash.ts, tensor by tensor in
 the HF layout, so that both sides compute the same model and the bench can compare their outputs.
 
-A plain nanoGPT-style model (no transformers): fp32, torch.set_num_threads(2), inference_mode,
-scaled_dot_product_attention (plain matmul-softmax-matmul for one-token decode steps, where it is much
-faster), a preallocated KV cache, greedy decoding. Timed with time.perf_counter.
+forward, decode (greedy, one row) and batched (greedy, --rows rows of one step each): a plain nanoGPT-style
+model (no transformers): fp32, torch.set_num_threads(2), inference_mode, scaled_dot_product_attention (plain
+matmul-softmax-matmul for one-token decode steps, where it is much faster), a preallocated KV cache.
+sampled: transformers' GPT2LMHeadModel over the same weights, generate(do_sample=True, top_k=50, top_p=0.95,
+temperature=1.0, min_new_tokens=max_new_tokens=--new) (EOS never ends it). Timed with time.perf_counter.
 
-usage: infer.py --phase forward|decode [--layers 12] [--embd 768] [--heads 12] [--vocab 50257]
-                [--positions 1024] [--batch 4] [--seq 128] [--prompt 16] [--new 128] [--runs 5]
+usage: infer.py --phase forward|decode|sampled|batched [--layers 12] [--embd 768] [--heads 12] [--vocab 50257]
+                [--positions 1024] [--batch 4] [--seq 128] [--prompt 16] [--new 128] [--rows 4] [--runs 5]
 """
 import argparse
 import json
@@ -123,24 +125,39 @@ class GPT2:
             x = x[:, -1]
         return x @ w["wte.weight"].t()
 
-    def generate(self, prompt, new_tokens):
-        """Greedy decoding of one sequence with a KV cache; returns the new token ids."""
+    def generate(self, prompts, new_tokens):
+        """Greedy decoding of equal-length sequences with a KV cache, one step for all rows; returns the new
+        token ids of each row."""
         C, NH = self.C, self.NH
-        S = len(prompt) + new_tokens
-        cache = [(torch.zeros(1, NH, S, C // NH), torch.zeros(1, NH, S, C // NH)) for _ in range(self.L)]
-        ids = torch.tensor([prompt], dtype=torch.long)
-        pos = torch.arange(len(prompt)).unsqueeze(0)
-        logits = self.forward(ids, pos, cache, 0, last_only=True)
-        out = []
-        past = len(prompt)
+        B, P = len(prompts), len(prompts[0])
+        S = P + new_tokens
+        cache = [(torch.zeros(B, NH, S, C // NH), torch.zeros(B, NH, S, C // NH)) for _ in range(self.L)]
+        ids = torch.tensor(prompts, dtype=torch.long)
+        pos = torch.arange(P).unsqueeze(0).expand(B, P)
+        logits = self.forward(ids, pos, cache, 0, last_only=True)  # [B, V]
+        out = [[] for _ in range(B)]
+        past = P
         for step in range(new_tokens):
-            tok = int(torch.argmax(logits[0]))
-            out.append(tok)
+            tok = torch.argmax(logits, dim=-1)  # [B]
+            for b in range(B):
+                out[b].append(int(tok[b]))
             if step + 1 == new_tokens:
                 break
-            logits = self.forward(torch.tensor([[tok]]), torch.tensor([[past]]), cache, past, last_only=True)
+            logits = self.forward(tok.view(B, 1), torch.full((B, 1), past), cache, past, last_only=True)
             past += 1
         return out
+
+
+def hf_model(w, L, C, NH, V, P):
+    """transformers' GPT2LMHeadModel holding the weights w (HF names without "transformer.")."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+    cfg = GPT2Config(n_layer=L, n_embd=C, n_head=NH, vocab_size=V, n_positions=P)
+    model = GPT2LMHeadModel(cfg).eval()
+    with torch.no_grad():
+        for name, t in w.items():
+            model.transformer.get_parameter(name).copy_(t)
+    model.tie_weights()
+    return model
 
 
 def bench_ids(n: int, vocab: int, seed: int):
@@ -150,7 +167,7 @@ def bench_ids(n: int, vocab: int, seed: int):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--phase", choices=["forward", "decode"], required=True)
+    ap.add_argument("--phase", choices=["forward", "decode", "sampled", "batched"], required=True)
     ap.add_argument("--layers", type=int, default=12)
     ap.add_argument("--embd", type=int, default=768)
     ap.add_argument("--heads", type=int, default=12)
@@ -160,6 +177,7 @@ def main():
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--prompt", type=int, default=16)
     ap.add_argument("--new", type=int, default=128)
+    ap.add_argument("--rows", type=int, default=4)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -182,16 +200,34 @@ def main():
             res.update(tokens_per_s=B * T / med, seconds=times,
                        checksum=[float(logits[b, t].double().sum()) for b in range(B) for t in (0, T - 1)],
                        argmax=[int(logits[b, t].argmax()) for b in range(B) for t in (0, T - 1)])
+        elif a.phase == "sampled":
+            import transformers
+            hf = hf_model(model.w, a.layers, a.embd, a.heads, a.vocab, a.positions)
+            del model
+            ids = torch.tensor([bench_ids(a.prompt, a.vocab, 11)])
+            kw = dict(attention_mask=torch.ones_like(ids), do_sample=True, top_k=50, top_p=0.95, temperature=1.0,
+                      pad_token_id=a.vocab - 1)
+            torch.manual_seed(1)
+            hf.generate(ids, max_new_tokens=4, min_new_tokens=4, **kw)  # warm-up
+            times = []
+            for _ in range(a.runs):
+                t0 = time.perf_counter()
+                out = hf.generate(ids, max_new_tokens=a.new, min_new_tokens=a.new, **kw)
+                times.append(time.perf_counter() - t0)
+            assert out.shape[1] == ids.shape[1] + a.new
+            res.update(tokens_per_s=a.new / statistics.median(times), seconds=times,
+                       tokens=[int(t) for t in out[0, ids.shape[1]:]], transformers=transformers.__version__)
         else:
-            prompt = bench_ids(a.prompt, a.vocab, 11)
-            model.generate(prompt, 4)  # warm-up
+            rows = a.rows if a.phase == "batched" else 1
+            prompts = [bench_ids(a.prompt, a.vocab, 11 + r) for r in range(rows)]
+            model.generate(prompts, 4)  # warm-up
             times, toks = [], []
             for _ in range(a.runs):
                 t0 = time.perf_counter()
-                toks = model.generate(prompt, a.new)
+                toks = model.generate(prompts, a.new)
                 times.append(time.perf_counter() - t0)
             med = statistics.median(times)
-            res.update(tokens_per_s=a.new / med, seconds=times, tokens=toks)
+            res.update(tokens_per_s=rows * a.new / med, seconds=times, tokens=toks[0])
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("PEER " + json.dumps(res))
 

@@ -56,6 +56,7 @@ export function registerGenerate(program: Command): void {
     .option('--fp32-weights', 'decode with the fp32 weights (default on the native backend: an fp16 copy, half the memory traffic)')
     .option('--json', 'print one JSON object instead of streaming text')
     .action((flags: GenerateFlags) => {
+      checkSampling(flags);
       if (flags.modelDir) return generateRouted(flags);
       const dir = flags.model ?? bundledModelDir();
       const model = loadGPT2(dir, { backend: flags.backend });
@@ -64,7 +65,7 @@ export function registerGenerate(program: Command): void {
       let hook: LoraMixture | null = null;
       if (flags.adapter) {
         hook = new LoraMixture([loadPeftAdapter(flags.adapter, model.config)], model.backend);
-        hook.useOnly(0, 1);
+        hook.useOnly(0);
       }
       const prompt = flags.template === 'alpaca' ? alpacaPrompt(flags.prompt) : flags.prompt;
       const greedy = flags.greedy === true || !(flags.temperature && flags.temperature > 0);
@@ -89,6 +90,22 @@ export function registerGenerate(program: Command): void {
         process.stdout.write('\n');
       }
     });
+}
+
+/**
+ * --top-k and --top-p shape sampling, which only --temperature T > 0 turns on: without it (or with --greedy)
+ * they would be silently ignored, so they are an error naming the option.
+ */
+function checkSampling(flags: GenerateFlags): void {
+  const sampling = flags.greedy !== true && flags.temperature !== undefined && flags.temperature > 0;
+  if (flags.greedy && flags.temperature !== undefined && flags.temperature > 0) {
+    throw new LoraRouteError(`--greedy and --temperature ${flags.temperature} contradict each other: give one`);
+  }
+  for (const [name, value] of [['--top-k', flags.topK], ['--top-p', flags.topP]] as const) {
+    if (value !== undefined && !sampling) {
+      throw new LoraRouteError(`${name} ${value} needs sampling: add --temperature T (T > 0); without it generation is greedy and ${name} would be ignored`);
+    }
+  }
 }
 
 /** `generate --model-dir`: analyzer → router → expert(s) → generation, with the routing trace. */

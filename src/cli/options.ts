@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 /** commander argument parsers that name the option and what was expected. */
 export function intArg(name: string, min = 0) {
   return (v: string): number => {
-    const n = Number(v);
+    const n = v.trim() === '' ? NaN : Number(v); // Number('') is 0
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
     return n;
   };
@@ -11,7 +11,7 @@ export function intArg(name: string, min = 0) {
 
 export function numArg(name: string, min = -Infinity, max = Infinity) {
   return (v: string): number => {
-    const n = Number(v);
+    const n = v.trim() === '' ? NaN : Number(v); // Number('') is 0
     if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got "${v}"`);
     return n;
   };

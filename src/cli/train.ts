@@ -33,6 +33,7 @@ export function registerTrain(program: Command): void {
     .option('--quiet', 'no progress output')
     .action(async (f: TrainFlags) => {
       const signal = interruptSignal();
+      const started = performance.now();
       try {
         const r = await trainSystem({ configPath: f.config, sets: f.set, out: f.out, modelDir: f.model, data: f.data, resume: f.resume, debug: f.debug, quiet: f.quiet, signal });
         if (r.status === 'interrupted') {
@@ -41,6 +42,8 @@ export function registerTrain(program: Command): void {
         }
         process.stderr.write(`train: done in ${r.seconds.toFixed(0)} s; best validation loss ${r.bestValidationLoss?.toFixed(4)}; model in ${r.bestModel}\n`);
         await afterTraining(r, { eval: f.eval, samples: f.samples, model: f.model, data: f.data });
+        const wall = (performance.now() - started) / 1000;
+        process.stderr.write(`train: wall time ${Math.floor(wall / 60)} min ${(wall % 60).toFixed(0)} s (training, evaluation and samples)\n`);
       } finally {
         signal.dispose();
       }

@@ -20,6 +20,7 @@ import {
   type ConfigKey,
 } from './schema.js';
 import { closest } from './suggest.js';
+import { quoteText } from '../io/user-file.js';
 
 /** Suggestion text for an unknown `section.key` (or unknown section, when `key` is undefined). */
 export function suggestKey(section: string, key: string | undefined): string {
@@ -62,7 +63,7 @@ export class ConfigBuilder {
 
   /** Records a problem found outside a single value (e.g. a YAML syntax error). */
   problem(where: string, text: string): void {
-    this.problems.push(`${where}: ${text}`);
+    this.problems.push(`${quoteText(where, 200)}: ${quoteText(text, 600)}`);
   }
 
   /**

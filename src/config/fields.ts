@@ -5,6 +5,8 @@
  * Validation messages and docs/config.md are both generated from these objects, so they cannot disagree.
  */
 
+import { quoteValue } from '../io/user-file.js';
+
 export type FieldKind = 'integer' | 'number' | 'boolean' | 'string' | 'path' | 'enum' | 'number[]' | 'string[]' | 'path[]';
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -22,12 +24,12 @@ export interface Field<T> {
   parse(value: unknown): ParseResult<T>;
 }
 
-/** `got ...` text for an error message: the type and the value as given. */
+/** `got ...` text for an error message: the type and the value as given (cut short: a 50 MB value is not echoed). */
 export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return 'an empty value';
-  if (Array.isArray(v)) return `a list ${JSON.stringify(v)}`;
-  if (typeof v === 'object') return `a mapping ${JSON.stringify(v)}`;
-  if (typeof v === 'string') return `string ${JSON.stringify(v)}`;
+  if (Array.isArray(v)) return `a list ${quoteValue(v)}`;
+  if (typeof v === 'object') return `a mapping ${quoteValue(v)}`;
+  if (typeof v === 'string') return `string ${quoteValue(v)}`;
   return `${typeof v} ${String(v)}`;
 }
 
@@ -194,8 +196,8 @@ export function strList(o: {
           return { ok: false, problem: `expected ${expected}, got ${describeValue(v)} (item ${i} is ${describeValue(x)})` };
         }
         const bad = o.item?.(x);
-        if (bad) return { ok: false, problem: `item ${i} ${JSON.stringify(x)}: ${bad}` };
-        if (o.unique && v.indexOf(x) !== i) return { ok: false, problem: `item ${i} ${JSON.stringify(x)} is listed twice` };
+        if (bad) return { ok: false, problem: `item ${i} ${quoteValue(x)}: ${bad}` };
+        if (o.unique && v.indexOf(x) !== i) return { ok: false, problem: `item ${i} ${quoteValue(x)} is listed twice` };
       }
       return { ok: true, value: [...(v as string[])] };
     },

@@ -4,13 +4,14 @@
  * file, line, key, expected type and given value). Relative paths are resolved against the config file's
  * folder (the working directory for `--set`).
  */
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, parse as parseYaml, parseDocument, type Node as YamlNode } from 'yaml';
 import { LoraRouteError } from '../errors.js';
 import { ConfigBuilder, suggestKey } from './build.js';
 import { fieldOf, type Config } from './schema.js';
 import { debugShrink } from './debug.js';
+import { MAX_CONFIG_FILE_BYTES, quoteText, readUserText } from '../io/user-file.js';
 
 export { debugShrink } from './debug.js';
 export { relativizeConfig, resolveConfig, resolveModelDir, bundledModelDir, bundledDataFiles } from './paths.js';
@@ -43,15 +44,14 @@ export function loadConfig(path?: string, overrides: readonly string[] = [], opt
   let source = DEFAULTS_SOURCE;
   if (path !== undefined) {
     source = resolve(path);
+    const st = statSync(source, { throwIfNoEntry: false });
+    if (st?.isDirectory()) throw new LoraRouteError(`config file ${path}: is a folder, expected a YAML file`, 'E_CONFIG');
     let text: string;
     try {
-      text = readFileSync(source, 'utf8');
+      text = readUserText(source, 'config file', MAX_CONFIG_FILE_BYTES);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new LoraRouteError(
-        `config file ${path}: ${code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a folder, expected a YAML file' : String(e)}`,
-        'E_CONFIG',
-      );
+      if (e instanceof LoraRouteError) throw new LoraRouteError(st ? e.message : `config file ${path}: not found (${e.message})`, 'E_CONFIG');
+      throw e;
     }
     applyYaml(builder, text, path, dirname(source));
   }
@@ -75,6 +75,9 @@ export function validateConfig(obj: unknown, label = '<object>', baseDir = proce
   return builder.finish(label);
 }
 
+/** Alias (`*name`) expansions a config may use; a billion-laughs alias bomb stops here. */
+const MAX_YAML_ALIASES = 100;
+
 /** Parses the YAML text of a config file into the builder, with file:line:col locations. */
 function applyYaml(builder: ConfigBuilder, text: string, file: string, baseDir: string): void {
   const lineCounter = new LineCounter();
@@ -84,12 +87,20 @@ function applyYaml(builder: ConfigBuilder, text: string, file: string, baseDir: 
     return `${file}:${line}:${col}`;
   };
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) builder.problem(at(e.pos[0]), `YAML syntax: ${e.message.split('\n')[0]}`);
+    for (const e of doc.errors.slice(0, 20)) builder.problem(at(e.pos[0]), `YAML syntax: ${quoteText(e.message.split('\n')[0]!, 200)}`);
     return;
   }
   const places = keyOffsets(doc.contents);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (e) {
+    // e.g. "Excessive alias count indicates a resource exhaustion attack" (a billion-laughs alias bomb)
+    builder.problem(file, `cannot expand the YAML: ${quoteText((e as Error).message, 200)} (at most ${MAX_YAML_ALIASES} alias uses)`);
+    return;
+  }
   builder.applyObject(
-    doc.toJS(),
+    value,
     (p) => {
       const off = places.get(p.join('.'));
       return off === undefined ? file : at(off);

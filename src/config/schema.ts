@@ -12,6 +12,9 @@ import { closest } from './suggest.js';
 /** The word for "the repo's models/tiny-gpt2" in `model.base_model_name`. */
 export const BUNDLED = 'bundled';
 
+/** Most experts a run may have: each needs its own tier of training data, and the router one output each. */
+export const MAX_EXPERTS = 64;
+
 /** GPT-2 Conv1D module names LoRA can target (PEFT matches a target by name suffix). */
 export const GPT2_LORA_MODULES = ['c_attn', 'c_proj', 'c_fc'] as const;
 
@@ -33,7 +36,7 @@ export const SCHEMA = {
       keep: [BUNDLED],
       doc: 'Hugging Face GPT-2 folder (config.json, model.safetensors, tokenizer), relative to the config file; `bundled` = the repo\'s models/tiny-gpt2',
     }),
-    num_experts: int({ default: 3, min: 1, doc: 'Number of LoRA experts (one per complexity tier)' }),
+    num_experts: int({ default: 3, min: 1, max: MAX_EXPERTS, doc: 'Number of LoRA experts (one per complexity tier)' }),
     complexity_thresholds: numList({
       default: [0.3, 0.7],
       item: { min: 0, max: 1, minExclusive: true, maxExclusive: true },

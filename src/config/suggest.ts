@@ -27,6 +27,7 @@ export function editDistance(a: string, b: string): number {
  * word's length in edits (at least 1, at most 3), or one contains the other (`rank` → `lora_rank`).
  */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  if (word.length > 64) return undefined; // no key is that long; and the edit distance would take long
   const w = word.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;

@@ -4,7 +4,7 @@
  */
 import { LoraRouteError } from '../errors.js';
 import { bundledDataFiles } from '../config/paths.js';
-import { readRows, rowWhere } from './read.js';
+import { readRows, rowWhere, warnToStderr, type Warn } from './read.js';
 import { splitOf, type Split } from './split.js';
 
 export interface AlpacaRecord {
@@ -24,6 +24,8 @@ export interface LoadAlpacaOptions {
   requireOutput?: boolean;
   /** Split rule modulus: i % m == 0 test, == 1 validation, else train. Default 20. */
   splitModulus?: number;
+  /** Where warnings about a file (invalid UTF-8 replaced) go; default stderr. */
+  warn?: Warn;
 }
 
 export interface LoadedAlpaca {
@@ -68,7 +70,7 @@ export function loadAlpaca(paths: string[], opts: LoadAlpacaOptions = {}): Loade
   let skipped = 0;
   let index = 0;
   for (const file of paths) {
-    for (const row of readRows(file)) {
+    for (const row of readRows(file, opts.warn ?? warnToStderr)) {
       const i = index++;
       const problem = row.error ?? recordProblem(row.value, requireOutput);
       if (problem !== null) {
@@ -96,13 +98,13 @@ export interface TextRecord {
  * A row that is not an object or whose field is not a non-empty string is an error naming file and
  * record, or skipped and counted with `skipInvalid`.
  */
-export function loadField(paths: string[], field: string, opts: { skipInvalid?: boolean } = {}): { records: TextRecord[]; skipped: number; problems: string[] } {
+export function loadField(paths: string[], field: string, opts: { skipInvalid?: boolean; warn?: Warn } = {}): { records: TextRecord[]; skipped: number; problems: string[] } {
   const records: TextRecord[] = [];
   const problems: string[] = [];
   let skipped = 0;
   let index = 0;
   for (const file of paths) {
-    for (const row of readRows(file)) {
+    for (const row of readRows(file, opts.warn ?? warnToStderr)) {
       const i = index++;
       const v = row.value as Record<string, unknown> | null;
       let problem = row.error ?? null;

@@ -3,9 +3,12 @@
  * optionally gzip-compressed (by the `.gz` suffix or the gzip magic bytes). The format is told by the
  * first non-blank character: `[` → JSON array, anything else → JSONL.
  */
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { LoraRouteError } from '../errors.js';
+import { decodeUtf8Lossy, gunzipCapped, isGzip, MAX_DATA_FILE_BYTES, quoteText, readUserBytes } from '../io/user-file.js';
+
+/** Where warnings about a data file go (default: stderr). */
+export type Warn = (message: string) => void;
+export const warnToStderr: Warn = (m) => console.warn(m);
 
 export interface RawRow {
   /** The parsed value, or undefined when the line was not valid JSON (see `error`). */
@@ -23,26 +26,24 @@ export function rowWhere(file: string, row: Pick<RawRow, 'record' | 'line'>): st
   return `${file} record ${row.record}${row.line !== undefined ? ` (line ${row.line})` : ''}`;
 }
 
-function readText(file: string): string {
+/** Data files are user files: checked before opening and read with a cap (after decompression too). */
+function readText(file: string, warn: Warn): string {
   let buf: Buffer;
   try {
-    buf = readFileSync(file);
+    buf = readUserBytes(file, 'data file', MAX_DATA_FILE_BYTES);
+    if (file.endsWith('.gz') || isGzip(buf)) buf = gunzipCapped(buf, file, 'data file', MAX_DATA_FILE_BYTES);
   } catch (err) {
-    throw new LoraRouteError(`cannot read data file ${file}: ${(err as Error).message}`, 'E_DATA');
+    if (err instanceof LoraRouteError) throw new LoraRouteError(err.message, 'E_DATA');
+    throw err;
   }
-  if (file.endsWith('.gz') || (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b)) {
-    try {
-      buf = gunzipSync(buf);
-    } catch (err) {
-      throw new LoraRouteError(`data file ${file} is not valid gzip: ${(err as Error).message}`, 'E_DATA');
-    }
-  }
-  return buf.toString('utf8');
+  const { text, replaced } = decodeUtf8Lossy(buf);
+  if (replaced > 0) warn(`loraroute: data file ${file}: ${replaced} invalid UTF-8 byte sequence(s) replaced by U+FFFD`);
+  return text;
 }
 
 /** Reads every row of `file`. A JSON array that does not parse is an error; a bad JSONL line is returned with `error`. */
-export function readRows(file: string): RawRow[] {
-  const text = readText(file);
+export function readRows(file: string, warn: Warn = warnToStderr): RawRow[] {
+  const text = readText(file, warn);
   const first = /\S/.exec(text);
   if (!first) return [];
   if (first[0] === '[') {
@@ -50,7 +51,7 @@ export function readRows(file: string): RawRow[] {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new LoraRouteError(`data file ${file} is not a valid JSON array: ${(err as Error).message}`, 'E_DATA');
+      throw new LoraRouteError(`data file ${file} is not a valid JSON array: ${quoteText((err as Error).message, 200)}`, 'E_DATA');
     }
     if (!Array.isArray(value)) throw new LoraRouteError(`data file ${file}: expected a JSON array of records`, 'E_DATA');
     return value.map((v, record) => ({ value: v, record }));
@@ -64,7 +65,7 @@ export function readRows(file: string): RawRow[] {
     try {
       row.value = JSON.parse(line);
     } catch (err) {
-      row.error = `not valid JSON (${(err as Error).message})`;
+      row.error = `not valid JSON (${quoteText((err as Error).message, 200)})`;
     }
     rows.push(row);
   }

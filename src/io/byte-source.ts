@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { LoraRouteError } from '../errors.js';
+import { checkUserFile, openUserFile } from './user-file.js';
 
 /** Random-access bytes: a file on disk (read on demand) or a buffer in memory. */
 export interface ByteSource {
@@ -24,24 +25,19 @@ export class MemoryBytes implements ByteSource {
  */
 export class FileBytes implements ByteSource {
   readonly size: number;
-  constructor(readonly path: string) {
-    let fd: number;
+  /** `what` names the file's role in messages. The path is checked with stat before it is opened (no FIFO hang). */
+  constructor(readonly path: string, private readonly what = 'file') {
+    checkUserFile(path, what);
+    const fd = openUserFile(path, what);
     try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      throw new LoraRouteError(`cannot open ${path}: ${(err as Error).message}`);
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new LoraRouteError(`${path} is not a regular file`);
-      this.size = st.size;
+      this.size = fstatSync(fd).size;
     } finally {
       closeSync(fd);
     }
   }
 
   readInto(pos: number, dst: Uint8Array): void {
-    const fd = openSync(this.path, 'r');
+    const fd = openUserFile(this.path, this.what);
     try {
       if (fstatSync(fd).size !== this.size) {
         throw new LoraRouteError(`${this.path} changed size since it was opened (was ${this.size} bytes)`);

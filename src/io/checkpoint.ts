@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { LoraRouteError } from '../errors.js';
 import { missingTensor, openSafetensors, type SafetensorsFile } from './safetensors-file.js';
+import { describeMissing, entryExists, quoteValue, readUserJson } from './user-file.js';
 import type { TensorInfo, WeightSource } from './weights.js';
 
 export const SINGLE_FILE = 'model.safetensors';
@@ -13,14 +14,17 @@ export const INDEX_FILE = 'model.safetensors.index.json';
  * - an explicit `.safetensors` file, or an explicit `*.index.json` file.
  */
 export function openCheckpoint(path: string): WeightSource {
-  if (!existsSync(path)) throw new LoraRouteError(`checkpoint path ${path} does not exist`);
-  if (statSync(path).isFile()) {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) throw new LoraRouteError(`checkpoint path ${describeMissing(path)}`);
+  if (!st.isDirectory()) {
+    // a FIFO or device is refused by the reader, before it is opened
     return path.endsWith('.index.json') ? openShardedCheckpoint(path) : openSafetensors(path);
   }
+  // entryExists: a dangling link is found here (and then named as one) rather than passed over
   const single = join(path, SINGLE_FILE);
-  if (existsSync(single)) return openSafetensors(single);
+  if (entryExists(single)) return openSafetensors(single);
   const index = join(path, INDEX_FILE);
-  if (existsSync(index)) return openShardedCheckpoint(index);
+  if (entryExists(index)) return openShardedCheckpoint(index);
   const found = readdirSync(path).filter((f) => f.endsWith('.safetensors') || f.endsWith('.index.json'));
   throw new LoraRouteError(
     `${path}: no weights found: looked for ${SINGLE_FILE} and ${INDEX_FILE}` +
@@ -67,12 +71,7 @@ export class ShardedCheckpoint implements WeightSource {
 }
 
 function openShardedCheckpoint(indexPath: string): ShardedCheckpoint {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(indexPath, 'utf8'));
-  } catch (err) {
-    throw new LoraRouteError(`${indexPath}: not valid JSON (${(err as Error).message})`);
-  }
+  const json = readUserJson(indexPath, 'shard index');
   const map = (json as { weight_map?: unknown } | null)?.weight_map;
   if (map === null || typeof map !== 'object' || Array.isArray(map)) {
     throw new LoraRouteError(`${indexPath}: expected an object with "weight_map": {tensor name: shard file}`);
@@ -82,13 +81,19 @@ function openShardedCheckpoint(indexPath: string): ShardedCheckpoint {
   const where = new Map<string, SafetensorsFile>();
   for (const [name, shardName] of Object.entries(map as Record<string, unknown>)) {
     if (typeof shardName !== 'string' || shardName === '') {
-      throw new LoraRouteError(`${indexPath}: weight_map['${name}'] must be a shard file name, got ${JSON.stringify(shardName)}`);
+      throw new LoraRouteError(`${indexPath}: weight_map['${name}'] must be a shard file name, got ${quoteValue(shardName)}`);
     }
     let shard = shards.get(shardName);
     if (!shard) {
       const shardPath = resolve(dir, shardName);
-      if (!existsSync(shardPath)) {
-        throw new LoraRouteError(`${indexPath}: shard '${shardName}' (holding '${name}') is missing: ${shardPath} does not exist`);
+      const rel = relative(dir, shardPath);
+      if (rel === '' || rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel)) {
+        throw new LoraRouteError(
+          `${indexPath}: weight_map['${name}'] = ${quoteValue(shardName)} is outside the model folder ${dir}: shard names must be files inside it`,
+        );
+      }
+      if (!entryExists(shardPath)) {
+        throw new LoraRouteError(`${indexPath}: shard '${shardName}' (holding '${name}') is missing: ${describeMissing(shardPath)}`);
       }
       shard = openSafetensors(shardPath);
       shards.set(shardName, shard);

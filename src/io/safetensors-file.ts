@@ -191,7 +191,7 @@ function commonSuffix(a: string, b: string): number {
 
 /** Opens a safetensors file: the header is read and checked now, tensors when asked for. */
 export function openSafetensors(path: string): SafetensorsFile {
-  return new SafetensorsFile(new FileBytes(path), path);
+  return new SafetensorsFile(new FileBytes(path, 'safetensors file'), path);
 }
 
 /** Reads safetensors bytes already in memory; `label` names them in messages. */

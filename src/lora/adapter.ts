@@ -3,7 +3,7 @@ import type { GPT2Config } from '../model/config.js';
 import { LINEAR_MODULES, linearShape, type LinearModule } from '../model/weights.js';
 import { makeRng } from '../model/sampling.js';
 import { LoraRouteError } from '../errors.js';
-import { moduleRankScaling, targetsModule, validateLoraConfig, type LoraConfig } from './config.js';
+import { checkRankForModel, moduleRankScaling, targetsModule, validateLoraConfig, type LoraConfig } from './config.js';
 
 /** One adapted module: A [r, in] and B [out, r] as PEFT stores them, views into the adapter's buffer. */
 export interface LoraSite {
@@ -49,6 +49,7 @@ export class LoraAdapter {
 
   constructor(readonly config: LoraConfig, readonly model: GPT2Config, readonly name = 'default') {
     validateLoraConfig(config, `adapter "${name}"`);
+    checkRankForModel(config, model, `adapter "${name}"`);
     const layout: Array<Omit<LoraSite, 'A' | 'B' | 'gradA' | 'gradB'> & { offset: number }> = [];
     let total = 0;
     for (let layer = 0; layer < model.nLayer; layer++) {

@@ -1,4 +1,6 @@
 import { LoraRouteError } from '../errors.js';
+import { quoteText, quoteValue } from '../io/user-file.js';
+import type { GPT2Config } from '../model/config.js';
 
 /**
  * LoRA settings, in the shape of PEFT's `adapter_config.json` (snake_case keys are the file format;
@@ -66,6 +68,27 @@ export function moduleRankScaling(cfg: LoraConfig, moduleName: string): { r: num
   return { r, scaling: cfg.useRslora ? alpha / Math.sqrt(r) : alpha / r };
 }
 
+/** Compiles a regex from a config key (target_modules, exclude_modules, a pattern key); a bad one names both. */
+function checkRegex(pattern: string, wrap: (p: string) => string, key: string, where: string): void {
+  try {
+    new RegExp(wrap(pattern));
+  } catch (e) {
+    throw new LoraRouteError(`${where}: ${key} ${quoteValue(pattern)} is not a valid regular expression (${quoteText((e as Error).message, 200)})`);
+  }
+}
+const fullMatch = (p: string): string => `^(?:${p})$`;
+
+/** Checks a rank_pattern / alpha_pattern object: regex keys, positive values (integers for ranks). */
+function checkPattern(pattern: Record<string, unknown>, key: 'rank_pattern' | 'alpha_pattern', where: string): void {
+  for (const [k, v] of Object.entries(pattern)) {
+    checkRegex(k, (p) => `^(.*\\.)?(${p})$`, `${key} key`, where);
+    const ok = typeof v === 'number' && Number.isFinite(v) && v > 0 && (key === 'alpha_pattern' || Number.isInteger(v));
+    if (!ok) {
+      throw new LoraRouteError(`${where}: ${key}[${quoteValue(k)}] must be a positive ${key === 'rank_pattern' ? 'integer' : 'number'}, got ${quoteValue(v)}`);
+    }
+  }
+}
+
 export function validateLoraConfig(cfg: LoraConfig, where: string): void {
   if (!Number.isInteger(cfg.r) || cfg.r <= 0) throw new LoraRouteError(`${where}: r must be a positive integer, got ${cfg.r}`);
   if (!(typeof cfg.loraAlpha === 'number' && cfg.loraAlpha > 0)) throw new LoraRouteError(`${where}: lora_alpha must be a positive number, got ${cfg.loraAlpha}`);
@@ -82,8 +105,30 @@ export function validateLoraConfig(cfg: LoraConfig, where: string): void {
   if (!(x === undefined || x === null || typeof x === 'string' || (Array.isArray(x) && x.every((e) => typeof e === 'string')))) {
     throw new LoraRouteError(`${where}: exclude_modules must be a list of module names, a regex string or null`);
   }
-  for (const [k, v] of Object.entries(cfg.rankPattern)) {
-    if (!Number.isInteger(v) || v <= 0) throw new LoraRouteError(`${where}: rank_pattern["${k}"] must be a positive integer, got ${v}`);
+  if (typeof t === 'string') checkRegex(t, fullMatch, 'target_modules (a regex)', where);
+  if (typeof x === 'string') checkRegex(x, fullMatch, 'exclude_modules (a regex)', where);
+  const layers = cfg.layersToTransform;
+  if (layers !== null && !(Array.isArray(layers) && layers.every((l) => Number.isInteger(l) && l >= 0))) {
+    throw new LoraRouteError(`${where}: layers_to_transform must be a list of layer indices (integers >= 0), got ${quoteValue(layers)}`);
+  }
+  checkPattern(cfg.rankPattern, 'rank_pattern', where);
+  checkPattern(cfg.alphaPattern, 'alpha_pattern', where);
+}
+
+/**
+ * A LoRA rank above a module's smaller side adds nothing (B A has rank at most min(in, out)) and a huge one
+ * only exhausts memory: every rank (r and rank_pattern values) is at most min(n_embd, n_inner), the smaller
+ * side of GPT-2's narrowest linear module.
+ */
+export function checkRankForModel(cfg: LoraConfig, model: GPT2Config, where: string): void {
+  const limit = Math.min(model.nEmbd, model.nInner);
+  const ranks: Array<[string, number]> = [['r', cfg.r], ...Object.entries(cfg.rankPattern).map(([k, v]): [string, number] => [`rank_pattern[${quoteValue(k)}]`, v])];
+  for (const [key, r] of ranks) {
+    if (r > limit) {
+      throw new LoraRouteError(
+        `${where}: ${key} = ${r} exceeds the layer widths of this model (at most min(n_embd ${model.nEmbd}, n_inner ${model.nInner}) = ${limit})`,
+      );
+    }
   }
 }
 
@@ -118,9 +163,9 @@ export function toAdapterConfigJson(cfg: LoraConfig): Record<string, unknown> {
 export function parseAdapterConfig(raw: unknown, file: string): LoraConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new LoraRouteError(`${file}: expected a JSON object`);
   const o = raw as Record<string, unknown>;
-  if (o.peft_type !== undefined && o.peft_type !== 'LORA') throw new LoraRouteError(`${file}: peft_type "${String(o.peft_type)}" is not supported (expected LORA)`);
+  if (o.peft_type !== undefined && o.peft_type !== 'LORA') throw new LoraRouteError(`${file}: peft_type ${quoteValue(o.peft_type)} is not supported (expected LORA)`);
   const refuse = (key: string, ok: (v: unknown) => boolean, what: string) => {
-    if (o[key] !== undefined && !ok(o[key])) throw new LoraRouteError(`${file}: ${key} = ${JSON.stringify(o[key])} is not supported (${what})`);
+    if (o[key] !== undefined && !ok(o[key])) throw new LoraRouteError(`${file}: ${key} = ${quoteValue(o[key])} is not supported (${what})`);
   };
   const empty = (v: unknown) => v === null || v === false || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
   refuse('use_dora', (v) => v === false || v === null, 'DoRA adapters');
@@ -130,21 +175,22 @@ export function parseAdapterConfig(raw: unknown, file: string): LoraConfig {
   refuse('lora_bias', (v) => v === false, 'lora_bias');
   const num = (key: string, fallback?: number): number => {
     const v = o[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new LoraRouteError(`${file}: "${key}" must be a number, got ${JSON.stringify(o[key])}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new LoraRouteError(`${file}: "${key}" must be a number, got ${quoteValue(o[key])}`);
     return v;
   };
   const target = o.target_modules;
   if (!(typeof target === 'string' || (Array.isArray(target) && target.every((t) => typeof t === 'string')))) {
-    throw new LoraRouteError(`${file}: "target_modules" must be a list of module names or a regex string, got ${JSON.stringify(target)}`);
+    throw new LoraRouteError(`${file}: "target_modules" must be a list of module names or a regex string, got ${quoteValue(target)}`);
   }
   let layers: number[] | null = null;
   const lt = o.layers_to_transform;
   if (typeof lt === 'number') layers = [lt];
-  else if (Array.isArray(lt)) layers = lt.map(Number);
+  else if (Array.isArray(lt)) layers = lt as number[]; // checked by validateLoraConfig
+  else if (lt !== undefined && lt !== null) throw new LoraRouteError(`${file}: "layers_to_transform" must be a layer index or a list of them, got ${quoteValue(lt)}`);
   const patterns = (key: string): Record<string, number> => {
     const v = o[key];
     if (v === undefined || v === null) return {};
-    if (typeof v !== 'object' || Array.isArray(v)) throw new LoraRouteError(`${file}: "${key}" must be an object`);
+    if (typeof v !== 'object' || Array.isArray(v)) throw new LoraRouteError(`${file}: "${key}" must be an object {module pattern: number}, got ${quoteValue(v)}`);
     return v as Record<string, number>;
   };
   const cfg: LoraConfig = {

@@ -20,6 +20,8 @@ export class LoraMixture implements LinearHook {
   /** Which adapters receive parameter gradients. */
   trainable: boolean[];
   private B = 0;
+  /** Set by `useOnly(k)` without a row count: one gate row [K] applied to every row of any batch. */
+  private broadcast: F32 | null = null;
   private readonly scratch = new Scratch();
   private readonly modules: Set<LinearModule>;
 
@@ -39,24 +41,37 @@ export class LoraMixture implements LinearHook {
     this.B = B;
     this.gates = Float32Array.from(gates);
     this.gateGrads = new Float64Array(B * this.K);
+    this.broadcast = null;
   }
 
   /** One adapter per row: choice[b] in [0, K) or -1 for the bare base model. */
   route(choice: ArrayLike<number>): void {
     const B = choice.length;
     const g = new Float32Array(B * this.K);
-    for (let b = 0; b < B; b++) {
-      const k = choice[b];
-      if (k === -1) continue;
-      if (!(Number.isInteger(k) && k >= 0 && k < this.K)) throw new LoraRouteError(`row ${b}: expert ${k} is not in [0, ${this.K}) or -1`);
-      g[b * this.K + k] = 1;
-    }
+    for (let b = 0; b < B; b++) this.oneHot(g.subarray(b * this.K, (b + 1) * this.K), choice[b], `row ${b}: `);
     this.setGates(g, B);
   }
 
-  /** The same adapter for all B rows. */
-  useOnly(k: number, B: number): void {
-    this.route(new Array<number>(B).fill(k));
+  /**
+   * The same adapter k (or -1: the bare base model) for every row. Without B the choice follows the batch:
+   * it applies to each pass whatever its batch size, until the next route() / setGates(). With B the gates
+   * are for exactly B rows, as setGates.
+   */
+  useOnly(k: number, B?: number): void {
+    if (B !== undefined) return this.route(new Array<number>(B).fill(k));
+    const row = new Float32Array(this.K); // [K]
+    this.oneHot(row, k, '');
+    this.B = 0;
+    this.gates = new Float32Array(0);
+    this.gateGrads = new Float64Array(0);
+    this.broadcast = row;
+  }
+
+  /** Writes the one-hot gate row [K] of adapter k into row (all zero for -1). */
+  private oneHot(row: F32, k: number, where: string): void {
+    if (k === -1) return;
+    if (!(Number.isInteger(k) && k >= 0 && k < this.K)) throw new LoraRouteError(`${where}expert ${k} is not in [0, ${this.K}) or -1`);
+    row[k] = 1;
   }
 
   applies(module: LinearModule): boolean {
@@ -174,6 +189,14 @@ export class LoraMixture implements LinearHook {
   }
 
   private checkRows(pass: PassInfo): void {
+    if (this.broadcast && pass.B !== this.B) {
+      // useOnly(k) without a row count: widen the one gate row to this batch, [B, K]
+      const g = new Float32Array(pass.B * this.K);
+      for (let b = 0; b < pass.B; b++) g.set(this.broadcast, b * this.K);
+      this.B = pass.B;
+      this.gates = g;
+      this.gateGrads = new Float64Array(pass.B * this.K);
+    }
     if (pass.B !== this.B) {
       throw new LoraRouteError(`LoRA gates were set for ${this.B} rows but the batch has ${pass.B}: call route() / setGates() per batch`);
     }

@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GPT2Config } from '../model/config.js';
 import { LINEAR_MODULES } from '../model/weights.js';
 import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { LoraRouteError } from '../errors.js';
+import { entryExists, readUserJson } from '../io/user-file.js';
+import { assertFinite } from '../io/finite.js';
 import { parseAdapterConfig, toAdapterConfigJson, type LoraConfig } from './config.js';
 import { LoraAdapter } from './adapter.js';
 
@@ -19,14 +21,8 @@ const KEY = /^base_model\.model\.(.+)\.lora_([AB])(?:\.([^.]+))?\.weight$/;
 
 export function readAdapterConfig(dir: string): LoraConfig {
   const file = join(dir, ADAPTER_CONFIG);
-  if (!existsSync(file)) throw new LoraRouteError(`adapter folder ${dir}: ${ADAPTER_CONFIG} not found (expected a PEFT LoRA adapter folder)`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new LoraRouteError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseAdapterConfig(raw, file);
+  if (!entryExists(file)) throw new LoraRouteError(`adapter folder ${dir}: ${ADAPTER_CONFIG} not found (expected a PEFT LoRA adapter folder)`);
+  return parseAdapterConfig(readUserJson(file, 'adapter config'), file);
 }
 
 /**
@@ -36,7 +32,7 @@ export function readAdapterConfig(dir: string): LoraConfig {
 export function loadPeftAdapter(dir: string, model: GPT2Config, name = 'default'): LoraAdapter {
   const config = readAdapterConfig(dir);
   const file = join(dir, ADAPTER_WEIGHTS);
-  if (!existsSync(file)) {
+  if (!entryExists(file)) {
     const alt = join(dir, 'adapter_model.bin');
     throw new LoraRouteError(
       existsSync(alt)
@@ -71,7 +67,9 @@ export function loadPeftAdapter(dir: string, model: GPT2Config, name = 'default'
     if (got.length !== 2 || got[0] !== want[0] || got[1] !== want[1]) {
       throw new LoraRouteError(`${file}: tensor "${key}" has shape [${got}], expected [${want}] for r=${site.r} on this base model`);
     }
-    (which === 'A' ? site.A : site.B).set(src.getF32(key));
+    const data = src.getF32(key);
+    assertFinite(data, file, key);
+    (which === 'A' ? site.A : site.B).set(data);
     seen.add(`${module}.${which}`);
   }
   for (const s of adapter.sites) {

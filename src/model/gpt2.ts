@@ -62,6 +62,11 @@ export interface ForwardResult {
   hidden: F32;
 }
 
+/** Runs decode steps with other weights (the fp16 copy of src/model/decode-weights.ts). */
+export interface DecodeWeights {
+  run<T>(step: () => T): T;
+}
+
 // dropout sites within a block (seed slots)
 const ATTN = 1, ATTN_DROP = 2, MLP_DROP = 3;
 
@@ -73,10 +78,20 @@ export class GPT2 {
   readonly scratch = new Scratch();
   private last: { batch: Batch; opts: ForwardOptions; pass: PassInfo; count: number; lossRows: I32 | null } | null = null;
 
+  /** What decode steps read the weights through (useHalfWeightsForDecode), or null: every pass is fp32. */
+  decodeWeights: DecodeWeights | null = null;
+
   constructor(readonly config: GPT2Config, readonly weights: GPT2Weights, readonly backend: Backend) {}
 
   /** Runs the model. In training mode, keeps what `backward` needs. */
   forward(batch: Batch, opts: ForwardOptions = {}): ForwardResult {
+    const cache = opts.cache;
+    // a decode step: one new token per row through a cache that already holds the prompt
+    const decode = this.decodeWeights !== null && cache != null && cache.past > 0 && batch.T === 1 && !opts.train;
+    return decode ? (this.decodeWeights as DecodeWeights).run(() => this.pass(batch, opts)) : this.pass(batch, opts);
+  }
+
+  private pass(batch: Batch, opts: ForwardOptions): ForwardResult {
     const cfg = this.config;
     const be = this.backend;
     const s = this.scratch;

@@ -32,34 +32,145 @@ export function isGreedy(o: SamplingOptions): boolean {
   return o.greedy === true || o.temperature === undefined || o.temperature <= 0;
 }
 
-/** Picks the next token from logits [V]. */
+/** Token a ranks before token b: larger logit first, then smaller id (the order of a stable sort). */
+function before(logits: Float32Array, a: number, b: number): boolean {
+  return logits[a] > logits[b] || (logits[a] === logits[b] && a < b);
+}
+
+/**
+ * The k best token ids, best first (k < V), without sorting the vocabulary: a min-heap of the k best seen
+ * so far (most tokens fail the one comparison with its root), then a sort of those k. O(V + k log k) typical.
+ */
+export function topKIds(logits: Float32Array, k: number): Int32Array {
+  const heap = new Int32Array(k); // heap[0] is the worst of the kept ones
+  const worse = (a: number, b: number) => before(logits, b, a);
+  const siftDown = (i: number, n: number) => {
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < n && worse(heap[l], heap[m])) m = l;
+      if (r < n && worse(heap[r], heap[m])) m = r;
+      if (m === i) return;
+      const t = heap[i]; heap[i] = heap[m]; heap[m] = t;
+      i = m;
+    }
+  };
+  for (let i = 0; i < k; i++) heap[i] = i;
+  for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(i, k);
+  // a later id ranks before the root only by a strictly larger logit (ties go to the smaller id)
+  let worst = logits[heap[0]];
+  for (let i = k; i < logits.length; i++) {
+    if (logits[i] > worst) {
+      heap[0] = i;
+      siftDown(0, k);
+      worst = logits[heap[0]];
+    }
+  }
+  return heap.sort((a, b) => (before(logits, a, b) ? -1 : 1));
+}
+
+/** Token ids in rank order on demand: a max-heap over the whole vocabulary, built in O(V), popped lazily. */
+class RankedIds {
+  private readonly heap: Int32Array;
+  private n: number;
+  constructor(private readonly logits: Float32Array) {
+    this.n = logits.length;
+    this.heap = new Int32Array(this.n);
+    for (let i = 0; i < this.n; i++) this.heap[i] = i;
+    for (let i = (this.n >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+  private siftDown(i: number): void {
+    const { heap, logits } = this;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < this.n && before(logits, heap[l], heap[m])) m = l;
+      if (r < this.n && before(logits, heap[r], heap[m])) m = r;
+      if (m === i) return;
+      const t = heap[i]; heap[i] = heap[m]; heap[m] = t;
+      i = m;
+    }
+  }
+  /** the next best id, or -1 when all were taken */
+  next(): number {
+    if (this.n === 0) return -1;
+    const top = this.heap[0];
+    this.heap[0] = this.heap[--this.n];
+    this.siftDown(0);
+    return top;
+  }
+}
+
+/**
+ * Picks the next token from logits [V]. Temperature, then top-k, then top-p (the smallest set of best
+ * tokens whose probability reaches p), renormalised; one uniform draw walks the kept tokens best first.
+ * The vocabulary is never sorted: top-k selects its k with a heap, and top-p / plain temperature take
+ * tokens best first from a lazily popped heap only until the draw (or p) is reached. The token drawn for
+ * a given rng value is the one a full sort would give (the sum of probabilities over the whole
+ * vocabulary, when there is no top-k, is added in id order instead of rank order: a rounding difference).
+ */
 export function sampleToken(logits: Float32Array, o: SamplingOptions, rng: () => number): number {
   if (isGreedy(o)) return argmax(logits);
   const T = o.temperature as number;
   const V = logits.length;
-  let idx = Array.from({ length: V }, (_, i) => i);
-  idx.sort((a, b) => logits[b] - logits[a]);
   const k = o.topK && o.topK > 0 ? Math.min(o.topK, V) : V;
-  idx = idx.slice(0, k);
-  const max = logits[idx[0]];
-  const p = idx.map((i) => Math.exp((logits[i] - max) / T));
-  const sum = p.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < p.length; i++) p[i] /= sum;
-  let n = p.length;
   const topP = o.topP ?? 1;
+  if (k < V) {
+    const idx = topKIds(logits, k);
+    const max = logits[idx[0]];
+    const p = new Float64Array(k);
+    let sum = 0;
+    for (let i = 0; i < k; i++) sum += (p[i] = Math.exp((logits[idx[i]] - max) / T));
+    for (let i = 0; i < k; i++) p[i] /= sum;
+    return drawRanked(p, k, topP, rng, (i) => idx[i]);
+  }
+  // no top-k: probabilities over the whole vocabulary, ranks taken lazily
+  const max = logits[argmax(logits)];
+  let sum = 0;
+  for (let i = 0; i < V; i++) sum += Math.exp((logits[i] - max) / T);
+  const ranked = new RankedIds(logits);
+  const ids: number[] = [];
+  const p: number[] = [];
+  const take = (): boolean => {
+    const id = ranked.next();
+    if (id < 0) return false;
+    ids.push(id);
+    p.push(Math.exp((logits[id] - max) / T) / sum);
+    return true;
+  };
+  let mass = 0;
+  if (topP < 1) { // take until the kept set reaches p: that set is all the draw may pick from
+    while (take()) {
+      mass += p[p.length - 1];
+      if (mass >= topP) break;
+    }
+    return drawRanked(p, p.length, 1, rng, (i) => ids[i], mass);
+  }
+  // all tokens may be drawn: walk best first until the draw is used up (mass is 1 up to rounding)
+  let r = rng();
+  for (let i = 0; ; i++) {
+    if (i === ids.length && !take()) return ids[ids.length - 1];
+    r -= p[i];
+    if (r <= 0) return ids[i];
+  }
+}
+
+/** Draws from the first n (of `count`, best first) probabilities p, cut at topP and renormalised. */
+function drawRanked(p: ArrayLike<number>, count: number, topP: number, rng: () => number, id: (i: number) => number, knownMass?: number): number {
+  let n = count;
   if (topP < 1) {
     let c = 0;
-    for (let i = 0; i < p.length; i++) {
+    for (let i = 0; i < count; i++) {
       c += p[i];
       if (c >= topP) { n = i + 1; break; }
     }
   }
-  let mass = 0;
-  for (let i = 0; i < n; i++) mass += p[i];
+  let mass = knownMass ?? 0;
+  if (knownMass === undefined) for (let i = 0; i < n; i++) mass += p[i];
   let r = rng() * mass;
   for (let i = 0; i < n; i++) {
     r -= p[i];
-    if (r <= 0) return idx[i];
+    if (r <= 0) return id(i);
   }
-  return idx[n - 1];
+  return id(n - 1);
 }

@@ -2,6 +2,8 @@ import type { F32 } from '../tensor/backend.js';
 import type { GPT2Config } from './config.js';
 import { LoraRouteError } from '../errors.js';
 import type { WeightSource } from '../io/weights.js';
+import { markWeightsWritten } from './weights-version.js';
+import { assertFinite } from '../io/finite.js';
 
 /** The linear (Conv1D) modules of a block, by their HF names. PEFT's target_modules match these by suffix. */
 export const LINEAR_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
@@ -94,33 +96,65 @@ export function viewWeights(cfg: GPT2Config, buffer?: F32): GPT2Weights {
   return { buffer: buf, wte: v('wte.weight'), wpe: v('wpe.weight'), blocks, lnfW: v('ln_f.weight'), lnfB: v('ln_f.bias') };
 }
 
+/** Tensors a GPT-2 checkpoint may hold besides the parameters: HF's saved attention-mask buffers and the tied head. */
+const IGNORED = /^(h\.\d+\.attn\.(bias|masked_bias)|lm_head\.weight)$/;
+
 /**
- * Copies an HF GPT-2 checkpoint into one buffer. Accepts keys with or without the `transformer.` prefix;
- * `lm_head.weight`, when present, must equal the tied `wte` shape (it is not used separately).
+ * Checks an HF GPT-2 checkpoint against config.json before anything is allocated: the `transformer.` prefix
+ * (or none), every tensor the config implies with its shape, and no tensor the config does not know (a
+ * layer past n_layer is an error naming it, not silently ignored). Returns the key prefix.
  */
-export function loadWeights(cfg: GPT2Config, src: WeightSource, buffer?: F32): GPT2Weights {
-  const w = viewWeights(cfg, buffer);
+export function checkCheckpoint(cfg: GPT2Config, src: WeightSource): string {
   const prefix = src.has('transformer.wte.weight') ? 'transformer.' : src.has('wte.weight') ? '' : null;
   if (prefix === null) {
     throw new LoraRouteError(`${src.path}: no "transformer.wte.weight" or "wte.weight" tensor: not a GPT-2 checkpoint`);
   }
-  let off = 0;
-  for (const t of weightLayout(cfg)) {
+  const layout = weightLayout(cfg);
+  const expected = new Set(layout.map((t) => prefix + t.name));
+  for (const name of src.names()) {
+    const bare = name.startsWith(prefix) ? name.slice(prefix.length) : name;
+    if (expected.has(name) || IGNORED.test(bare)) continue;
+    const layer = /^h\.(\d+)\./.exec(bare);
+    throw new LoraRouteError(
+      layer && Number(layer[1]) >= cfg.nLayer
+        ? `${src.path}: tensor "${name}" belongs to layer ${layer[1]}, but config.json has n_layer = ${cfg.nLayer} (layers 0..${cfg.nLayer - 1})`
+        : `${src.path}: tensor "${name}" is not a parameter of the GPT-2 that config.json describes`,
+    );
+  }
+  for (const t of layout) {
     const key = prefix + t.name;
     if (!src.has(key)) throw new LoraRouteError(`${src.path}: missing tensor "${key}" (expected shape [${t.shape}])`);
     const shape = src.info(key).shape;
     if (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) {
       throw new LoraRouteError(`${src.path}: tensor "${key}" has shape [${shape}], config.json implies [${t.shape}]`);
     }
+  }
+  if (src.has(prefix + 'lm_head.weight') || src.has('lm_head.weight')) {
+    const key = src.has('lm_head.weight') ? 'lm_head.weight' : prefix + 'lm_head.weight';
+    const shape = src.info(key).shape;
+    if (shape[0] !== cfg.vocabSize || shape[1] !== cfg.nEmbd) {
+      throw new LoraRouteError(`${src.path}: "${key}" has shape [${shape}], expected [${cfg.vocabSize},${cfg.nEmbd}] (tied to wte)`);
+    }
+  }
+  return prefix;
+}
+
+/**
+ * Copies an HF GPT-2 checkpoint into one buffer (after checkCheckpoint). Accepts keys with or without the
+ * `transformer.` prefix; `lm_head.weight`, when present, must equal the tied `wte` shape (it is not used
+ * separately). A tensor holding NaN or Inf is refused, naming it.
+ */
+export function loadWeights(cfg: GPT2Config, src: WeightSource, buffer?: F32): GPT2Weights {
+  const prefix = checkCheckpoint(cfg, src);
+  const w = viewWeights(cfg, buffer);
+  markWeightsWritten(w.buffer); // copies made from an earlier content of this buffer are stale
+  let off = 0;
+  for (const t of weightLayout(cfg)) {
+    const key = prefix + t.name;
     const data = src.getF32(key);
+    assertFinite(data, src.path, key);
     w.buffer.set(data, off);
     off += data.length;
-  }
-  if (src.has('lm_head.weight')) {
-    const shape = src.info('lm_head.weight').shape;
-    if (shape[0] !== cfg.vocabSize || shape[1] !== cfg.nEmbd) {
-      throw new LoraRouteError(`${src.path}: "lm_head.weight" has shape [${shape}], expected [${cfg.vocabSize},${cfg.nEmbd}] (tied to wte)`);
-    }
   }
   return w;
 }

@@ -1,10 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { check, LoraRouteError } from '../errors.js';
+import { check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
+import { readUserJson } from '../io/user-file.js';
+import { assertFinite } from '../io/finite.js';
 import { resolveRouterConfig, type ResolvedRouterConfig } from './config.js';
-import { RouterMLP } from './mlp.js';
+import { RouterMLP, routerTensorSpecs } from './mlp.js';
 import { FeatureNormalizer, type NormalizerJSON } from './normalizer.js';
 import { LABEL_MODES, Router, type LabelMode, type RouterMeta } from './router.js';
 
@@ -52,13 +54,7 @@ export function saveRouter(dir: string, router: Router): void {
   writeFileAtomic(join(dir, ROUTER_CONFIG_FILE), JSON.stringify(routerToJSON(router), null, 2) + '\n');
 }
 
-function parseRouterJSON(text: string, path: string): RouterJSON {
-  let j: unknown;
-  try {
-    j = JSON.parse(text);
-  } catch (e) {
-    throw new LoraRouteError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+function parseRouterJSON(j: unknown, path: string): RouterJSON {
   check(j !== null && typeof j === 'object', `${path}: expected a JSON object`);
   const o = j as Partial<RouterJSON>;
   check(o.format === FORMAT, `${path}: "format" must be "${FORMAT}", got ${JSON.stringify(o.format)}`);
@@ -82,7 +78,7 @@ export function loadRouter(dir: string): Router {
   const stPath = join(dir, ROUTER_WEIGHTS_FILE);
   check(existsSync(jsonPath), `no ${ROUTER_CONFIG_FILE} in ${dir}`);
   check(existsSync(stPath), `no ${ROUTER_WEIGHTS_FILE} in ${dir}`);
-  const j = parseRouterJSON(readFileSync(jsonPath, 'utf8'), jsonPath);
+  const j = parseRouterJSON(readUserJson(jsonPath, 'router config'), jsonPath);
   const cfg = resolveRouterConfig(j.config, `${jsonPath} "config"`);
   const F = j.featureNames.length;
   check(cfg.inputDim === F + j.pooledDim, `${jsonPath}: config.inputDim ${cfg.inputDim} != ${F} featureNames + pooledDim ${j.pooledDim}`);
@@ -90,19 +86,24 @@ export function loadRouter(dir: string): Router {
   check(normalizer.dim === cfg.inputDim, `${jsonPath}: normaliser has ${normalizer.dim} columns, expected inputDim ${cfg.inputDim}`);
   if (j.expertNames) check(j.expertNames.length === cfg.numExperts, `${jsonPath}: ${j.expertNames.length} expertNames for numExperts ${cfg.numExperts}`);
 
-  const mlp = new RouterMLP(cfg, 0);
+  // the shapes are checked against the tensors present before the MLP (sized by router.json) is allocated
+  const specs = routerTensorSpecs(cfg);
   const file = openSafetensors(stPath);
-  const expected = new Set(mlp.specs.map((s) => s.name));
+  const expected = new Set(specs.map((s) => s.name));
   const extra = file.names().filter((n) => !expected.has(n));
   check(extra.length === 0, `${stPath}: unexpected tensor(s) ${extra.join(', ')} for the config in ${ROUTER_CONFIG_FILE} (scoreHead ${cfg.scoreHead})`);
-  for (const s of mlp.specs) {
+  for (const s of specs) {
     check(file.has(s.name), `${stPath}: missing tensor '${s.name}' (expected shape [${s.shape.join(', ')}] from ${ROUTER_CONFIG_FILE})`);
     const info = file.info(s.name);
     check(
       info.shape.length === s.shape.length && info.shape.every((d, i) => d === s.shape[i]),
       `${stPath}: tensor '${s.name}' has shape [${info.shape.join(', ')}], but ${ROUTER_CONFIG_FILE} implies [${s.shape.join(', ')}]`,
     );
+  }
+  const mlp = new RouterMLP(cfg, 0);
+  for (const s of mlp.specs) {
     const data = file.getF32(s.name);
+    assertFinite(data, stPath, s.name);
     mlp.params.set(data, s.offset);
   }
   const meta: RouterMeta = { featureNames: j.featureNames, pooledDim: j.pooledDim, labelMode: j.labelMode };

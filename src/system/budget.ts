@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readUserJson } from '../io/user-file.js';
 import { join } from 'node:path';
 import { LoraRouteError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -43,13 +44,9 @@ export function saveBudget(dir: string, b: Budget): void {
 export function loadBudget(modelDir: string): Budget | null {
   for (const file of [join(modelDir, BUDGET_FILE), join(modelDir, '..', BUDGET_FILE)]) {
     if (!existsSync(file)) continue;
-    try {
-      const b = JSON.parse(readFileSync(file, 'utf8')) as Budget;
-      if (typeof b.system_tokens !== 'number') throw new Error('no system_tokens');
-      return b;
-    } catch (e) {
-      throw new LoraRouteError(`${file}: expected a loraroute budget ({"system_tokens": n, ...}): ${(e as Error).message}`);
-    }
+    const b = readUserJson(file, 'training budget') as Budget;
+    if (typeof b !== 'object' || b === null || typeof b.system_tokens !== 'number') throw new LoraRouteError(`${file}: expected a loraroute budget ({"system_tokens": n, ...})`);
+    return b;
   }
   return null;
 }

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readUserJson } from '../io/user-file.js';
 import { join } from 'node:path';
 import { LoraRouteError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -129,12 +130,8 @@ export function saveClusters(dir: string, c: Clusters): void {
 export function loadClusters(dir: string, expectedK: number): Clusters | null {
   const file = join(dir, CLUSTERS_FILE);
   if (!existsSync(file)) return null;
-  let j: { K?: unknown; D?: unknown; mean?: unknown; centroids?: unknown };
-  try {
-    j = JSON.parse(readFileSync(file, 'utf8')) as typeof j;
-  } catch (e) {
-    throw new LoraRouteError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
+  const j = readUserJson(file, 'cluster centroids') as { K?: unknown; D?: unknown; mean?: unknown; centroids?: unknown };
+  if (typeof j !== 'object' || j === null) throw new LoraRouteError(`${file}: expected a JSON object {"K", "D", "mean", "centroids"}`);
   const K = j.K, D = j.D;
   const ok = Number.isInteger(K) && K === expectedK && Number.isInteger(D) && (D as number) > 0 && (D as number) <= 65536 &&
     Array.isArray(j.mean) && j.mean.length === D && Array.isArray(j.centroids) && j.centroids.length === (K as number) * (D as number) &&

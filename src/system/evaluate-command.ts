@@ -5,6 +5,7 @@ import type { ComplexityAnalyzer } from '../complexity/analyzer.js';
 import { LoraRouteError } from '../errors.js';
 import { renderMarkdown, writeReport, type EvalReport } from '../eval/report.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkWritableDir } from '../io/writable.js';
 import type { LoraAdapter } from '../lora/adapter.js';
 import { loadPeftAdapter } from '../lora/peft.js';
 import type { GPT2Config } from '../model/config.js';
@@ -134,6 +135,7 @@ export interface EvaluateResult {
 
 export function runEvaluate(o: RunEvaluateOptions): EvaluateResult {
   const log = o.log ?? (() => {});
+  if (o.out) checkWritableDir(o.out, '--out', false); // before the evaluation, not after it
   const sys = LoraRouteModel.fromPretrained(o.modelDir, { model: o.model, backend: o.backend });
   const c = sys.config;
   log(`evaluate: ${sys.experts.length} experts (${sys.expertNames.join(', ')}) on the ${sys.model.backend.name} backend`);
@@ -149,7 +151,6 @@ export function runEvaluate(o: RunEvaluateOptions): EvaluateResult {
   });
 
   const out = o.out ?? join(o.modelDir, '..', 'report');
-  if (o.out && !writable(o.out)) throw new LoraRouteError(`--out ${o.out}: cannot write there`);
   let written: string[] = [];
   let where: string | null = null;
   if (writable(out)) {

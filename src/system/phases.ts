@@ -12,6 +12,7 @@ import { runTraining, type LoopOptions, type LoopResult, type TrainingTask } fro
 import { meanLoss, scoreExamples, type ExampleLoss } from '../train/score.js';
 import { lossTokens, type Example } from '../train/examples.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { replaceDirAtomic } from '../io/atomic-dir.js';
 import { gatherRows, type RunContext } from './context.js';
 import { featureMatrix } from './prepared.js';
 import { oracleChoices } from './oracle.js';
@@ -56,7 +57,7 @@ async function trainOne(
 ): Promise<LoopResult> {
   const adapter = mixture.adapters[k];
   const task = adapterTask(run, ctx.model, mixture, k, train, val, {
-    evalBatchSize: ctx.config.eval.batch_size, padId: ctx.tokenizer.eosTokenId, onBest: () => savePeftAdapter(adapter, bestDir),
+    evalBatchSize: ctx.config.eval.batch_size, padId: ctx.tokenizer.eosTokenId, onBest: () => replaceDirAtomic(bestDir, (d) => savePeftAdapter(adapter, d)),
   });
   const r = finishedOrThrow(await runTraining(task, opts));
   restoreBest(adapter, bestDir, ctx);
@@ -256,7 +257,7 @@ export async function trainRouter(ctx: RunContext, trainLabels: Int32Array, valL
   const bestDir = join(ctx.out, 'phase2', 'router_best');
   task.onBest = () => {
     best = Float32Array.from(mlp.params);
-    saveRouter(bestDir, router);
+    replaceDirAtomic(bestDir, (d) => saveRouter(d, router));
   };
   finishedOrThrow(await runTraining(task, opts));
   if (best) mlp.params.set(best);

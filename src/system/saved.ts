@@ -1,7 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { join, relative, resolve, isAbsolute } from 'node:path';
 import { loadConfig, serializeConfig, resolveModelDir, type Config } from '../config/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readUserJson } from '../io/user-file.js';
+import { replaceDirAtomic } from '../io/atomic-dir.js';
 import { LoraRouteError } from '../errors.js';
 import type { GPT2Config } from '../model/config.js';
 import type { LoraAdapter } from '../lora/adapter.js';
@@ -40,26 +42,46 @@ export interface SystemExtras {
 
 export const SHARED_DIR = 'shared';
 
-/** Writes a model folder next to its final place and renames it in, so a crash never leaves half a model. */
+/**
+ * Writes a model folder as one atomic replacement (`replaceDirAtomic`): `dir` resolves to the previous complete
+ * model or to the new complete one at every moment, never to half a model.
+ */
 export function saveSystem(dir: string, config: Config, experts: LoraAdapter[], router: Router, extras: SystemExtras = {}): void {
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  // the config is written as if it lived in `dir` (same depth as tmp), so relative paths stay right
-  writeFileAtomic(join(tmp, 'config.yaml'), serializeConfig(config, dir));
-  for (const e of experts) savePeftAdapter(e, join(tmp, 'experts', e.name));
-  mkdirSync(join(tmp, 'router'), { recursive: true });
-  saveRouter(join(tmp, 'router'), router);
-  if (extras.shared) savePeftAdapter(extras.shared, join(tmp, SHARED_DIR));
-  if (extras.clusters) saveClusters(tmp, extras.clusters);
-  if (extras.selection) saveSelection(tmp, extras.selection);
-  const manifest: Manifest = { format: FORMAT, version: 1, experts: experts.map((e) => e.name), created: new Date().toISOString() };
-  writeFileAtomic(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
-  const old = `${tmp}.old`;
-  rmSync(old, { recursive: true, force: true });
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  for (const e of experts) checkExpertName(e.name, `saving ${dir}`);
+  replaceDirAtomic(dir, (tmp) => {
+    // the config is written as if it lived in `dir` (a sibling of tmp), so relative paths stay right
+    writeFileAtomic(join(tmp, 'config.yaml'), serializeConfig(config, dir));
+    for (const e of experts) savePeftAdapter(e, join(tmp, 'experts', e.name));
+    mkdirSync(join(tmp, 'router'), { recursive: true });
+    saveRouter(join(tmp, 'router'), router);
+    if (extras.shared) savePeftAdapter(extras.shared, join(tmp, SHARED_DIR));
+    if (extras.clusters) saveClusters(tmp, extras.clusters);
+    if (extras.selection) saveSelection(tmp, extras.selection);
+    const manifest: Manifest = { format: FORMAT, version: 1, experts: experts.map((e) => e.name), created: new Date().toISOString() };
+    writeFileAtomic(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+  });
+}
+
+/** An expert name is one plain folder name under experts/ (letters, digits, `_`, `-`, `.`; not `.` or `..`). */
+const PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
+
+export function checkExpertName(name: unknown, where: string): asserts name is string {
+  if (typeof name !== 'string' || !PLAIN_NAME.test(name)) {
+    throw new LoraRouteError(
+      `${where}: expert name ${JSON.stringify(name)} is not a plain folder name (expected letters, digits, _ - . — at most 100, ` +
+        'not starting with "." — naming a folder inside experts/)',
+    );
+  }
+}
+
+/** The folder of expert `name` in a model folder; refused unless it is a plain name inside `experts/`. */
+export function expertDir(dir: string, name: string, where = join(dir, MANIFEST)): string {
+  checkExpertName(name, where);
+  const experts = resolve(dir, 'experts');
+  const path = resolve(experts, name);
+  const rel = relative(experts, path);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new LoraRouteError(`${where}: expert "${name}" resolves outside ${experts}`);
+  return path;
 }
 
 export function readManifest(dir: string): Manifest {
@@ -68,15 +90,12 @@ export function readManifest(dir: string): Manifest {
     const hf = existsSync(join(dir, 'config.json')) ? ' — it looks like a Hugging Face model folder: pass it as --model' : '';
     throw new LoraRouteError(`${dir} is not a trained loraroute folder (no ${MANIFEST}; expected e.g. RUN/best_model)${hf}`);
   }
-  let m: Manifest;
-  try {
-    m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
-  } catch (e) {
-    throw new LoraRouteError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (m.format !== FORMAT || !Array.isArray(m.experts) || m.experts.length === 0) {
+  const m = readUserJson(file, 'model manifest') as Manifest;
+  if (m === null || typeof m !== 'object' || m.format !== FORMAT || !Array.isArray(m.experts) || m.experts.length === 0) {
     throw new LoraRouteError(`${file}: expected {"format": "${FORMAT}", "experts": [...]} `);
   }
+  for (const name of m.experts) checkExpertName(name, file);
+  if (new Set(m.experts).size !== m.experts.length) throw new LoraRouteError(`${file}: expert names must be distinct, got ${JSON.stringify(m.experts)}`);
   return m;
 }
 
@@ -88,11 +107,13 @@ export function readSystemConfig(dir: string, modelOverride?: string): { config:
   return { config, modelDir };
 }
 
-export function loadSystemParts(dir: string, model: GPT2Config): {
+export function loadSystemParts(published: string, model: GPT2Config): {
   manifest: Manifest; experts: LoraAdapter[]; router: Router; shared: LoraAdapter | null; clusters: Clusters | null; selection: Selection | null;
 } {
+  // one version throughout, even if a training run publishes a new one meanwhile
+  const dir = existsSync(published) ? realpathSync(published) : published;
   const manifest = readManifest(dir);
-  const experts = manifest.experts.map((name) => loadPeftAdapter(join(dir, 'experts', name), model, name));
+  const experts = manifest.experts.map((name) => loadPeftAdapter(expertDir(dir, name), model, name));
   const router = loadRouter(join(dir, 'router'));
   if (router.numExperts !== experts.length) {
     throw new LoraRouteError(`${dir}: the router has ${router.numExperts} outputs but ${experts.length} experts are listed in ${MANIFEST}`);

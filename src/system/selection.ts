@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readUserJson } from '../io/user-file.js';
 import { join } from 'node:path';
 import { LoraRouteError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -68,13 +69,8 @@ export function saveSelection(dir: string, s: Selection): void {
 export function loadSelection(dir: string, K: number): Selection | null {
   const file = join(dir, SELECTION_FILE);
   if (!existsSync(file)) return null;
-  let s: Selection;
-  try {
-    s = JSON.parse(readFileSync(file, 'utf8')) as Selection;
-  } catch (e) {
-    throw new LoraRouteError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!(Number.isInteger(s.bestSingleExpert) && s.bestSingleExpert >= 0 && s.bestSingleExpert < K) || !Array.isArray(s.candidates)) {
+  const s = readUserJson(file, 'validation selection') as Selection;
+  if (typeof s !== 'object' || s === null || !(Number.isInteger(s.bestSingleExpert) && s.bestSingleExpert >= 0 && s.bestSingleExpert < K) || !Array.isArray(s.candidates)) {
     throw new LoraRouteError(`${file}: expected {"bestSingleExpert": an expert index below ${K}, "candidates": [...]}`);
   }
   return s;

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend, F32, I32, MatmulOptions } from './backend.js';
+import { LoraRouteError } from '../errors.js';
 
 /** What the addon (native/binding.c) exports: the Backend ops in the same argument order, plus info. */
 interface NativeAddon {
@@ -44,23 +45,64 @@ interface NativeAddon {
   halfWeights(weights: F32): HalfHandle | null;
   releaseHalf(handle: HalfHandle): void;
   adviseHugePages(weights: F32, collapse: boolean): boolean;
-  info(): NativeInfo;
-  setBlasThreads(n: number): void;
+  info(): AddonInfo;
+  setThreads(n: number): void;
+  readBandwidth(mb: number, passes: number, threads: number): number;
 }
 
 /** An fp16 copy of a weight buffer, owned by the addon (freed by releaseHalf or by GC). */
 type HalfHandle = object;
 
-/** What the loaded addon runs on. */
-export interface NativeInfo {
-  /** kernel variant chosen for this CPU: "avx2" or "baseline" */
-  isa: string;
+/**
+ * An fp16 copy of one fp32 weight buffer (NativeBackend.halfWeights), 2 bytes per weight. It is read only
+ * inside NativeBackend.withHalfWeights, and only as it was when made: a later write to `source` is not
+ * seen (src/model/decode-weights.ts rebuilds it when the weights' version changes).
+ */
+export class HalfWeights {
+  /** @internal */
+  constructor(readonly source: F32, private handle: HalfHandle | null, private readonly addon: NativeAddon) {}
+
+  /** The addon's handle, or null once released. @internal */
+  get native(): HalfHandle | null {
+    return this.handle;
+  }
+
+  /** Frees the copy now (rather than at garbage collection); it is then never read again. */
+  release(): void {
+    if (this.handle) this.addon.releaseHalf(this.handle);
+    this.handle = null;
+  }
+}
+
+/** What native/binding.c's info() gives. */
+interface AddonInfo {
+  /** kernel variant in use: "avx512", "avx2" or "baseline" (the widest the CPU has, or LORAROUTE_ISA's) */
+  isa: IsaLevel;
+  /** the widest variant this CPU (and OS) can run */
+  cpuIsa: IsaLevel;
+  /** the CPU's name from cpuid, e.g. "AMD EPYC 9454 48-Core Processor" */
+  cpu: string;
   /** openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Cooperlake MAX_THREADS=64" */
   blasConfig: string;
-  /** the OpenBLAS kernel picked for this CPU */
+  /** the OpenBLAS kernel core in use (openblas_get_corename), e.g. "SkylakeX" */
   blasCore: string;
-  /** threads in OpenBLAS's pool: the only threads the engine uses */
+  /** OpenBLAS's own thread count: always 1 (the addon's pool does the threading) */
   blasThreads: number;
+  /** threads of the addon's pool, the caller included: the engine's only threads */
+  threads: number;
+  /** CPUs this process may run on */
+  cpusAvailable: number;
+  /** bytes of the kernels' reusable scratch memory */
+  scratchBytes: number;
+}
+
+export type IsaLevel = 'baseline' | 'avx2' | 'avx512';
+
+/** What the loaded addon runs on. */
+export interface NativeInfo extends AddonInfo {
+  /** who chose OpenBLAS's core: "user" (OPENBLAS_CORETYPE was set), "loraroute" (set from the ISA before
+   * OpenBLAS loaded), or "openblas" (its own detection) */
+  blasCoreSource: 'user' | 'loraroute' | 'openblas';
 }
 
 /**
@@ -70,25 +112,37 @@ export interface NativeInfo {
  */
 export class NativeBackend implements Backend {
   readonly name = 'native';
-  /** the fp16 copy in use, and the fp32 buffer it copies (kept alive here while registered) */
-  private half: { handle: HalfHandle; source: F32 } | null = null;
+  /** the fp16 copy that matmuls read now: set only inside withHalfWeights */
+  private half: HalfWeights | null = null;
 
-  constructor(private readonly addon: NativeAddon) {}
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly coreSource: NativeInfo['blasCoreSource'] = 'openblas',
+  ) {}
 
   /**
-   * Inference speed-up for frozen weights (opt-in): keeps an fp16 copy of `weights` (one buffer, e.g.
-   * GPT2Weights.buffer) and from then on every matmul with at most 8 rows whose B lies inside that buffer
-   * (a decode step) reads the fp16 copy, widened to fp32 on the fly: half the memory traffic, about 1.7x
-   * the decode speed. Those products then differ from fp32 by the fp16 rounding of the weights (~5e-4
-   * relative); batched products (training, prefill) stay fp32. The buffer must not change while registered.
-   * Costs 2 bytes per weight. Returns false (and changes nothing) where the CPU lacks AVX2/F16C.
+   * An fp16 copy of `weights` (one buffer, e.g. GPT2Weights.buffer) for inference, or null where the CPU
+   * lacks AVX2/F16C. Nothing reads it until withHalfWeights; src/model/decode-weights.ts
+   * (useHalfWeightsForDecode) uses it for KV-cache decode steps only.
    */
-  useHalfWeights(weights: F32): boolean {
-    this.releaseHalfWeights();
+  halfWeights(weights: F32): HalfWeights | null {
     const handle = this.addon.halfWeights(weights);
-    if (!handle) return false;
-    this.half = { handle, source: weights };
-    return true;
+    return handle ? new HalfWeights(weights, handle, this.addon) : null;
+  }
+
+  /**
+   * Runs `fn` with every matmul of at most 8 rows whose B lies inside `half.source` reading the fp16 copy,
+   * widened to fp32 on the fly: half the memory traffic, about 1.7x the decode speed, results that differ
+   * from fp32 by the fp16 rounding of the weights (~5e-4 relative). Outside `fn` every matmul is fp32.
+   */
+  withHalfWeights<T>(half: HalfWeights, fn: () => T): T {
+    const before = this.half;
+    this.half = half;
+    try {
+      return fn();
+    } finally {
+      this.half = before;
+    }
   }
 
   /**
@@ -102,25 +156,31 @@ export class NativeBackend implements Backend {
     return this.addon.adviseHugePages(weights, opts.collapse ?? false);
   }
 
-  /** Drops the fp16 copy (matmuls are fp32 again). */
-  releaseHalfWeights(): void {
-    if (this.half) this.addon.releaseHalf(this.half.handle);
-    this.half = null;
-  }
-
-  /** The kernel variant, BLAS build and thread count in use. */
+  /** The CPU, kernel variant, BLAS build and core, and thread count in use. */
   info(): NativeInfo {
-    return this.addon.info();
+    return { ...this.addon.info(), blasCoreSource: this.coreSource };
   }
 
-  /** Sets the size of OpenBLAS's thread pool (default: one per core). */
+  /**
+   * Sets the number of threads of the addon's pool, the calling thread included (default: LORAROUTE_THREADS,
+   * else one per CPU this process may run on; 0 = that default). OpenBLAS itself always runs one thread.
+   */
   setThreads(n: number): void {
-    this.addon.setBlasThreads(n);
+    this.addon.setThreads(n);
+  }
+
+  /**
+   * A STREAM-like probe: GB/s (1e9 bytes) at which this machine reads `mb` MiB that no cache holds (best of
+   * `passes`), on one thread or on the engine's whole pool: the ceiling of a decode step, which reads every
+   * weight once. Allocates and frees that buffer; takes about passes x mb / bandwidth.
+   */
+  readBandwidth(opts: { mb?: number; passes?: number; threads?: 'one' | 'all' } = {}): number {
+    return this.addon.readBandwidth(opts.mb ?? 512, opts.passes ?? 3, opts.threads === 'one' ? 1 : 0);
   }
 
   matmul(out: F32, a: F32, b: F32, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
     this.addon.matmul(
-      out, a, b, M, N, K, opts.transA ?? false, opts.transB ?? false, opts.alpha ?? 1, opts.beta ?? 0, this.half?.handle ?? null,
+      out, a, b, M, N, K, opts.transA ?? false, opts.transB ?? false, opts.alpha ?? 1, opts.beta ?? 0, this.half?.native ?? null,
     );
   }
 
@@ -253,15 +313,88 @@ export function nativeAddonPath(): string | null {
 export interface LoadNativeOptions {
   /** Load this file instead of the built addon (tests). */
   addonPath?: string;
-  /** Environment to read LORAROUTE_NATIVE from (default process.env). */
+  /** Environment to read LORAROUTE_NATIVE and LORAROUTE_ISA from (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
 
-const loaded = new Map<string, NativeAddon | null>();
+/** What native/cpu_binding.c's cpu() gives: cpuid's view of the CPU. */
+export interface CpuFeatures {
+  vendor: string;
+  brand: string;
+  level: IsaLevel;
+  avx2: boolean;
+  fma: boolean;
+  f16c: boolean;
+  avx512f: boolean;
+  avx512bw: boolean;
+  avx512vl: boolean;
+  avx512dq: boolean;
+  avx512fp16: boolean;
+  avx512bf16: boolean;
+  amx: boolean;
+}
+
+const ISA_LEVELS: readonly IsaLevel[] = ['baseline', 'avx2', 'avx512'];
+/** The file of the small cpuid addon (no library dependencies), next to the main one. */
+export const CPU_ADDON_FILE = 'loraroute_cpu.node';
+
+let cpuFeatures: CpuFeatures | null | undefined;
+
+/** The CPU as cpuid reports it (the small loraroute_cpu addon), or null where that addon is not built. */
+export function detectCpu(addonDir?: string): CpuFeatures | null {
+  if (cpuFeatures !== undefined) return cpuFeatures;
+  cpuFeatures = null;
+  const main = nativeAddonPath();
+  const dir = addonDir ?? (main ? dirname(main) : null);
+  const path = dir ? join(dir, CPU_ADDON_FILE) : null;
+  if (path && existsSync(path)) {
+    try {
+      cpuFeatures = (createRequire(import.meta.url)(path) as { cpu(): CpuFeatures }).cpu();
+    } catch {
+      cpuFeatures = null;
+    }
+  }
+  return cpuFeatures;
+}
+
+/**
+ * The OpenBLAS core whose sgemm kernels fit an ISA level: SkylakeX (AVX-512) or Haswell (AVX2 + FMA); null
+ * for baseline (OpenBLAS's own choice is as good as any there). OpenBLAS 0.3.21 (Debian 12) does not know
+ * CPUs newer than itself (e.g. Sapphire Rapids) and falls back to Prescott's SSE3 kernels, 4x slower;
+ * on CPUs it knows, these are the sgemm kernels it picks itself (Cooperlake's and Zen's sgemm are SkylakeX's
+ * and Haswell's).
+ */
+export function blasCoreFor(level: IsaLevel): string | null {
+  return level === 'avx512' ? 'SkylakeX' : level === 'avx2' ? 'Haswell' : null;
+}
+
+/** LORAROUTE_ISA (or the older LORAROUTE_NATIVE_ISA), checked against the CPU; undefined when unset. */
+function forcedIsa(env: NodeJS.ProcessEnv, cpu: CpuFeatures | null): IsaLevel | undefined {
+  const raw = (env.LORAROUTE_ISA || env.LORAROUTE_NATIVE_ISA || '').trim().toLowerCase();
+  if (!raw) return undefined;
+  const level = (raw === 'base' ? 'baseline' : raw) as IsaLevel;
+  if (!ISA_LEVELS.includes(level)) {
+    throw new LoraRouteError(`LORAROUTE_ISA is "${raw}": expected baseline, avx2 or avx512`);
+  }
+  if (cpu && ISA_LEVELS.indexOf(level) > ISA_LEVELS.indexOf(cpu.level)) {
+    throw new LoraRouteError(`LORAROUTE_ISA is "${level}" but this CPU (${cpu.brand || cpu.vendor}) only has ${cpu.level}`);
+  }
+  return level;
+}
+
+const loaded = new Map<string, { addon: NativeAddon; coreSource: NativeInfo['blasCoreSource'] } | null>();
 
 /**
  * The native (N-API + OpenBLAS) backend, or null when its addon was not built (no compiler or no OpenBLAS
- * at install time), cannot be loaded here, or is switched off with LORAROUTE_NATIVE=0. Never throws.
+ * at install time), cannot be loaded here, or is switched off with LORAROUTE_NATIVE=0.
+ *
+ * Before the addon (and with it libopenblas) is loaded, OPENBLAS_CORETYPE is set in process.env from the
+ * CPU's ISA (blasCoreFor) unless it is set already, so that OpenBLAS uses kernels that match the CPU even
+ * where its own detection does not know it.
+ *
+ * Throws a LoraRouteError only for a user's mistake: LORAROUTE_ISA naming an unknown level or one the CPU
+ * lacks, or loading in a second JS thread (worker) while another thread of the process holds the addon:
+ * it keeps process-wide state (thread pool, scratch memory), so one JS thread uses it at a time.
  */
 export function loadNativeBackend(opts: LoadNativeOptions = {}): NativeBackend | null {
   const env = opts.env ?? process.env;
@@ -269,18 +402,35 @@ export function loadNativeBackend(opts: LoadNativeOptions = {}): NativeBackend |
   if (off === '0' || off === 'off' || off === 'false') return null;
   const path = opts.addonPath ?? nativeAddonPath();
   if (!path) return null;
-  let addon = loaded.get(path);
-  if (addon === undefined) {
-    addon = null;
+  let entry = loaded.get(path);
+  if (entry === undefined) {
+    entry = null;
     if (existsSync(path)) {
+      const cpu = detectCpu(dirname(path));
+      forcedIsa(env, cpu);
+      let coreSource: NativeInfo['blasCoreSource'] = 'openblas';
+      const set = process.env.OPENBLAS_CORETYPE;
+      if (set) {
+        // inherited from a parent loraroute process that chose it, or the user's own
+        coreSource = set === process.env.LORAROUTE_BLAS_CORETYPE ? 'loraroute' : 'user';
+      } else {
+        const core = cpu ? blasCoreFor(cpu.level) : null;
+        if (core) {
+          process.env.OPENBLAS_CORETYPE = core; // read by libopenblas when it initialises, i.e. on the require below
+          process.env.LORAROUTE_BLAS_CORETYPE = core;
+          coreSource = 'loraroute';
+        }
+      }
       try {
-        addon = createRequire(import.meta.url)(path) as NativeAddon;
-        if (typeof addon.matmul !== 'function' || typeof addon.info !== 'function') addon = null;
-      } catch {
-        addon = null; // built for another Node ABI, missing libopenblas.so.0, ...: fall back
+        const addon = createRequire(import.meta.url)(path) as NativeAddon;
+        if (typeof addon.matmul === 'function' && typeof addon.info === 'function') entry = { addon, coreSource };
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code === 'LORAROUTE_NATIVE_THREAD' || code === 'LORAROUTE_ISA') throw new LoraRouteError((e as Error).message);
+        entry = null; // built for another Node ABI, missing libopenblas.so.0, ...: fall back
       }
     }
-    loaded.set(path, addon);
+    loaded.set(path, entry);
   }
-  return addon ? new NativeBackend(addon) : null;
+  return entry ? new NativeBackend(entry.addon, entry.coreSource) : null;
 }

@@ -46,6 +46,17 @@ export function hasTrainingState(dir: string): boolean {
   return existsSync(join(dir, STATE_TENSORS));
 }
 
+/** True when the saved state of `dir` says its run reached its end. */
+export function trainingFinished(dir: string): boolean {
+  if (!hasTrainingState(dir)) return false;
+  try {
+    const raw = JSON.parse(openSafetensors(join(dir, STATE_TENSORS)).metadata.state ?? '') as { position?: LoopPosition };
+    return raw.position?.finished === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Restores what saveTrainingState wrote into the same parameter groups; returns the loop position. */
 export function loadTrainingState(dir: string, name: string, opt: AdamW): { position: LoopPosition; extra: Record<string, unknown> } {
   const path = join(dir, STATE_TENSORS);

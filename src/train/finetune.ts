@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, resolveModelDir, serializeConfig, type Config } from '../config/index.js';
 import { loadGPT2 } from '../model/load.js';
@@ -8,6 +8,8 @@ import { LoraMixture } from '../lora/mixture.js';
 import { defaultLoraConfig, type LoraConfig } from '../lora/config.js';
 import { savePeftAdapter } from '../lora/peft.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { cleanStaleTemps, replaceDirAtomic } from '../io/atomic-dir.js';
+import { checkWritableDir } from '../io/writable.js';
 import { LoraRouteError } from '../errors.js';
 import type { GPT2Config } from '../model/config.js';
 import { makeExamples } from './examples.js';
@@ -16,7 +18,7 @@ import { adapterTask } from './adapter-task.js';
 import { runTraining, type LoopOptions, type LoopResult } from './loop.js';
 import { MetricsLog } from './metrics.js';
 import { createProgress, type Progress } from './progress.js';
-import { hasTrainingState } from './checkpoint.js';
+import { trainingFinished } from './checkpoint.js';
 
 export interface FinetuneOptions {
   configPath?: string;
@@ -52,20 +54,28 @@ export function loopOptionsOf(config: Config, peak: number, epochs: number, rest
 }
 
 /**
- * Without --resume, refuses any non-empty --out (a run, a trained model, anything): nothing is overwritten.
- * With --resume the folder must hold the state of an earlier run.
+ * Checks --out before any work: it must be writable (made if missing). Without --resume, refuses any non-empty
+ * --out (a run, a trained model, anything): nothing is overwritten. With --resume, a missing or empty --out, or
+ * a run killed before its first checkpoint, starts the run; any other folder must be a run (config.yaml or
+ * state/ in it). Temporaries an interrupted run left (only names matching our own pattern) are removed.
  */
 export function checkOutDir(out: string, stateDir: string, resume: boolean): void {
-  const used = existsSync(out) && readdirSync(out).length > 0;
-  if (!resume && used) {
+  checkWritableDir(out, '--out', true);
+  if (!statSync(out).isDirectory()) throw new LoraRouteError(`--out ${out} is a file, not a folder`);
+  if (resume) cleanStaleTemps(out);
+  const entries = readdirSync(out);
+  if (entries.length === 0) return;
+  const isRun = existsSync(join(out, 'config.yaml')) || existsSync(stateDir);
+  if (!resume) {
     throw new LoraRouteError(
-      hasTrainingState(stateDir) || (existsSync(stateDir) && readdirSync(stateDir).length > 0)
+      isRun
         ? `${out} already holds a training run (${stateDir}); pass --resume to continue it, or choose another --out`
         : `${out} is not empty; choose a new --out (loraroute never writes a run into a folder that holds other files)`,
     );
   }
-  if (resume && !existsSync(stateDir)) throw new LoraRouteError(`--resume: ${out} holds no training state (${stateDir} is missing)`);
-  mkdirSync(out, { recursive: true });
+  if (!isRun) {
+    throw new LoraRouteError(`--resume: ${out} is not a loraroute run (no config.yaml, no ${stateDir}; it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}); choose the run's folder`);
+  }
 }
 
 /**
@@ -108,6 +118,7 @@ export async function finetune(o: FinetuneOptions, progress: Progress = createPr
   const config = runConfig(o);
   const stateDir = join(o.out, 'state');
   checkOutDir(o.out, stateDir, o.resume ?? false);
+  const wasFinished = (o.resume ?? false) && trainingFinished(stateDir);
   const modelDir = o.modelDir ?? resolveModelDir(config);
   const model = loadGPT2(modelDir, { backend: config.model.backend });
   checkMaxLength(config, model.config);
@@ -137,14 +148,16 @@ export async function finetune(o: FinetuneOptions, progress: Progress = createPr
   const task = adapterTask('finetune', model, mixture, 0, train.examples, val.examples, {
     evalBatchSize: config.eval.batch_size,
     padId: tokenizer.eosTokenId,
-    onBest: () => savePeftAdapter(adapter, join(o.out, 'adapter')),
+    onBest: () => replaceDirAtomic(join(o.out, 'adapter'), (d) => savePeftAdapter(adapter, d)),
   });
   const result = await runTraining(task, loopOptionsOf(config, config.training.learning_rate, config.training.num_epochs, {
     backend: model.backend, stateDir, resume: o.resume ?? false, metrics, progress, signal: o.signal,
   }));
   if (result.status === 'finished') {
-    savePeftAdapter(adapter, join(o.out, 'final_adapter'));
-    if (!existsSync(join(o.out, 'adapter'))) savePeftAdapter(adapter, join(o.out, 'adapter'));
+    // a run resumed after its end keeps its folders as they are (unless a kill came before they were written)
+    const final = join(o.out, 'final_adapter');
+    if (!wasFinished || !existsSync(final)) replaceDirAtomic(final, (d) => savePeftAdapter(adapter, d));
+    if (!existsSync(join(o.out, 'adapter'))) replaceDirAtomic(join(o.out, 'adapter'), (d) => savePeftAdapter(adapter, d));
   }
   metrics.write({ event: 'end', status: result.status, steps: result.steps, best_val_loss: result.bestValLoss, seconds: result.seconds });
   return result;

@@ -1,12 +1,13 @@
 /**
- * (a) Every case agrees with the reference backend within float rounding; (d) every case writes nothing
- * outside its output buffers' ranges, reads nothing outside any buffer's range, and leaves its inputs alone.
+ * (a) Every case agrees with the float64 oracle (test/backend/oracle.ts, written independently of every
+ * backend, the reference one included) within float rounding; (d) every case writes nothing outside its
+ * output buffers' ranges, reads nothing outside any buffer's range, and leaves its inputs alone.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Backend } from '../../src/tensor/backend.js';
-import { ReferenceBackend } from '../../src/tensor/reference.js';
 import { allCases, caseSeed, type OpCase } from './cases.js';
+import { Float64Oracle } from './oracle.js';
 import { assertClose, assertExact, clone, maxAbs, Rng, runPadded } from './util.js';
 
 function byOp(cases: OpCase[]): Map<string, OpCase[]> {
@@ -16,17 +17,17 @@ function byOp(cases: OpCase[]): Map<string, OpCase[]> {
 }
 
 export function agreementTests(backend: () => Backend, tol: number): void {
-  const ref = new ReferenceBackend();
+  const oracle = new Float64Oracle();
   const groups = byOp(allCases());
 
-  describe('agrees with the reference backend', () => {
+  describe('agrees with the float64 oracle', () => {
     for (const [op, cases] of groups) {
       describe(op, () => {
         for (const c of cases) {
           test(c.name, () => {
             const init = c.init(new Rng(caseSeed(c)));
             const want = clone(init);
-            const wantRet = c.run(ref, want);
+            const wantRet = c.run(oracle, want);
             const { bufs: got, ret: gotRet } = runPadded(backend(), init, c.outputs, c.run, `${op} ${c.name}`);
             for (const k of c.outputs) {
               if (c.exact) assertExact(got[k], want[k], `${op} ${c.name}: ${k}`);

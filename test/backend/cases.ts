@@ -1,10 +1,10 @@
 /**
  * One invocation of one op per case, on awkward shapes: odd sizes, single rows, T = 1, masked keys with a
  * fully padded row, every matmul transpose with alpha/beta, accumulate flags, null gradients, and the
- * aliasing the contract allows. The suite runs each case on the backend under test and on the reference.
+ * aliasing the contract allows. The suite runs each case on the backend under test and on the float64 oracle.
  */
 import type { Backend, I32, MatmulOptions } from '../../src/tensor/backend.js';
-import { ReferenceBackend } from '../../src/tensor/reference.js';
+import { Float64Oracle } from './oracle.js';
 import { nans, Rng, type Bufs } from './util.js';
 
 export interface OpCase {
@@ -32,7 +32,8 @@ function defineCase<T extends Bufs>(c: {
   return c as unknown as OpCase;
 }
 
-const ref = new ReferenceBackend();
+/** computes the inputs that come from a forward op (layernorm statistics, attention probabilities) */
+const oracle = new Float64Oracle();
 
 /** [B, T] key mask: row b%3 == 0 left-padded, 1 right-padded, 2 fully padded. */
 export function padMask(B: number, T: number): Int32Array {
@@ -221,7 +222,7 @@ function layernormCases(): OpCase[] {
             const { x, weight, bias } = inputs(r);
             const mean = new Float32Array(N);
             const rstd = new Float32Array(N);
-            ref.layernormForward(new Float32Array(N * C), mean, rstd, x, weight, bias, N, C, eps);
+            oracle.layernormForward(new Float32Array(N * C), mean, rstd, x, weight, bias, N, C, eps);
             const bufs: Record<string, Float32Array> = {
               dx: accumulate ? r.randn(N * C) : nans(N * C), dout: r.randn(N * C), x, weight, mean, rstd,
             };
@@ -269,7 +270,7 @@ function attentionCases(): OpCase[] {
           init: (r) => {
             const qkv = r.randn(B * T * 3 * C);
             const att = new Float32Array(B * NH * T * T);
-            ref.attentionForward(new Float32Array(B * T * C), att, qkv, mask(), B, T, C, NH, drop?.[0], drop?.[1]);
+            oracle.attentionForward(new Float32Array(B * T * C), att, qkv, mask(), B, T, C, NH, drop?.[0], drop?.[1]);
             return { dqkv: nans(B * T * 3 * C), dout: r.randn(B * T * C), qkv, att };
           },
           outputs: ['dqkv'],

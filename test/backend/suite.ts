@@ -5,7 +5,8 @@
  *   backendSuite(() => new MyBackend(), { name: 'mine' });
  *
  * It registers node:test tests for every op of the contract in src/tensor/backend.ts:
- *   (a) agreement with the reference backend on awkward shapes, within `tolerance` × the tensor's scale;
+ *   (a) agreement with a float64 oracle (oracle.ts, independent of every backend) on awkward shapes,
+ *       within `tolerance` × the tensor's scale;
  *   (b) backward ops against finite differences of the forward ops (on the backend under test alone);
  *   (c) semantics: KV-cache attention = full attention, dropout = the shared hash, AdamW = PyTorch's, ...;
  *   (d) no writes outside documented ranges, no reads past a buffer, inputs left unchanged.
@@ -20,7 +21,7 @@ import { semanticsTests } from './semantics.js';
 export interface BackendSuiteOptions {
   /** shown in the test names */
   name: string;
-  /** relative tolerance against the reference, as a fraction of each tensor's largest value (default 1e-5) */
+  /** relative tolerance against the oracle, as a fraction of each tensor's largest value (default 1e-5) */
   tolerance?: number;
   /** relative tolerance of the finite-difference gradient checks (default 1e-2) */
   gradTolerance?: number;

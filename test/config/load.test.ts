@@ -114,7 +114,7 @@ test('wrong types name the key, the expected type and the value given', () => {
 
 test('out-of-range values name the range and the value', () => {
   const cases: Array<[string, RegExp]> = [
-    ['model:\n  num_experts: 0\n', /model\.num_experts: expected an integer >= 1, got 0/],
+    ['model:\n  num_experts: 0\n', /model\.num_experts: expected an integer in \[1, 64\], got 0/],
     ['model:\n  lora_dropout: 1.5\n', /model\.lora_dropout: expected a number in \[0, 1\), got 1\.5/],
     ['training:\n  min_lr_ratio: -0.1\n', /training\.min_lr_ratio: expected a number in \[0, 1\], got -0\.1/],
     ['training:\n  learning_rate: 0\n', /training\.learning_rate: expected a number > 0, got 0/],

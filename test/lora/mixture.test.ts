@@ -187,4 +187,24 @@ describe('LoRA mixture: bookkeeping and errors', () => {
     const ids = Int32Array.from(randomIds(3 * 4, 1));
     assert.throws(() => model.forward({ ids, B: 3, T: 4 }, { hook: mix }), isErr(/gates were set for 2 rows but the batch has 3/));
   });
+
+  test('useOnly(k) without a row count follows the batch size (the README example with two prompts)', () => {
+    const logitsOf = (ids: Int32Array, B: number, T: number, hook: LoraMixture | null) =>
+      Float32Array.from(model.forward({ ids, B, T }, { hook, logits: 'all' }).logits as Float32Array);
+    const ids2 = Int32Array.from(randomIds(2 * 5, 11));
+    const ids3 = Int32Array.from(randomIds(3 * 5, 12));
+    mix.useOnly(1, 2);
+    const want2 = logitsOf(ids2, 2, 5, mix);
+    mix.useOnly(1, 3);
+    const want3 = logitsOf(ids3, 3, 5, mix);
+    mix.useOnly(1);
+    assert.deepEqual(logitsOf(ids2, 2, 5, mix), want2);
+    assert.deepEqual(logitsOf(ids3, 3, 5, mix), want3);
+    assert.ok(maxDiff(logitsOf(ids3, 3, 5, null), want3) > 1e-4, 'the adapter changes the output');
+    mix.useOnly(-1);
+    assert.deepEqual(logitsOf(ids3, 3, 5, mix), logitsOf(ids3, 3, 5, null), '-1 is the bare model for any batch');
+    assert.throws(() => mix.useOnly(2), (e: unknown) => e instanceof LoraRouteError && /expert 2 is not in \[0, 2\) or -1/.test(e.message));
+    mix.route([0, 1]); // a fixed row count again
+    assert.throws(() => model.forward({ ids: ids3, B: 3, T: 5 }, { hook: mix }), /gates were set for 2 rows but the batch has 3/);
+  });
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmax, isGreedy, makeRng, sampleToken, type SamplingOptions } from '../../src/model/sampling.js';
+import { argmax, isGreedy, makeRng, sampleToken, topKIds, type SamplingOptions } from '../../src/model/sampling.js';
 
 /** Frequencies of each token over n draws. */
 function frequencies(logits: number[], o: SamplingOptions, n = 20000, seed = 1): number[] {
@@ -64,4 +64,102 @@ test('makeRng: same seed same stream, uniform in [0, 1)', () => {
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   const mean = xs.reduce((s, x) => s + x) / xs.length;
   assert.ok(Math.abs(mean - 0.5) < 0.05);
+});
+
+/**
+ * The oracle: the sorting implementation sampleToken had before it stopped sorting the vocabulary (kept
+ * here verbatim). The new one must draw the same token for the same random stream.
+ */
+function sortingSampleToken(logits: Float32Array, o: SamplingOptions, rng: () => number): number {
+  if (isGreedy(o)) return argmax(logits);
+  const T = o.temperature as number;
+  const V = logits.length;
+  let idx = Array.from({ length: V }, (_, i) => i);
+  idx.sort((a, b) => logits[b] - logits[a]);
+  const k = o.topK && o.topK > 0 ? Math.min(o.topK, V) : V;
+  idx = idx.slice(0, k);
+  const max = logits[idx[0]];
+  const p = idx.map((i) => Math.exp((logits[i] - max) / T));
+  const sum = p.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < p.length; i++) p[i] /= sum;
+  let n = p.length;
+  const topP = o.topP ?? 1;
+  if (topP < 1) {
+    let c = 0;
+    for (let i = 0; i < p.length; i++) {
+      c += p[i];
+      if (c >= topP) { n = i + 1; break; }
+    }
+  }
+  let mass = 0;
+  for (let i = 0; i < n; i++) mass += p[i];
+  let r = rng() * mass;
+  for (let i = 0; i < n; i++) {
+    r -= p[i];
+    if (r <= 0) return idx[i];
+  }
+  return idx[n - 1];
+}
+
+/** logits like a language model's: a few large, a long tail, some ties (quantised) */
+function lmLogits(V: number, seed: number): Float32Array {
+  const rng = makeRng(seed);
+  const x = new Float32Array(V);
+  for (let i = 0; i < V; i++) {
+    const u = rng();
+    x[i] = Math.round((u < 0.002 ? 8 + 4 * rng() : 3 * Math.log(rng() + 1e-9)) * 64) / 64;
+  }
+  return x;
+}
+
+test('topKIds gives the k best ids, best first, ties by smaller id', () => {
+  const x = Float32Array.of(1, 5, 3, 5, -2, 3, 9);
+  assert.deepEqual(Array.from(topKIds(x, 4)), [6, 1, 3, 2]);
+  const big = lmLogits(5000, 3);
+  const sorted = Array.from({ length: big.length }, (_, i) => i).sort((a, b) => big[b] - big[a]);
+  assert.deepEqual(Array.from(topKIds(big, 50)), sorted.slice(0, 50));
+});
+
+test('seeded: the same tokens as the sorting implementation, for every mix of temperature, top-k and top-p', () => {
+  const V = 4000;
+  const configs: SamplingOptions[] = [
+    { temperature: 1, topK: 50, topP: 0.95 },
+    { temperature: 0.7, topK: 10 },
+    { temperature: 1.3, topP: 0.9 },
+    { temperature: 1 },
+    { temperature: 0.5, topK: V + 5, topP: 0.5 },
+    { temperature: 2, topK: 1 },
+  ];
+  for (const [ci, o] of configs.entries()) {
+    for (let row = 0; row < 4; row++) {
+      const logits = lmLogits(V, 100 * ci + row);
+      if (row === 3) logits.fill(-Infinity, 0, 2000); // masked-out tokens
+      const a = makeRng(7 + row), b = makeRng(7 + row);
+      const got: number[] = [], want: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        got.push(sampleToken(logits, o, a));
+        want.push(sortingSampleToken(logits, o, b));
+      }
+      assert.deepEqual(got, want, `config ${JSON.stringify(o)}, row ${row}`);
+      if (ci < 4) assert.ok(new Set(got).size > 1, `the draws vary (${JSON.stringify(o)})`);
+    }
+  }
+});
+
+test('seeded: with GPT-2\'s vocabulary, the same tokens as the sorting implementation, without its cost', () => {
+  const logits = lmLogits(50257, 42);
+  const o = { temperature: 1, topK: 50, topP: 0.95 };
+  const a = makeRng(1), b = makeRng(1);
+  let tNew = 0, tOld = 0;
+  for (let i = 0; i < 20; i++) {
+    let t0 = performance.now();
+    const x = sampleToken(logits, o, a);
+    tNew += performance.now() - t0;
+    t0 = performance.now();
+    const y = sortingSampleToken(logits, o, b);
+    tOld += performance.now() - t0;
+    assert.equal(x, y);
+  }
+  // a full sort of 50,257 ids costs milliseconds; the selection a fraction of that (loose: shared CI machines)
+  assert.ok(tNew < tOld, `selection ${tNew.toFixed(1)} ms vs sort ${tOld.toFixed(1)} ms for 20 draws`);
 });

@@ -1,7 +1,8 @@
 /**
  * The native backend beyond the shared suite: argument checking in the binding, the paths the suite's
  * small shapes do not reach (column blocks of the streaming matmul, query tiles of attention, attention
- * dropout on larger heads), and the baseline (non-AVX2) kernel variant passing the whole shared suite.
+ * dropout on larger heads), scratch memory reused between calls, and every kernel variant the CPU has
+ * (baseline, AVX2, AVX-512, forced by LORAROUTE_ISA) passing the whole shared suite.
  * Skipped when the addon is not built.
  */
 import { describe, test } from 'node:test';
@@ -18,15 +19,19 @@ const native = loadNativeBackend();
 const skip = native ? false : 'the native addon is not built';
 const ref = new ReferenceBackend();
 const TOL = 1e-5;
+const ISAS = ['baseline', 'avx2', 'avx512'];
 
 describe('native backend', { skip }, () => {
   const be = native as NonNullable<typeof native>;
 
   test('reports its kernels and BLAS', () => {
     const info = be.info();
-    assert.ok(['avx2', 'baseline'].includes(info.isa), info.isa);
+    assert.ok(['avx512', 'avx2', 'baseline'].includes(info.isa), info.isa);
+    assert.ok(ISAS.indexOf(info.isa) <= ISAS.indexOf(info.cpuIsa), `${info.isa} within the CPU's ${info.cpuIsa}`);
     assert.match(info.blasConfig, /OpenBLAS/);
-    assert.ok(info.blasThreads >= 1);
+    assert.ok(info.blasCore.length > 0);
+    assert.equal(info.blasThreads, 1, "OpenBLAS runs one thread: the addon's pool does the threading");
+    assert.ok(info.threads >= 1 && info.threads <= Math.max(info.cpusAvailable, 64));
   });
 
   test('adviseHugePages is only a hint: it answers a boolean and leaves the data alone', () => {
@@ -39,7 +44,7 @@ describe('native backend', { skip }, () => {
 
   test('rejects buffers shorter than the shapes, naming the buffer (RangeError)', () => {
     const a = new Float32Array(6);
-    assert.throws(() => be.matmul(new Float32Array(3), a, a, 2, 2, 3), (e: unknown) => e instanceof RangeError && /out has 3 elements, the shapes need 4/.test(e.message));
+    assert.throws(() => be.matmul(new Float32Array(3), a, a, 2, 2, 3), (e: unknown) => e instanceof RangeError && /out has 3 elements, the shapes \[M, N\] = \[2, 2\] need 4/.test(e.message));
     assert.throws(() => be.add(new Float32Array(4), a, new Float32Array(2), 4), (e: unknown) => e instanceof RangeError && /\bb\b/.test(e.message));
     assert.throws(() => be.attentionCached(new Float32Array(8), new Float32Array(24), new Float32Array(8), new Float32Array(8), null, 1, 1, 1, 8, 2, 1),
       (e: unknown) => e instanceof RangeError && /exceeds the cache/.test(e.message));
@@ -101,14 +106,20 @@ describe('native backend', { skip }, () => {
     }
   });
 
-  test('attention runs its small products on one thread and gives the BLAS pool back its size', () => {
-    const before = be.info().blasThreads;
-    const [B, T, C, NH] = [1, 9, 8, 2];
+  test('attention keeps OpenBLAS at one thread and reuses its scratch memory (no allocation per call)', () => {
+    const [B, T, C, NH] = [2, 40, 16, 2];
     const qkv = new Rng(3).randn(B * T * 3 * C);
     const att = new Float32Array(B * NH * T * T);
-    be.attentionForward(new Float32Array(B * T * C), att, qkv, null, B, T, C, NH);
-    be.attentionBackward(new Float32Array(B * T * 3 * C), new Float32Array(B * T * C), qkv, att, B, T, C, NH);
-    assert.equal(be.info().blasThreads, before);
+    const run = () => {
+      be.attentionForward(new Float32Array(B * T * C), att, qkv, null, B, T, C, NH, 0.1, 5);
+      be.attentionBackward(new Float32Array(B * T * 3 * C), new Float32Array(B * T * C), qkv, att, B, T, C, NH, 0.1, 5);
+    };
+    run();
+    const held = be.info().scratchBytes;
+    assert.ok(held >= 3 * T * T * 4, `scratch holds at least one head's tiles (${held} bytes)`);
+    for (let i = 0; i < 3; i++) run();
+    assert.equal(be.info().scratchBytes, held, 'the same shapes take no new scratch');
+    assert.equal(be.info().blasThreads, 1);
   });
 
   test('cached attention: prefill of many positions, then decode steps, equals the reference', () => {
@@ -146,11 +157,19 @@ describe('native backend', { skip }, () => {
     assertClose(d[0], d[1], TOL, 'dlogits');
   });
 
-  test('the baseline (non-AVX2) kernels pass the shared backend suite too', { timeout: 120_000 }, () => {
-    const suite = join(dirname(fileURLToPath(import.meta.url)), '..', 'backend', 'native.test.js');
-    const r = spawnSync(process.execPath, ['--test', '--test-reporter=dot', suite], {
-      encoding: 'utf8', env: { ...process.env, LORAROUTE_NATIVE_ISA: 'base' }, timeout: 110_000,
+  // every kernel variant this CPU can run, forced by LORAROUTE_ISA in a child process
+  const cpuIsa = native ? native.info().cpuIsa : 'baseline';
+  for (const isa of ISAS.slice(0, ISAS.indexOf(cpuIsa) + 1)) {
+    test(`the ${isa} kernels pass the shared backend suite (LORAROUTE_ISA=${isa})`, { timeout: 120_000 }, () => {
+      const suite = join(dirname(fileURLToPath(import.meta.url)), '..', 'backend', 'native.test.js');
+      // without NODE_TEST_CONTEXT: inherited from this run, it makes the child's `node --test` skip its files
+      const env: NodeJS.ProcessEnv = { ...process.env, LORAROUTE_ISA: isa };
+      delete env.NODE_TEST_CONTEXT;
+      const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', suite], { encoding: 'utf8', env, timeout: 110_000 });
+      assert.equal(r.status, 0, `suite on the ${isa} kernels failed:\n${r.stdout.slice(-3000)}`);
+      assert.match(r.stdout, new RegExp(`the ${isa} kernels were loaded`), 'the child ran the suite on the forced kernels');
+      const pass = /ℹ pass (\d+)/.exec(r.stdout), fail = /ℹ fail (\d+)/.exec(r.stdout);
+      assert.ok(pass && Number(pass[1]) > 200 && fail && fail[1] === '0', `child summary: pass ${pass?.[1]}, fail ${fail?.[1]}`);
     });
-    assert.equal(r.status, 0, `suite on the baseline kernels failed:\n${r.stdout.slice(-3000)}`);
-  });
+  }
 });

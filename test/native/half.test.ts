@@ -1,7 +1,8 @@
 /**
- * NativeBackend.useHalfWeights (fp16 copy of frozen weights for decode-sized matmuls): products of at most
- * 8 rows whose B lies inside the registered buffer equal fp32 products with B rounded to fp16; everything
- * else (more rows, other buffers, after release) is untouched fp32. Skipped without the addon or F16C.
+ * NativeBackend.halfWeights / withHalfWeights (fp16 copy of frozen weights for decode-sized matmuls): inside
+ * withHalfWeights, products of at most 8 rows whose B lies inside the copied buffer equal fp32 products with
+ * B rounded to fp16; everything else (outside withHalfWeights, more rows, other buffers, a released copy)
+ * is untouched fp32. Skipped without the addon or F16C.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,9 +12,7 @@ import { f16ToF32, f32ToF16 } from '../../src/io/float16.js';
 import { assertClose, assertExact, Rng } from '../backend/util.js';
 
 const native = loadNativeBackend();
-const probe = loadNativeBackend();
-const hasHalf = probe !== null && probe.useHalfWeights(new Float32Array(8));
-probe?.releaseHalfWeights();
+const hasHalf = native !== null && native.halfWeights(new Float32Array(8)) !== null;
 const ref = new ReferenceBackend();
 
 describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, or no F16C on this CPU' }, () => {
@@ -26,8 +25,9 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
   const W2 = buffer.subarray(3 + K * N, 3 + 2 * K * N);
   const rounded = (w: Float32Array): Float32Array => f16ToF32(f32ToF16(w));
 
-  test('few-row products read the fp16 copy (= fp32 math on fp16-rounded weights)', () => {
-    assert.ok(be.useHalfWeights(buffer));
+  test('few-row products inside withHalfWeights read the fp16 copy (= fp32 math on fp16-rounded weights)', () => {
+    const half = be.halfWeights(buffer);
+    assert.ok(half);
     try {
       for (const M of [1, 3, 8]) {
         for (const [transB, W] of [[false, W1], [true, W2]] as const) {
@@ -36,7 +36,7 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
           const opts = { transB, alpha: 1.25, beta: 0.5 };
           const got = init.slice();
           const want = init.slice();
-          be.matmul(got, a, W, M, N, K, opts);
+          be.withHalfWeights(half, () => be.matmul(got, a, W, M, N, K, opts));
           ref.matmul(want, a, rounded(W), M, N, K, opts);
           assertClose(got, want, 1e-5, `M=${M} transB=${transB}`);
           // and it is really not the fp32 result
@@ -46,11 +46,11 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
         }
       }
     } finally {
-      be.releaseHalfWeights();
+      half.release();
     }
   });
 
-  test('more rows, other buffers and released copies stay fp32', () => {
+  test('outside withHalfWeights, more rows, other buffers and released copies stay fp32', () => {
     const a9 = rng.randn(9 * K);
     const other = W1.slice(); // same values, another buffer
     const a1 = rng.randn(K);
@@ -62,11 +62,29 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
     const before9 = plain(9, a9, W1);
     const beforeOther = plain(1, a1, other);
     const before1 = plain(1, a1, W1);
-    assert.ok(be.useHalfWeights(buffer));
-    assertExact(plain(9, a9, W1), before9, '9 rows: sgemm on fp32');
-    assertExact(plain(1, a1, other), beforeOther, 'a B outside the registered buffer');
-    assert.ok(plain(1, a1, W1).some((v, i) => v !== before1[i]), 'one row inside the buffer uses fp16');
-    be.releaseHalfWeights();
-    assertExact(plain(1, a1, W1), before1, 'after releaseHalfWeights');
+    const half = be.halfWeights(buffer);
+    assert.ok(half);
+    assertExact(plain(1, a1, W1), before1, 'a copy that exists is not read outside withHalfWeights');
+    be.withHalfWeights(half, () => {
+      assertExact(plain(9, a9, W1), before9, '9 rows: sgemm on fp32');
+      assertExact(plain(1, a1, other), beforeOther, 'a B outside the copied buffer');
+      assert.ok(plain(1, a1, W1).some((v, i) => v !== before1[i]), 'one row inside the buffer uses fp16');
+    });
+    assertExact(plain(1, a1, W1), before1, 'after withHalfWeights returned');
+    half.release();
+    be.withHalfWeights(half, () => assertExact(plain(1, a1, W1), before1, 'a released copy'));
+  });
+
+  test('withHalfWeights restores fp32 when its function throws', () => {
+    const half = be.halfWeights(buffer);
+    assert.ok(half);
+    const a1 = rng.randn(K);
+    const out = new Float32Array(N);
+    be.matmul(out, a1, W1, 1, N, K);
+    const before = out.slice();
+    assert.throws(() => be.withHalfWeights(half, () => { throw new Error('step failed'); }), /step failed/);
+    be.matmul(out, a1, W1, 1, N, K);
+    assertExact(out, before, 'fp32 again');
+    half.release();
   });
 });

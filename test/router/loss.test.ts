@@ -4,7 +4,8 @@ import {
   argmaxRows, IGNORE_LABEL, loadBalanceLoss, routerLoss, routingCrossEntropy, scoreRegressionLoss, softmaxBackward, softmaxRows,
 } from '../../src/router/loss.js';
 import { RouterMLP } from '../../src/router/mlp.js';
-import { AdamW } from '../../src/router/adamw.js';
+import { AdamW } from '../../src/train/optimizer.js';
+import { ReferenceBackend } from '../../src/tensor/reference.js';
 import { fdAt, randn, worstRatio } from './helpers.js';
 
 const close = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -166,7 +167,8 @@ test('the router learns a separable routing task with AdamW', () => {
   const x = randn(B * F, 12);
   const labels = Array.from({ length: B }, (_, b) => (x[b * F] > 0.5 ? 2 : x[b * F] < -0.5 ? 0 : 1));
   const net = new RouterMLP({ inputDim: F, hiddenDim: 32, numExperts: K, dropout: 0.1 }, 1);
-  const opt = new AdamW(net.numParams, { lr: 1e-2, weightDecay: 0.01, decayCount: net.decayCount });
+  // the training optimiser, as the router phases use it
+  const opt = new AdamW([{ name: 'router', params: net.params, grads: net.grads }], new ReferenceBackend(), { weightDecay: 0.01 });
   let first = 0;
   let last = 0;
   for (let step = 0; step < 300; step++) {
@@ -176,7 +178,7 @@ test('the router learns a separable routing task with AdamW', () => {
     last = r.ce;
     net.zeroGrad();
     net.backward(c, r.dLogits);
-    opt.update(net.params, net.grads);
+    opt.update(1e-2);
   }
   const probs = net.predict(x, B);
   let correct = 0;

@@ -53,7 +53,7 @@ test('small hand-made tokenizer.json: merges as strings or pairs, added tokens, 
   write([], { normalizer: { type: 'NFC' } });
   assert.throws(() => GPT2Tokenizer.fromDir(dir), /a normalizer .* is not supported/);
   writeFileSync(join(dir, 'tokenizer.json'), '{"model": ');
-  assert.throws(() => GPT2Tokenizer.fromDir(dir), /tokenizer\.json: cannot read JSON/);
+  assert.throws(() => GPT2Tokenizer.fromDir(dir), /tokenizer\.json: not valid JSON/);
 });
 
 test('vocab.json + merges.txt: #version line and CRLF tolerated; bad merge lines named', () => {

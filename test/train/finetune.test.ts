@@ -4,9 +4,9 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { finetune } from '../../src/train/finetune.js';
+import { checkOutDir, finetune } from '../../src/train/finetune.js';
 import { loadPeftAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../../src/lora/peft.js';
 import { readGPT2Config } from '../../src/model/config.js';
 import { bundledModelDir } from '../../src/config/paths.js';
@@ -29,12 +29,13 @@ const readJsonl = (path: string) => readFileSync(path, 'utf8').trim().split('\n'
 describe('finetune (bundled model, smoke sizes)', () => {
   const out = join(tmp.dir, 'run');
 
-  test('trains, and writes the best adapter, the final adapter, metrics and the config', async () => {
+  test('trains (--resume on a missing --out starts the run), and writes the best adapter, the final adapter, metrics and the config', async () => {
     const progress = silentProgress();
-    const r = await finetune({ sets: SETS, out }, progress);
+    const r = await finetune({ sets: SETS, out, resume: true }, progress);
     assert.deepEqual([r.status, r.steps], ['finished', 2]);
     for (const dir of ['adapter', 'final_adapter']) {
       assert.ok(existsSync(join(out, dir, ADAPTER_CONFIG)) && existsSync(join(out, dir, ADAPTER_WEIGHTS)), dir);
+      assert.match(readlinkSync(join(out, dir)), new RegExp(`^\\.${dir}\\.v\\d+$`), `${dir} is published as one link switch`);
     }
     const best = loadPeftAdapter(join(out, 'adapter'), modelConfig);
     const final = loadPeftAdapter(join(out, 'final_adapter'), modelConfig);
@@ -65,13 +66,15 @@ describe('finetune (bundled model, smoke sizes)', () => {
 
   test('with resume, a finished run finishes at once and keeps its adapter', async () => {
     const before = readFileSync(join(out, 'final_adapter', ADAPTER_WEIGHTS));
+    const links = ['adapter', 'final_adapter'].map((d) => readlinkSync(join(out, d)));
     const r = await finetune({ sets: SETS, out, resume: true }, silentProgress());
     assert.deepEqual([r.status, r.steps], ['finished', 2]);
-    assert.equal(r.tokens, 0, 'no training step ran');
+    assert.ok(r.tokens > 0, 'the finished run keeps its token count (its budget); no step ran (steps unchanged)');
     assert.deepEqual(loadPeftAdapter(join(out, 'final_adapter'), modelConfig).params, loadPeftAdapter(join(out, 'adapter'), modelConfig).params);
     const after = loadPeftAdapter(join(out, 'final_adapter'), modelConfig);
     assert.ok(after.params.length > 0);
     assert.equal(readFileSync(join(out, 'final_adapter', ADAPTER_WEIGHTS)).equals(before), true);
+    assert.deepEqual(['adapter', 'final_adapter'].map((d) => readlinkSync(join(out, d))), links, 'the same versions: nothing rewritten');
   });
 
   // (the pure-TypeScript backend needs ~25 s a run; resume equality on it is covered by test/train/loop.test.ts)
@@ -87,4 +90,25 @@ describe('finetune (bundled model, smoke sizes)', () => {
     assert.deepEqual([r2.status, r2.steps], ['finished', 2]);
     assert.deepEqual(loadPeftAdapter(join(out2, 'final_adapter'), modelConfig).params, loadPeftAdapter(join(out, 'final_adapter'), modelConfig).params);
   });
+});
+
+test('checkOutDir --resume: an empty --out, or a run killed before its first checkpoint, starts; stale temporaries go, user files stay', () => {
+  const t = tempDir();
+  try {
+    const empty = join(t.dir, 'empty');
+    mkdirSync(empty);
+    checkOutDir(empty, join(empty, 'state'), true);
+    // what a kill before the first checkpoint leaves: the config, metrics, a half-written file and a half-written adapter version
+    const run = join(t.dir, 'run');
+    mkdirSync(join(run, '.adapter.v1.tmp-4242-0123456789ab'), { recursive: true });
+    writeFileSync(join(run, 'config.yaml'), 'x');
+    writeFileSync(join(run, 'metrics.jsonl'), '{}\n');
+    writeFileSync(join(run, 'state.safetensors.tmp-4242-0123456789ab'), 'half');
+    writeFileSync(join(run, 'my-notes.txt'), 'mine');
+    assert.throws(() => checkOutDir(run, join(run, 'state'), false), /already holds a training run.*--resume/);
+    checkOutDir(run, join(run, 'state'), true);
+    assert.deepEqual(readdirSync(run).sort(), ['config.yaml', 'metrics.jsonl', 'my-notes.txt']);
+  } finally {
+    t.cleanup();
+  }
 });

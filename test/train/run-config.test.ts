@@ -10,17 +10,18 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'loraroute-runcfg-'));
 }
 
-test('checkOutDir: a non-empty --out is refused without --resume; --resume needs a saved state', () => {
+test('checkOutDir: a non-empty --out is refused without --resume; --resume needs a run folder', () => {
   const out = tmp();
   try {
     checkOutDir(join(out, 'new'), join(out, 'new', 'state'), false); // a new folder is fine
-    writeFileSync(join(out, 'new', 'config.yaml'), 'x');
+    writeFileSync(join(out, 'new', 'notes.txt'), 'x');
     assert.throws(() => checkOutDir(join(out, 'new'), join(out, 'new', 'state'), false), /is not empty; choose a new --out/);
     mkdirSync(join(out, 'new', 'state'));
     writeFileSync(join(out, 'new', 'state', 'state.safetensors'), 'x');
     assert.throws(() => checkOutDir(join(out, 'new'), join(out, 'new', 'state'), false), /already holds a training run.*--resume/);
     checkOutDir(join(out, 'new'), join(out, 'new', 'state'), true);
-    assert.throws(() => checkOutDir(join(out, 'other'), join(out, 'other', 'state'), true), /--resume: .* holds no training state/);
+    writeFileSync(join(out, 'notes.txt'), 'x');
+    assert.throws(() => checkOutDir(out, join(out, 'state'), true), /--resume: .* is not a loraroute run/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

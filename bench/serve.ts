@@ -1,0 +1,173 @@
+/**
+ * `npm run bench:serve`: the bundled tiny GPT-2 with three experts behind `loraroute serve` on 127.0.0.1, under a
+ * bounded client loop at concurrency 1, 4 and 16, next to the same requests served one at a time without a
+ * server (the peer: `generateText` with the request's expert, one request after another, in this process
+ * before the server starts).
+ *
+ * Every request streams (stream: true, so the time to first token is seen), is greedy, ignores
+ * <|endoftext|> (every request generates exactly --tokens tokens), and cycles over the models auto, simple,
+ * medium, complex — so a batch mixes experts. Per concurrency: requests/s, generated tokens/s, p50/p99
+ * latency, p50/p99 time to first token. The server runs in its own process (`bin/loraroute.js serve`).
+ *
+ * The experts are a fixture run (random LoRA weights, untrained router: what serving costs does not depend
+ * on training) unless --model-dir RUN/best_model names a real one.
+ *
+ * Options: --requests N (default 48), --tokens N (64), --concurrency 1,4,16, --model-dir DIR, --max-batch N (16).
+ * Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential tokens/s> ratio=…`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { percentile } from '../src/eval/stats.js';
+import { alpacaPrompt } from '../src/data/template.js';
+import { LoraMixture } from '../src/lora/mixture.js';
+import { generateText } from '../src/model/text.js';
+import { ModelRegistry } from '../src/server/registry.js';
+import { writeFixtureRun } from '../test/server/fixture.js';
+import { PROMPTS } from '../test/server/helpers.js';
+import { loadAverage, repoRoot, resultLine } from './common.js';
+
+const MODELS = ['auto', 'simple', 'medium', 'complex'];
+
+interface Req {
+  model: string;
+  prompt: string;
+}
+
+interface Timing {
+  latencyMs: number;
+  ttftMs: number;
+  tokens: number;
+}
+
+interface Row {
+  label: string;
+  wallS: number;
+  requests: number;
+  tokens: number;
+  latency: number[];
+  ttft: number[];
+}
+
+function summary(label: string, wallMs: number, t: Timing[]): Row {
+  return { label, wallS: wallMs / 1000, requests: t.length, tokens: t.reduce((a, x) => a + x.tokens, 0), latency: t.map((x) => x.latencyMs), ttft: t.map((x) => x.ttftMs) };
+}
+
+function print(r: Row): void {
+  const p = (xs: number[], q: number) => percentile(xs, q).toFixed(0).padStart(6);
+  console.log(`${r.label.padEnd(22)} ${(r.requests / r.wallS).toFixed(2).padStart(7)} req/s ${(r.tokens / r.wallS).toFixed(0).padStart(6)} tok/s` +
+    `   latency p50 ${p(r.latency, 50)} p99 ${p(r.latency, 99)} ms   ttft p50 ${p(r.ttft, 50)} p99 ${p(r.ttft, 99)} ms`);
+}
+
+/** The peer: each request alone through generateText with its expert (the model's routed choice for auto). */
+function sequential(reg: ModelRegistry, reqs: Req[], tokens: number): Row {
+  const times: Timing[] = [];
+  const t0 = performance.now();
+  for (const r of reqs) {
+    const s = performance.now();
+    const res = reg.resolve(r.model, { instruction: r.prompt });
+    const hook = res.mix.length ? new LoraMixture(res.mix.map((m) => m.adapter), reg.model.backend) : null;
+    hook?.setGates(res.mix.map((m) => m.weight), 1);
+    let first = 0;
+    const [g] = generateText(reg.model, reg.tokenizer, [alpacaPrompt(r.prompt)], {
+      maxNewTokens: tokens, greedy: true, stopAtEos: false, hook, onText: () => { if (!first) first = performance.now() - s; },
+    });
+    times.push({ latencyMs: performance.now() - s, ttftMs: first, tokens: g.tokenIds.length });
+  }
+  return summary('sequential (no server)', performance.now() - t0, times);
+}
+
+/** One streamed completion; its latency, time to first text and generated tokens (from usage). */
+async function streamOne(url: string, r: Req, tokens: number): Promise<Timing> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: r.model, prompt: r.prompt, max_tokens: tokens, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
+  });
+  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  let ttft = 0;
+  let n = 0;
+  let buf = '';
+  const dec = new TextDecoder();
+  for await (const part of res.body) {
+    buf += dec.decode(part as Uint8Array, { stream: true });
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const data = buf.slice(0, i).replace(/^data: /, '');
+      buf = buf.slice(i + 2);
+      if (data === '[DONE]') continue;
+      const j = JSON.parse(data) as { choices: Array<{ text?: string }>; usage?: { completion_tokens: number } };
+      if (!ttft && j.choices[0]?.text) ttft = performance.now() - t0;
+      if (j.usage) n = j.usage.completion_tokens;
+    }
+  }
+  return { latencyMs: performance.now() - t0, ttftMs: ttft, tokens: n };
+}
+
+/** A bounded client loop: `c` workers take the next request until none is left. */
+async function loadTest(url: string, reqs: Req[], c: number, tokens: number): Promise<Row> {
+  const times: Timing[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: c }, async () => {
+    while (next < reqs.length) times.push(await streamOne(url, reqs[next++], tokens));
+  }));
+  return summary(`server, concurrency ${c}`, performance.now() - t0, times);
+}
+
+function startServer(root: string, modelDir: string, maxBatch: number): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [join(root, 'bin', 'loraroute.js'), 'serve', '--model-dir', modelDir, '--port', '0', '--max-batch', String(maxBatch), '--max-queue', '1024'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ url: m[1], stop: () => new Promise<void>((r) => { child.removeAllListeners('exit'); child.once('exit', () => r()); child.kill('SIGTERM'); }) });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: {
+    requests: { type: 'string', default: '48' }, tokens: { type: 'string', default: '64' }, concurrency: { type: 'string', default: '1,4,16' },
+    'model-dir': { type: 'string' }, 'max-batch': { type: 'string', default: '16' },
+  } });
+  const root = repoRoot(import.meta.url);
+  const N = Number(values.requests), tokens = Number(values.tokens), maxBatch = Number(values['max-batch']);
+  const levels = (values.concurrency as string).split(',').map(Number);
+  const tmp = mkdtempSync(join(tmpdir(), 'loraroute-bench-serve-'));
+  try {
+    const modelDir = values['model-dir'] ?? writeFixtureRun(tmp).modelDir;
+    const reqs: Req[] = Array.from({ length: N }, (_, i) => ({ model: MODELS[i % MODELS.length], prompt: `${PROMPTS[i % PROMPTS.length]} (${i})` }));
+    console.log(`bench:serve — ${N} streamed requests x ${tokens} tokens, models ${MODELS.join('/')}, max batch ${maxBatch}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}; load ${loadAverage()}`);
+    const reg = ModelRegistry.load({ modelDir });
+    sequential(reg, reqs.slice(0, 4), 8); // warm-up
+    const seq = sequential(reg, reqs, tokens);
+    print(seq);
+    const server = await startServer(root, modelDir, maxBatch);
+    const rows: Row[] = [];
+    try {
+      await loadTest(server.url, reqs.slice(0, 8), 4, 8); // warm-up
+      for (const c of levels) {
+        const r = await loadTest(server.url, reqs, c, tokens);
+        rows.push(r);
+        print(r);
+      }
+    } finally {
+      await server.stop();
+    }
+    const c16 = rows[levels.indexOf(16)];
+    console.log(`load after: ${loadAverage()}`);
+    console.log(resultLine('serve_tokens_per_s_c16', c16 ? c16.tokens / c16.wallS : null, seq.tokens / seq.wallS));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

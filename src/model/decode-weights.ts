@@ -1,0 +1,53 @@
+import { HalfWeights, NativeBackend } from '../tensor/native.js';
+import type { DecodeWeights, GPT2 } from './gpt2.js';
+import { weightsVersion } from './weights-version.js';
+
+/**
+ * fp16 weights for KV-cache decode steps only (a pass of one new token per row after the prompt is in the
+ * cache): the native backend's fp16 copy of GPT2Weights.buffer, read by those steps' few-row matmuls.
+ * Prefill, scoring and training never see it. The copy belongs to one version of the weights
+ * (src/model/weights-version.ts): after a write (mergeAdapter, loadWeights, ...) the next decode step
+ * makes a fresh copy first, so it never reads weights that are no longer there.
+ */
+class HalfDecodeWeights implements DecodeWeights {
+  private copy: HalfWeights | null = null;
+  private version = -1;
+
+  constructor(private readonly backend: NativeBackend, private readonly buffer: Float32Array) {}
+
+  /** Makes the copy of the current weights if there is none (false where the CPU cannot use one). */
+  refresh(): boolean {
+    const version = weightsVersion(this.buffer);
+    if (this.copy && this.version === version) return true;
+    this.release();
+    this.copy = this.backend.halfWeights(this.buffer);
+    this.version = version;
+    return this.copy !== null;
+  }
+
+  run<T>(step: () => T): T {
+    return this.refresh() ? this.backend.withHalfWeights(this.copy as HalfWeights, step) : step();
+  }
+
+  release(): void {
+    this.copy?.release();
+    this.copy = null;
+  }
+}
+
+/**
+ * For generation: lets KV-cache decode steps read an fp16 copy of the weights (2 bytes per weight more
+ * memory), widened to fp32 on the fly: half the memory traffic that bounds decoding, results within the
+ * fp16 rounding of the weights (~5e-4 relative). Prefill, scoring and training stay fp32, and the copy
+ * follows every write to the weights through the library's APIs. `on = false` drops it. Returns whether
+ * decode steps now use fp16 (false, changing nothing, on backends or CPUs without it).
+ */
+export function useHalfWeightsForDecode(model: GPT2, on = true): boolean {
+  if (model.decodeWeights instanceof HalfDecodeWeights) model.decodeWeights.release();
+  model.decodeWeights = null;
+  if (!on || !(model.backend instanceof NativeBackend)) return false;
+  const half = new HalfDecodeWeights(model.backend, model.weights.buffer);
+  if (!half.refresh()) return false;
+  model.decodeWeights = half;
+  return true;
+}

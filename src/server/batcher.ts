@@ -1,0 +1,309 @@
+import { GPT2, type KVCache } from '../model/gpt2.js';
+import { makeRng, sampleToken, type SamplingOptions } from '../model/sampling.js';
+import { TextStream } from '../model/text-stream.js';
+import { LoraMixture } from '../lora/mixture.js';
+import type { LoraAdapter } from '../lora/adapter.js';
+import type { GPT2Tokenizer } from '../tokenizer/gpt2.js';
+import { LoraRouteError } from '../errors.js';
+import { RowCaches } from './decode-backend.js';
+import type { MixPart } from './registry.js';
+
+/** One generation request, tokenized and validated (ids fit the context with maxNewTokens). */
+export interface SequenceSpec {
+  ids: number[];
+  maxNewTokens: number;
+  sampling: SamplingOptions;
+  seed: number;
+  stopAtEos: boolean;
+  stops: string[];
+  /** The adapters of this row and their gates ([] = the base model). */
+  mix: MixPart[];
+  /** Text as it becomes final (streaming). */
+  onText?: (text: string) => void;
+  /** Aborting frees the row at the next step. */
+  signal?: AbortSignal;
+}
+
+export type SequenceFinish = 'stop' | 'length' | 'cancelled';
+
+export interface SequenceResult {
+  text: string;
+  tokenIds: number[];
+  finishReason: SequenceFinish;
+  promptTokens: number;
+  /** Milliseconds from submit to the first generated token (null when none was). */
+  ttftMs: number | null;
+}
+
+export interface BatcherOptions {
+  /** Rows decoded together at most (default 16). */
+  maxBatch?: number;
+  /** Requests waiting for a row at most; past it, submit throws QueueFullError (default 64). */
+  maxQueue?: number;
+  /** Prompt tokens per prefill pass (default 64): a long prompt is prefilled a chunk per step. */
+  prefillChunk?: number;
+  /** Prompt tokens prefilled per step at most, before the step's decode pass (default 128). */
+  prefillBudget?: number;
+  /** Called after every decode pass with its batch size, and with tokens generated. */
+  onStep?: (batchSize: number) => void;
+  onTokens?: (n: number) => void;
+  onFirstToken?: (ms: number) => void;
+}
+
+export class QueueFullError extends LoraRouteError {
+  constructor(readonly queued: number) {
+    super(`the server is busy: ${queued} requests are already waiting; retry later`, 'E_QUEUE_FULL');
+  }
+}
+
+export class ShuttingDownError extends LoraRouteError {
+  constructor() {
+    super('the server is shutting down', 'E_SHUTDOWN');
+  }
+}
+
+/** A request's state from submit to finish. */
+class Sequence {
+  cache: KVCache | null = null;
+  /** Prompt tokens already in the cache. */
+  prefilled = 0;
+  /** The token to feed at the next decode step, and its position. */
+  next = -1;
+  readonly tokenIds: number[] = [];
+  readonly stream: TextStream;
+  readonly rng: () => number;
+  readonly t0 = performance.now();
+  ttftMs: number | null = null;
+  done = false;
+
+  constructor(readonly spec: SequenceSpec, tokenizer: GPT2Tokenizer, readonly resolve: (r: SequenceResult) => void, readonly reject: (e: Error) => void) {
+    this.stream = new TextStream(tokenizer, spec.stops);
+    this.rng = makeRng(spec.seed);
+  }
+
+  get cancelled(): boolean {
+    return this.spec.signal?.aborted === true;
+  }
+
+  /** Position id of the token fed next: the prompt, then one per generated token. */
+  get position(): number {
+    return this.spec.ids.length + this.tokenIds.length - 1;
+  }
+}
+
+/**
+ * Continuous batching: requests join the running batch at the next step and leave when done. Each step
+ * prefills up to `prefillBudget` prompt tokens (in chunks, one sequence at a time, each alone in its pass)
+ * and then runs one decode pass for every active row, each row with its own adapters (per-row gates) and
+ * sampling settings. A row's tokens are the same in any batch (see RowCaches).
+ */
+export class Batcher {
+  readonly maxBatch: number;
+  readonly maxQueue: number;
+  private readonly prefillChunk: number;
+  private readonly prefillBudget: number;
+  private readonly waiting: Sequence[] = [];
+  /** Admitted, prompt not fully in the cache yet. */
+  private readonly prefilling: Sequence[] = [];
+  private readonly active: Sequence[] = [];
+  private readonly rows: RowCaches;
+  private readonly decodeModel: GPT2;
+  private mixtures: { key: LoraAdapter[]; prefill: LoraMixture | null; decode: LoraMixture | null } | null = null;
+  private running = false;
+  private closed = false;
+  private idle: Array<() => void> = [];
+
+  constructor(readonly model: GPT2, readonly tokenizer: GPT2Tokenizer, private readonly adapters: () => LoraAdapter[], private readonly o: BatcherOptions = {}) {
+    this.maxBatch = o.maxBatch ?? 16;
+    this.maxQueue = o.maxQueue ?? 64;
+    this.prefillChunk = o.prefillChunk ?? 64;
+    this.prefillBudget = o.prefillBudget ?? 128;
+    if (!(this.maxBatch >= 1 && this.maxQueue >= 0 && this.prefillChunk >= 1)) throw new LoraRouteError(`batcher: max batch ${this.maxBatch}, max queue ${this.maxQueue}, prefill chunk ${this.prefillChunk} must be >= 1, >= 0, >= 1`);
+    this.rows = new RowCaches(model.config);
+    // the decode model shares the weights; its backend serves attention from each row's cache
+    this.decodeModel = new GPT2(model.config, model.weights, this.rows.wrap(model.backend));
+  }
+
+  get queueLength(): number {
+    return this.waiting.length;
+  }
+
+  /** Rows admitted (prefilling or decoding). */
+  get activeCount(): number {
+    return this.prefilling.length + this.active.length;
+  }
+
+  /** Whether a queued or running request uses adapter `a`. */
+  uses(a: LoraAdapter): boolean {
+    return [...this.waiting, ...this.prefilling, ...this.active].some((s) => s.spec.mix.some((m) => m.adapter === a));
+  }
+
+  /** Queues a request; resolves when it is done (or cancelled). Throws QueueFullError when the queue is full. */
+  submit(spec: SequenceSpec): Promise<SequenceResult> {
+    if (this.closed) throw new ShuttingDownError();
+    // the queue holds maxQueue requests beyond those that will get a free row at the next step
+    if (this.waiting.length >= this.maxQueue + Math.max(0, this.maxBatch - this.activeCount)) throw new QueueFullError(this.waiting.length);
+    const cfg = this.model.config;
+    if (spec.ids.length === 0 || spec.ids.length + spec.maxNewTokens > cfg.nPositions) {
+      throw new LoraRouteError(`prompt of ${spec.ids.length} tokens + ${spec.maxNewTokens} new tokens must be 1..${cfg.nPositions} (n_positions)`);
+    }
+    return new Promise<SequenceResult>((resolve, reject) => {
+      this.waiting.push(new Sequence(spec, this.tokenizer, resolve, reject));
+      this.kick();
+    });
+  }
+
+  /**
+   * Stops accepting requests: the waiting ones fail with ShuttingDownError, the running ones may finish for
+   * `graceMs`, then are cancelled. Resolves once nothing runs.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    this.closed = true;
+    for (const s of this.waiting.splice(0)) s.reject(new ShuttingDownError());
+    if (this.activeCount === 0) return;
+    const idle = new Promise<void>((r) => this.idle.push(r));
+    const timer = setTimeout(() => {
+      for (const s of [...this.prefilling, ...this.active]) this.finish(s, 'cancelled');
+      this.prefilling.length = 0;
+      this.active.length = 0;
+    }, graceMs);
+    await idle;
+    clearTimeout(timer);
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.waiting.length || this.prefilling.length || this.active.length) {
+      try {
+        this.step();
+      } catch (e) {
+        // a bug must not take the server down: fail what was running, keep serving
+        const err = e instanceof Error ? e : new Error(String(e));
+        for (const s of [...this.prefilling, ...this.active]) { s.done = true; s.reject(err); }
+        this.prefilling.length = 0;
+        this.active.length = 0;
+      }
+      await new Promise<void>((r) => setImmediate(r)); // let requests, writes and disconnects through
+    }
+    this.running = false;
+    for (const r of this.idle.splice(0)) r();
+  }
+
+  /** One scheduler step: drop cancelled rows, admit, prefill a budget of prompt tokens, one decode pass. */
+  private step(): void {
+    for (const list of [this.waiting, this.prefilling, this.active]) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        if (list[i].cancelled) { this.finish(list[i], 'cancelled'); list.splice(i, 1); }
+      }
+    }
+    while (this.waiting.length && this.activeCount < this.maxBatch) {
+      const s = this.waiting.shift() as Sequence;
+      s.cache = this.rows.allocate(s.spec.ids.length + s.spec.maxNewTokens);
+      this.prefilling.push(s);
+    }
+    const hooks = this.hooks();
+    let budget = this.prefillBudget;
+    while (this.prefilling.length && budget > 0) {
+      const s = this.prefilling[0];
+      budget -= this.prefillStep(s, hooks.prefill);
+      if (s.prefilled === s.spec.ids.length) {
+        this.prefilling.shift();
+        if (!s.done) this.active.push(s);
+      }
+    }
+    if (this.active.length) this.decodeStep(hooks.decode);
+  }
+
+  /** Mixtures over the current adapter list (rebuilt when it changes); null when there are no adapters. */
+  private hooks(): { prefill: LoraMixture | null; decode: LoraMixture | null } {
+    const list = this.adapters();
+    if (!this.mixtures || this.mixtures.key !== list) {
+      this.mixtures = list.length
+        ? { key: list, prefill: new LoraMixture(list, this.model.backend), decode: new LoraMixture(list, this.decodeModel.backend) }
+        : { key: list, prefill: null, decode: null };
+    }
+    return this.mixtures;
+  }
+
+  private setGates(mix: LoraMixture | null, seqs: Sequence[]): void {
+    if (!mix) return;
+    const K = mix.K;
+    const g = new Float32Array(seqs.length * K); // [B, K]
+    seqs.forEach((s, b) => {
+      for (const m of s.spec.mix) {
+        const k = mix.adapters.indexOf(m.adapter);
+        if (k < 0) throw new Error(`adapter ${m.adapter.name} is not loaded`);
+        g[b * K + k] = m.weight;
+      }
+    });
+    mix.setGates(g, seqs.length);
+  }
+
+  /** Prefills the next chunk of s's prompt alone (B = 1); after the last chunk, samples its first token. */
+  private prefillStep(s: Sequence, hook: LoraMixture | null): number {
+    const cache = s.cache as KVCache;
+    const ids = s.spec.ids;
+    const t0 = s.prefilled;
+    const T = Math.min(this.prefillChunk, ids.length - t0);
+    const chunk = Int32Array.from(ids.slice(t0, t0 + T)); // [1, T]
+    const positions = Int32Array.from({ length: T }, (_, t) => t0 + t);
+    cache.keyMask.fill(1, t0, t0 + T);
+    const last = t0 + T === ids.length;
+    this.setGates(hook, [s]);
+    const res = this.model.forward({ ids: chunk, B: 1, T, positions }, { cache, logits: last ? Int32Array.of(T - 1) : 'none', hook });
+    s.prefilled += T;
+    if (last) this.accept(s, res.logits as Float32Array);
+    return T;
+  }
+
+  /** One forward for every active row (T = 1), each from its own cache; samples each row's next token. */
+  private decodeStep(hook: LoraMixture | null): void {
+    const seqs = this.active;
+    const B = seqs.length;
+    const ids = Int32Array.from(seqs, (s) => s.next); // [B, 1]
+    const positions = Int32Array.from(seqs, (s) => s.position);
+    this.setGates(hook, seqs);
+    this.rows.begin(seqs.map((s) => s.cache as KVCache));
+    let logits: Float32Array;
+    try {
+      logits = this.decodeModel.forward({ ids, B, T: 1, positions }, { cache: this.rows.cache, logits: Int32Array.from({ length: B }, (_, b) => b), hook }).logits as Float32Array;
+    } finally {
+      this.rows.end();
+    }
+    this.o.onStep?.(B);
+    const V = this.model.config.vocabSize;
+    for (let b = 0; b < B; b++) this.accept(seqs[b], logits.subarray(b * V, (b + 1) * V));
+    for (let i = seqs.length - 1; i >= 0; i--) if (seqs[i].done) seqs.splice(i, 1);
+  }
+
+  /** Samples s's next token from its logits [V] and decides whether s is done. */
+  private accept(s: Sequence, logits: Float32Array): void {
+    const tok = sampleToken(logits, s.spec.sampling, s.rng);
+    if (s.ttftMs === null) {
+      s.ttftMs = performance.now() - s.t0;
+      this.o.onFirstToken?.(s.ttftMs);
+    }
+    if (s.spec.stopAtEos && tok === this.model.config.eosTokenId) return this.finish(s, 'stop');
+    s.tokenIds.push(tok);
+    this.o.onTokens?.(1);
+    const text = s.stream.push(tok);
+    if (text) s.spec.onText?.(text);
+    if (s.stream.stopped) return this.finish(s, 'stop');
+    if (s.tokenIds.length >= s.spec.maxNewTokens) return this.finish(s, 'length');
+    s.next = tok;
+  }
+
+  private finish(s: Sequence, reason: SequenceFinish): void {
+    if (s.done) return;
+    s.done = true;
+    s.cache = null;
+    const rest = s.stream.finish();
+    if (rest && reason !== 'cancelled') s.spec.onText?.(rest);
+    s.resolve({ text: s.stream.text, tokenIds: s.tokenIds, finishReason: reason, promptTokens: s.spec.ids.length, ttftMs: s.ttftMs });
+  }
+}
