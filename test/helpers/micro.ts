@@ -14,6 +14,8 @@ import { defaultLoraConfig, type LoraConfig } from '../../src/lora/config.js';
 import type { Backend } from '../../src/tensor/backend.js';
 import { ReferenceBackend } from '../../src/tensor/reference.js';
 import type { Progress } from '../../src/train/progress.js';
+import type { LoopOptions } from '../../src/train/loop.js';
+import { MetricsLog } from '../../src/train/metrics.js';
 
 export const MICRO_RAW = { n_layer: 2, n_head: 2, n_embd: 16, n_positions: 64, vocab_size: 97, eos_token_id: 96 } as const;
 
@@ -100,4 +102,14 @@ export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** Training-loop options for micro tests: one epoch, batch 2, constant rate 1e-2, no state, silent; `over` wins. */
+export function microLoopOptions(model: GPT2, over: Partial<LoopOptions> = {}): LoopOptions {
+  return {
+    epochs: 1, batchSize: 2, gradientAccumulationSteps: 1, maxGradNorm: 1,
+    schedule: { peak: 1e-2, warmupSteps: 0, kind: 'constant', minRatio: 0.1 }, weightDecay: 0.01,
+    evalEvery: 0, saveEvery: 0, logEvery: 1, maxSteps: 0, seed: 3, backend: model.backend,
+    stateDir: null, resume: false, metrics: new MetricsLog(null), progress: silentProgress(), ...over,
+  };
 }

@@ -6,8 +6,7 @@ import type { GPT2 } from '../../src/model/gpt2.js';
 import { adapterTask } from '../../src/train/adapter-task.js';
 import { lossTokens, type Example } from '../../src/train/examples.js';
 import { runTraining, type LoopOptions } from '../../src/train/loop.js';
-import { MetricsLog } from '../../src/train/metrics.js';
-import { microAdapter, microModel, NO_DROPOUT, randomIds, silentProgress, tempDir } from '../helpers/micro.js';
+import { microAdapter, microLoopOptions, microModel, NO_DROPOUT, randomIds, tempDir } from '../helpers/micro.js';
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -21,14 +20,7 @@ function examples(n: number, seed: number): Example[] {
   });
 }
 
-function options(model: GPT2, over: Partial<LoopOptions> = {}): LoopOptions {
-  return {
-    epochs: 1, batchSize: 3, gradientAccumulationSteps: 1, maxGradNorm: 1,
-    schedule: { peak: 1e-2, warmupSteps: 0, kind: 'constant', minRatio: 0.1 }, weightDecay: 0.01,
-    evalEvery: 0, saveEvery: 0, logEvery: 1, maxSteps: 0, seed: 3, backend: model.backend,
-    stateDir: null, resume: false, metrics: new MetricsLog(null), progress: silentProgress(), ...over,
-  };
-}
+const options = (model: GPT2, over: Partial<LoopOptions> = {}): LoopOptions => microLoopOptions(model, { batchSize: 3, ...over });
 
 function setup(model: GPT2, data: Example[]) {
   const adapter = microAdapter(model.config, { targetModules: ['c_attn'] }, 5, 0.05);

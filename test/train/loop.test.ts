@@ -11,7 +11,7 @@ import { plannedSteps, runTraining, type LoopOptions, type TrainingTask } from '
 import { hasTrainingState } from '../../src/train/checkpoint.js';
 import { MetricsLog } from '../../src/train/metrics.js';
 import { LoraRouteError } from '../../src/errors.js';
-import { microAdapter, microModel, NO_DROPOUT, randomIds, silentProgress, tempDir } from '../helpers/micro.js';
+import { microAdapter, microLoopOptions, microModel, NO_DROPOUT, randomIds, silentProgress, tempDir } from '../helpers/micro.js';
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -26,14 +26,7 @@ function examples(n: number, len: number, seed: number, prompt = 2): Example[] {
   });
 }
 
-function options(model: GPT2, over: Partial<LoopOptions> = {}): LoopOptions {
-  return {
-    epochs: 1, batchSize: 2, gradientAccumulationSteps: 1, maxGradNorm: 1,
-    schedule: { peak: 1e-2, warmupSteps: 0, kind: 'constant', minRatio: 0.1 }, weightDecay: 0.01,
-    evalEvery: 0, saveEvery: 0, logEvery: 1, maxSteps: 0, seed: 3, backend: model.backend,
-    stateDir: null, resume: false, metrics: new MetricsLog(null), progress: silentProgress(), ...over,
-  };
-}
+const options = microLoopOptions;
 
 /** A fresh adapter (same init every time for the same seed) trained by adapterTask. */
 function setup(model: GPT2, train: Example[], val: Example[], loraDropout = 0): { adapter: LoraAdapter; task: TrainingTask<Example> } {
