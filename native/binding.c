@@ -248,9 +248,7 @@ static napi_value js_bias_backward(napi_env env, napi_callback_info info) {
   float *dbias, *dout;
   CHECK(dim(c, 2, "M", &M) && dim(c, 3, "N", &N) && flag(c, 4, &acc));
   CHECK(F32(0, "dbias", &dbias, 0, N) && F32(1, "dout", &dout, 0, M, N));
-  double *tmp = lr_scratch(0, sizeof(double) * (size_t)(N > 0 ? N : 1));
-  CHECK(tmp || oom(c));
-  lr_k()->bias_backward(dbias, dout, M, N, acc, tmp);
+  lr_bias_backward(dbias, dout, M, N, acc); /* both cores, by column blocks */
   return undef(env);
 }
 
@@ -453,12 +451,7 @@ static napi_value js_embedding_backward(napi_env env, napi_callback_info info) {
   const int te = !is_nullish(c, 0), pe = !is_nullish(c, 1); /* given, even empty (then every id is outside it) */
   if (te) CHECK(C == 0 || ids_in_range(c, ids, BT, nte / C, "ids", "dwte"));
   if (pe) CHECK(C == 0 || ids_in_range(c, pos, BT, npe / C, "positions", "dwpe"));
-  const lr_kernels *k = lr_k();
-  for (int64_t i = 0; i < BT; i++) {
-    const float *g = dout + i * C;
-    if (te) k->axpy(dwte + (int64_t)ids[i] * C, g, 1.0f, C);
-    if (pe) k->axpy(dwpe + (int64_t)pos[i] * C, g, 1.0f, C);
-  }
+  lr_embedding_backward(te ? dwte : NULL, pe ? dwpe : NULL, dout, ids, pos, BT, C); /* both cores, by column blocks */
   return undef(env);
 }
 

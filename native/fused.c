@@ -154,15 +154,78 @@ static void c_ln_b(void *ctx, int64_t c, int t) {
   lr_k()->layernorm_backward(j->o + s * C, NULL, NULL, j->i1 + s * C, j->i2 + s * C, j->i3, j->i4 + s, j->i5 + s, len, C,
                              j->flag);
 }
+/* Layernorm weight gradients [C] by column blocks: each column sums its rows in row order, so the result
+ * does not depend on the thread count. j->offset holds N (rows). */
+static void c_ln_dw(void *ctx, int64_t c, int t) {
+  (void)t;
+  fjob *j = ctx;
+  RANGE(j, c, s, len);
+  const int64_t C = j->cols, N = j->offset;
+  for (int64_t i = 0; i < N; i++) {
+    const float *xr = j->i2 + i * C, *g = j->i1 + i * C;
+    const float m = j->i4[i], sd = j->i5[i];
+    if (j->o2)
+      for (int64_t cc = s; cc < s + len; cc++) j->o2[cc] += g[cc] * ((xr[cc] - m) * sd);
+    if (j->o3)
+      for (int64_t cc = s; cc < s + len; cc++) j->o3[cc] += g[cc];
+  }
+}
 void lr_layernorm_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *w,
                            const float *mean, const float *rstd, int64_t N, int64_t C, int accumulate) {
-  if (dw || db) { /* weight gradients sum over rows: one thread, in row order */
-    lr_k()->layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C, accumulate);
-    return;
-  }
   fjob j = {.o = dx, .i1 = dout, .i2 = x, .i3 = w, .i4 = mean, .i5 = rstd, .n = N, .cols = C, .flag = accumulate,
             .chunk = row_chunk(N, C)};
-  lr_pool_run(nchunks(N, j.chunk), c_ln_b, &j);
+  lr_pool_run(nchunks(N, j.chunk), c_ln_b, &j); /* dx: rows */
+  if (dw || db) { /* dw, db: sums over rows, split by columns */
+    fjob k = {.o2 = dw, .o3 = db, .i1 = dout, .i2 = x, .i4 = mean, .i5 = rstd, .n = C, .cols = C, .offset = N,
+              .chunk = row_chunk(C, N)};
+    lr_pool_run(nchunks(C, k.chunk), c_ln_dw, &k);
+  }
+}
+
+/* Bias gradient [N] of dout [M, N] by column blocks: a double sum per column in row order (as one thread). */
+static void c_bias_b(void *ctx, int64_t c, int t) {
+  (void)t;
+  fjob *j = ctx;
+  RANGE(j, c, s, len);
+  const int64_t M = j->offset, N = j->cols;
+  double acc[256];
+  for (int64_t b0 = s; b0 < s + len; b0 += 256) {
+    const int64_t bl = s + len - b0 < 256 ? s + len - b0 : 256;
+    for (int64_t q = 0; q < bl; q++) acc[q] = 0.0;
+    for (int64_t i = 0; i < M; i++) {
+      const float *row = j->i1 + i * N + b0;
+      for (int64_t q = 0; q < bl; q++) acc[q] += (double)row[q];
+    }
+    for (int64_t q = 0; q < bl; q++) j->o[b0 + q] = (float)((j->flag ? (double)j->o[b0 + q] : 0.0) + acc[q]);
+  }
+}
+void lr_bias_backward(float *dbias, const float *dout, int64_t M, int64_t N, int accumulate) {
+  fjob j = {.o = dbias, .i1 = dout, .n = N, .cols = N, .offset = M, .flag = accumulate, .chunk = row_chunk(N, M)};
+  lr_pool_run(nchunks(N, j.chunk), c_bias_b, &j);
+}
+
+/* Embedding gradients by column blocks: rows are added in order, so repeated ids sum as one thread would. */
+static void c_emb_b(void *ctx, int64_t c, int t) {
+  (void)t;
+  fjob *j = ctx;
+  RANGE(j, c, s, len);
+  const int64_t C = j->cols, BT = j->offset;
+  for (int64_t i = 0; i < BT; i++) {
+    const float *g = j->i1 + i * C;
+    if (j->o) {
+      float *d = j->o + (int64_t)j->t1[i] * C;
+      for (int64_t cc = s; cc < s + len; cc++) d[cc] += g[cc];
+    }
+    if (j->o2) {
+      float *d = j->o2 + (int64_t)j->t2[i] * C;
+      for (int64_t cc = s; cc < s + len; cc++) d[cc] += g[cc];
+    }
+  }
+}
+void lr_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids, const int32_t *pos, int64_t BT,
+                           int64_t C) {
+  fjob j = {.o = dwte, .o2 = dwpe, .i1 = dout, .t1 = ids, .t2 = pos, .n = C, .cols = C, .offset = BT, .chunk = row_chunk(C, BT)};
+  lr_pool_run(nchunks(C, j.chunk), c_emb_b, &j);
 }
 
 static void c_xent_f(void *ctx, int64_t c, int t) {

@@ -28,6 +28,9 @@ void lr_dropout_mask(float *mask, int64_t n, double p, uint32_t seed, int64_t of
 void lr_adamw(float *params, const float *grads, float *m, float *v, int64_t n, double lr, double beta1, double beta2,
               double eps, double wd, double step);
 /* embeddingForward: out[i] = wte[ids[i]] + wpe[pos[i]] (ids checked by the caller) */
+void lr_bias_backward(float *dbias, const float *dout, int64_t M, int64_t N, int accumulate);
+void lr_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids, const int32_t *pos, int64_t BT,
+                           int64_t C);
 void lr_embedding_forward(float *out, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,
                           int64_t BT, int64_t C);
 
