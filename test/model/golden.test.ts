@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadGPT2 } from '../../src/model/load.js';
+import { loadGPT2, useHalfWeightsForDecode } from '../../src/model/load.js';
 import { shiftTargets } from '../../src/model/gpt2.js';
 import { generateIds } from '../../src/model/generate.js';
 import { GPT2Tokenizer } from '../../src/tokenizer/index.js';
@@ -36,6 +36,17 @@ for (const backend of availableBackends()) {
       // the same prompts as one right-padded batch give the same tokens
       const batched = generateIds(model, prompts, { maxNewTokens: 24, stopAtEos: false });
       assert.deepEqual(batched.map((r) => r.tokenIds), golden.meta.base_greedy);
+    });
+
+    // `loraroute generate` decodes with an fp16 copy of the weights by default: its greedy tokens must still be HF's
+    test('greedy continuations with the fp16 decode weights (generate\'s default) equal HF too', { skip: backend.name !== 'native' ? 'fp16 decode weights are a native-backend feature' : false }, () => {
+      const half = loadGPT2(undefined, { backend });
+      assert.ok(useHalfWeightsForDecode(half), 'the fp16 copy is available on this CPU');
+      const prompts = golden.meta.gen_prompts.map((p) => tokenizer.encode(p));
+      for (let i = 0; i < prompts.length; i++) {
+        const [out] = generateIds(half, [prompts[i]], { maxNewTokens: 24, stopAtEos: false });
+        assert.deepEqual(out.tokenIds, golden.meta.base_greedy[i], `prompt ${i}`);
+      }
     });
   });
 }

@@ -160,12 +160,15 @@ describe('native backend', { skip }, () => {
   // every kernel variant this CPU can run, forced by LORAROUTE_ISA in a child process
   const cpuIsa = native ? native.info().cpuIsa : 'baseline';
   for (const isa of ISAS.slice(0, ISAS.indexOf(cpuIsa) + 1)) {
-    test(`the ${isa} kernels pass the shared backend suite (LORAROUTE_ISA=${isa})`, { timeout: 120_000 }, () => {
-      const suite = join(dirname(fileURLToPath(import.meta.url)), '..', 'backend', 'native.test.js');
+    test(`the ${isa} kernels pass the shared backend suite and the PyTorch/PEFT parity tests (LORAROUTE_ISA=${isa})`, { timeout: 120_000 }, () => {
+      const here = dirname(fileURLToPath(import.meta.url));
+      const suite = join(here, '..', 'backend', 'native.test.js');
+      // and the PyTorch/PEFT parity tests (logits, losses, gradients, greedy tokens) on the same forced kernels
+      const golden = [join(here, '..', 'model', 'golden.test.js'), join(here, '..', 'lora', 'golden.test.js')];
       // without NODE_TEST_CONTEXT: inherited from this run, it makes the child's `node --test` skip its files
       const env: NodeJS.ProcessEnv = { ...process.env, LORAROUTE_ISA: isa };
       delete env.NODE_TEST_CONTEXT;
-      const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', suite], { encoding: 'utf8', env, timeout: 110_000 });
+      const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', suite, ...golden], { encoding: 'utf8', env, timeout: 110_000 });
       assert.equal(r.status, 0, `suite on the ${isa} kernels failed:\n${r.stdout.slice(-3000)}`);
       assert.match(r.stdout, new RegExp(`the ${isa} kernels were loaded`), 'the child ran the suite on the forced kernels');
       const pass = /ℹ pass (\d+)/.exec(r.stdout), fail = /ℹ fail (\d+)/.exec(r.stdout);
