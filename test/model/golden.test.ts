@@ -39,9 +39,12 @@ for (const backend of availableBackends()) {
     });
 
     // `loraroute generate` decodes with an fp16 copy of the weights by default: its greedy tokens must still be HF's
-    test('greedy continuations with the fp16 decode weights (generate\'s default) equal HF too', { skip: backend.name !== 'native' ? 'fp16 decode weights are a native-backend feature' : false }, () => {
+    test('greedy continuations with the fp16 decode weights (generate\'s default) equal HF too', { skip: backend.name !== 'native' ? 'fp16 decode weights are a native-backend feature' : false }, (t) => {
       const half = loadGPT2(undefined, { backend });
-      assert.ok(useHalfWeightsForDecode(half), 'the fp16 copy is available on this CPU');
+      if (!useHalfWeightsForDecode(half)) {
+        t.skip('no fp16 decode weights on these kernels (they need AVX2 + F16C); generate decodes with fp32 here');
+        return;
+      }
       const prompts = golden.meta.gen_prompts.map((p) => tokenizer.encode(p));
       for (let i = 0; i < prompts.length; i++) {
         const [out] = generateIds(half, [prompts[i]], { maxNewTokens: 24, stopAtEos: false });
