@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { parseGPT2Config, type GPT2Config } from '../../src/model/config.js';
-import { randomWeights, weightLayout } from '../../src/model/weights.js';
+import { randomWeights } from '../../src/model/weights.js';
+import { hfTensors } from '../helpers/micro.js';
 import { byteAlphabet } from '../../src/tokenizer/byte-level.js';
 
 export const MICRO_CONFIG = {
@@ -17,15 +18,7 @@ export const microCfg = (): GPT2Config => parseGPT2Config({ ...MICRO_CONFIG });
 
 /** The model's tensors by HF name (with the `transformer.` prefix). */
 export function microTensors(cfg = microCfg(), seed = 3): Record<string, TensorToWrite> {
-  const w = randomWeights(cfg, seed);
-  const tensors: Record<string, TensorToWrite> = {};
-  let off = 0;
-  for (const t of weightLayout(cfg)) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    tensors[`transformer.${t.name}`] = { dtype: 'F32', shape: t.shape, data: w.buffer.slice(off, off + n) };
-    off += n;
-  }
-  return tensors;
+  return hfTensors(cfg, randomWeights(cfg, seed));
 }
 
 /** 256 byte tokens and `<|endoftext|>` = 256. */

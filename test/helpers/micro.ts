@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGPT2Config, type GPT2Config } from '../../src/model/config.js';
 import { GPT2 } from '../../src/model/gpt2.js';
-import { randomWeights } from '../../src/model/weights.js';
+import { randomWeights, weightLayout, type GPT2Weights } from '../../src/model/weights.js';
+import type { TensorToWrite } from '../../src/io/safetensors.js';
 import { makeRng } from '../../src/model/sampling.js';
 import { LoraAdapter } from '../../src/lora/adapter.js';
 import { defaultLoraConfig, type LoraConfig } from '../../src/lora/config.js';
@@ -112,4 +113,16 @@ export function microLoopOptions(model: GPT2, over: Partial<LoopOptions> = {}): 
     evalEvery: 0, saveEvery: 0, logEvery: 1, maxSteps: 0, seed: 3, backend: model.backend,
     stateDir: null, resume: false, metrics: new MetricsLog(null), progress: silentProgress(), ...over,
   };
+}
+
+/** The tensors of a weight buffer by HF name (with the `transformer.` prefix), ready for writeSafetensors. */
+export function hfTensors(cfg: GPT2Config, w: GPT2Weights): Record<string, TensorToWrite> {
+  const tensors: Record<string, TensorToWrite> = {};
+  let off = 0;
+  for (const t of weightLayout(cfg)) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    tensors[`transformer.${t.name}`] = { dtype: 'F32', shape: t.shape, data: w.buffer.slice(off, off + n) };
+    off += n;
+  }
+  return tensors;
 }

@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundledModelDir, defaultConfig, type Config } from '../../src/config/index.js';
 import { defaultDataPaths } from '../../src/data/alpaca.js';
-import { writeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
+import { writeSafetensors } from '../../src/io/safetensors.js';
 import type { LoraAdapter } from '../../src/lora/adapter.js';
 import { savePeftAdapter } from '../../src/lora/peft.js';
 import type { GPT2 } from '../../src/model/gpt2.js';
 import { readGPT2Config } from '../../src/model/config.js';
 import { loadGPT2 } from '../../src/model/load.js';
-import { randomWeights, weightLayout } from '../../src/model/weights.js';
+import { randomWeights } from '../../src/model/weights.js';
 import { Router, topKRenormalised } from '../../src/router/router.js';
 import { loadRunData, prepareSplit } from '../../src/system/data.js';
 import { evaluateSystemDetailed, randomChoices, tierChoices, type EvalDetails, type EvaluateOptions } from '../../src/system/evaluate.js';
@@ -25,7 +25,7 @@ import { byteAlphabet } from '../../src/tokenizer/byte-level.js';
 import { GPT2Tokenizer } from '../../src/tokenizer/gpt2.js';
 import { scoreExamples } from '../../src/train/score.js';
 import { makeComparison, renderMarkdown, type EvalReport } from '../../src/eval/report.js';
-import { microAdapter, tempDir } from '../helpers/micro.js';
+import { hfTensors, microAdapter, tempDir } from '../helpers/micro.js';
 
 // Most checks run on a micro GPT-2 (2 layers, 16 wide) with a byte-level tokenizer (256 bytes + end of
 // text): the same code paths as the bundled model, fast on either backend (the bundled model's 50,257-way
@@ -48,14 +48,7 @@ function writeMicroModelDir(dir: string): void {
   for (let i = 0; i < w.buffer.length; i++) w.buffer[i] *= 5;
   for (const b of w.blocks) { b.ln1W.fill(1); b.ln2W.fill(1); }
   w.lnfW.fill(1);
-  const tensors: Record<string, TensorToWrite> = {};
-  let off = 0;
-  for (const t of weightLayout(cfg)) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    tensors[`transformer.${t.name}`] = { dtype: 'F32', shape: t.shape, data: w.buffer.slice(off, off + n) };
-    off += n;
-  }
-  writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  writeSafetensors(join(dir, 'model.safetensors'), hfTensors(cfg, w));
   const { byteToChar } = byteAlphabet();
   const vocab: Record<string, number> = {};
   byteToChar.forEach((ch, b) => { vocab[ch] = b; });
