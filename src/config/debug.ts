@@ -15,7 +15,7 @@ export const DEBUG_SHRINK: readonly ShrinkRule[] = [
   { key: 'data.validation_subset', limit: 16 },
   { key: 'data.test_subset', limit: 16 },
   { key: 'data.max_length', atMost: 96 }, // the Alpaca template alone takes ~40 tokens
-  { key: 'training.num_epochs', set: 1 },
+  { key: 'training.num_epochs', atMost: 1 }, // 0 (experts trained only in phase 3) stays 0
   { key: 'training.shared_epochs', atMost: 1 },
   { key: 'training.router_epochs', atMost: 1 },
   { key: 'training.joint_epochs', atMost: 1 },

@@ -61,9 +61,9 @@ export const SCHEMA = {
       default: true,
       doc: 'Also feed the router the base model\'s masked mean-pooled last hidden state of the prompt (besides features and score)',
     }),
-    expert_assignment: oneOf(['complexity', 'cluster'], {
+    expert_assignment: oneOf(['complexity', 'cluster', 'oracle_em'], {
       default: 'cluster',
-      doc: 'How training examples are split among the experts: `complexity` = analyzer tiers (the original system), `cluster` = balanced k-means on the base model\'s mean-pooled prompt states',
+      doc: 'How training examples are split among the experts: `complexity` = analyzer tiers (the original system), `cluster` = balanced k-means on the base model\'s mean-pooled prompt states, `oracle_em` = clusters, then `training.em_rounds` rounds of reassigning each example to the expert copy that fits it best (cross-fitted: copies trained on the other folds; balanced)',
     }),
     backend: oneOf(['auto', 'native', 'reference'], {
       default: 'auto',
@@ -85,9 +85,23 @@ export const SCHEMA = {
       min: 0,
       doc: 'With a warm start: peak learning rate of everything that continues from the shared LoRA (the experts, their cross-fitted copies and the one-LoRA baseline\'s continuation); 0 = learning_rate',
     }),
-    num_epochs: int({ default: 1, min: 1, doc: 'Epochs of phase 1 (each expert over its own group)' }),
+    num_epochs: int({
+      default: 1,
+      min: 0,
+      doc: 'Epochs of phase 1 (each expert over its own group); 0 = the experts stay at their branch point (the shared LoRA, or their initialisation) and only phase 3 trains them',
+    }),
     router_epochs: int({ default: 5, min: 0, doc: 'Epochs of phase 2 (router); 0 skips the phase' }),
     joint_epochs: int({ default: 0, min: 0, doc: 'Epochs of phase 3 (joint); 0 skips the phase' }),
+    share_expert_a: bool({
+      default: false,
+      doc: 'Phase 3: the experts share one A matrix per module (the mean of theirs at the start) and keep their own B (HydraLoRA); saved as ordinary PEFT adapters with equal A',
+    }),
+    em_rounds: int({
+      default: 1,
+      min: 1,
+      max: 5,
+      doc: '`expert_assignment: oracle_em`: rounds of cross-fitted reassignment before phase 1 (each round trains `crossfit_folds` copies of every expert; their tokens count as budget.labelling_tokens)',
+    }),
     router_batch_size: int({ default: 32, min: 1, doc: 'Examples per batch in phase 2 (the router trains on features, so larger batches are cheap)' }),
     warmup_steps: int({ default: 100, min: 0, doc: 'Linear warm-up optimiser steps at the start of each training run (each expert, the router, the joint phase)' }),
     schedule: oneOf(['cosine', 'linear', 'constant'], { default: 'cosine', doc: 'Learning-rate decay after warm-up' }),
@@ -245,6 +259,22 @@ export const CROSS_CHECKS: readonly CrossCheck[] = [
         ? undefined
         : `training.warmup_steps = ${c.training.warmup_steps} is not below training.max_steps = ${c.training.max_steps}: ` +
           'the learning rate would never leave warm-up',
+  },
+  {
+    keys: ['training.share_expert_a', 'training.joint_epochs'],
+    doc: '`training.share_expert_a` needs a joint phase (`training.joint_epochs` ≥ 1): A is shared there',
+    check: (c) =>
+      !c.training.share_expert_a || c.training.joint_epochs > 0
+        ? undefined
+        : 'training.share_expert_a = true needs training.joint_epochs ≥ 1 (the experts share A in the joint phase)',
+  },
+  {
+    keys: ['training.num_epochs', 'training.joint_epochs'],
+    doc: '`training.num_epochs` = 0 needs a joint phase: else the experts are never trained',
+    check: (c) =>
+      c.training.num_epochs > 0 || c.training.joint_epochs > 0
+        ? undefined
+        : 'training.num_epochs = 0 and training.joint_epochs = 0: the experts would never train; set one of them ≥ 1',
   },
   {
     keys: ['eval.subset', 'data.test_subset'],

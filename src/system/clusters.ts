@@ -53,7 +53,7 @@ function similarities(u: Float32Array, N: number, c: Clusters): Float32Array {
  * Assignment with every cluster holding at most ceil(N / K) rows: pairs (row, cluster) are taken in order of
  * decreasing similarity, each row once, each cluster until full (a greedy solution of the balanced problem).
  */
-function balancedAssign(sim: Float32Array, N: number, K: number): Int32Array {
+export function balancedAssign(sim: Float32Array, N: number, K: number): Int32Array {
   const cap = Math.ceil(N / K);
   const order = Array.from({ length: N * K }, (_, j) => j).sort((a, b) => sim[b] - sim[a] || a - b);
   const label = new Int32Array(N).fill(-1);

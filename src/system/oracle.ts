@@ -1,4 +1,5 @@
 import type { ExampleLoss } from '../train/score.js';
+import { balancedAssign } from './clusters.js';
 
 /**
  * The oracle expert of each example: the lowest mean loss over its response tokens (ties: lowest index).
@@ -13,6 +14,24 @@ export function oracleChoices(perExpert: ExampleLoss[][]): Int32Array {
     for (let k = 1; k < perExpert.length; k++) if (mean(perExpert[k][i]) < mean(perExpert[best][i])) best = k;
     return best;
   });
+}
+
+/**
+ * The oracle under a capacity: each example goes to the expert with the lowest loss *relative to its mean over
+ * experts* (so examples are compared by how much they prefer an expert, not by how easy they are), every expert
+ * holding at most ceil(N / K) examples (the greedy balanced assignment of the clusters).
+ */
+export function balancedOracleChoices(perExpert: ExampleLoss[][]): Int32Array {
+  const K = perExpert.length;
+  const N = perExpert[0]?.length ?? 0;
+  const mean = (x: ExampleLoss): number => (x.tokens > 0 ? x.lossSum / x.tokens : 0);
+  const preference = new Float32Array(N * K); // [N, K]: higher = fits better
+  for (let i = 0; i < N; i++) {
+    let avg = 0;
+    for (let k = 0; k < K; k++) avg += mean(perExpert[k][i]) / K;
+    for (let k = 0; k < K; k++) preference[i * K + k] = avg - mean(perExpert[k][i]);
+  }
+  return balancedAssign(preference, N, K);
 }
 
 /**

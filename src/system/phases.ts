@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadPeftAdapter, savePeftAdapter } from '../lora/peft.js';
 import { LoraAdapter } from '../lora/adapter.js';
 import { LoraMixture } from '../lora/mixture.js';
+import { SharedA } from '../lora/shared-a.js';
 import { saveRouter, loadRouter } from '../router/io.js';
 import { argmaxRows, loadBalanceLoss, routerLoss, softmaxBackward } from '../router/loss.js';
 import { collate } from '../train/batches.js';
@@ -15,7 +16,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { replaceDirAtomic } from '../io/atomic-dir.js';
 import { gatherRows, type RunContext } from './context.js';
 import { featureMatrix } from './prepared.js';
-import { oracleChoices } from './oracle.js';
+import { balancedOracleChoices, oracleChoices } from './oracle.js';
 import { policyGates, type RoutingPolicy } from './policy.js';
 
 const stateDir = (ctx: RunContext, name: string) => join(ctx.out, 'state', name);
@@ -93,6 +94,11 @@ export async function trainExperts(ctx: RunContext): Promise<LoopResult[]> {
     const expert = ctx.experts[k];
     const { train, val } = groupExamples(ctx, k);
     if (ctx.shared) expert.params.set(ctx.shared.params);
+    if (c.training.num_epochs === 0) {
+      ctx.progress.log(`phase 1: skipped (num_epochs 0); expert ${expert.name} stays at its ${ctx.shared ? 'branch point (the shared LoRA)' : 'initialisation'} until phase 3`);
+      results.push({ status: 'finished', steps: 0, bestValLoss: null, lastTrainLoss: null, tokens: 0, bestTokens: null, seconds: 0 });
+      continue;
+    }
     if (train.length === 0) {
       ctx.progress.log(`phase 1: no training examples in group ${k} (${expert.name}); the expert stays at its ${ctx.shared ? 'branch point' : 'initialisation (= the base model)'}`);
       results.push({ status: 'finished', steps: 0, bestValLoss: null, lastTrainLoss: null, tokens: 0, bestTokens: null, seconds: 0 });
@@ -136,27 +142,51 @@ export function adapterLosses(ctx: RunContext, mixture: LoraMixture, examples: E
   }));
 }
 
+/** Where a cross-fitting run keeps its copies, their state and its result (resumable). */
+interface CrossFitPlace {
+  /** The result file (labels, folds, tokens). */
+  file: string;
+  /** Run name of the fold-f copy of an expert (its state folder and log name). */
+  run: (f: number, expert: string) => string;
+  /** Best-checkpoint folder of that copy. */
+  dir: (f: number, expert: string) => string;
+}
+
+interface CrossFit {
+  /** A label per training example. */
+  train: Int32Array;
+  /** A label per validation example (the fold copies' mean loss), when asked for. */
+  validation: Int32Array | null;
+  /** Loss tokens spent training the copies. */
+  tokens: number;
+}
+
 /**
- * Cross-fitted oracle labels of the training split: the split is cut into F folds; for each fold, copies of
- * every expert (branched like the experts, from the shared LoRA or a fresh start) train on their group
- * *outside* the fold, then label the fold's examples with the lowest-loss copy. No example is labelled by an
- * adapter that trained on it in phase 1. Returns the labels and the loss tokens spent on the copies.
+ * Cross-fitted labels of the training split: the split is cut into F folds; for each fold, copies of every
+ * expert (branched like the experts, from the shared LoRA or a fresh start) train on their group of `groups`
+ * *outside* the fold, then score the fold's examples. No example is labelled by an adapter that trained on it.
+ * `assign` turns the scores into labels: `oracle` = the lowest-loss copy; `balanced` = the lowest loss relative
+ * to the example's mean over copies, every expert holding at most ceil(N / K) examples (EM reassignment, where
+ * a plain argmin would hand most examples to whichever copy is best overall).
  */
-export async function crossFittedLabels(ctx: RunContext): Promise<{ labels: Int32Array; tokens: number }> {
+async function crossFit(ctx: RunContext, groups: Int32Array, place: CrossFitPlace, assign: 'oracle' | 'balanced', withValidation: boolean): Promise<CrossFit> {
   const c = ctx.config;
   const F = c.training.crossfit_folds;
   const K = ctx.experts.length;
-  const file = join(ctx.out, 'phase2', 'oracle_train.json');
   const N = ctx.train.length;
   const fold = Int32Array.from({ length: N }, (_, i) => foldOf(ctx.train[i].example.index, F));
-  if (ctx.resume && existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as { index: number[]; label: number[]; tokens: number };
-    if (saved.index.length === N && saved.index.every((v, i) => v === ctx.train[i].example.index)) return { labels: Int32Array.from(saved.label), tokens: saved.tokens };
+  if (ctx.resume && existsSync(place.file)) {
+    const saved = JSON.parse(readFileSync(place.file, 'utf8')) as { index: number[]; label: number[]; validation?: number[]; tokens: number };
+    if (saved.index.length === N && saved.index.every((v, i) => v === ctx.train[i].example.index) && (!withValidation || saved.validation?.length === ctx.validation.length)) {
+      return { train: Int32Array.from(saved.label), validation: saved.validation ? Int32Array.from(saved.validation) : null, tokens: saved.tokens };
+    }
   }
-  const labels = new Int32Array(N).fill(-1);
+  const trainLoss: ExampleLoss[][] = Array.from({ length: K }, () => new Array<ExampleLoss>(N)); // [K][N]: each from its fold's copy
+  const valExamples = ctx.validation.map((p) => p.example);
+  const valLoss: ExampleLoss[][] = Array.from({ length: K }, () => valExamples.map((e) => ({ index: e.index, lossSum: 0, tokens: 0 }))); // [K][Nv]: summed over folds
   let tokens = 0;
   const loraCfg = loraConfigOf(c, c.model.base_model_name);
-  const sets = crossFitSets(ctx.groups.train, fold, F, K);
+  const sets = crossFitSets(groups, fold, F, K);
   for (let f = 0; f < F; f++) {
     const copies = ctx.experts.map((e, k) => {
       const a = new LoraAdapter(loraCfg, ctx.model.config, `${e.name}-fold${f}`);
@@ -169,18 +199,57 @@ export async function crossFittedLabels(ctx: RunContext): Promise<{ labels: Int3
       const train = sets.train[f][k].map((i) => ctx.train[i].example);
       const { val } = groupExamples(ctx, k);
       if (train.length === 0) continue;
-      ctx.progress.log(`oracle labels: fold ${f + 1}/${F}, copy of ${ctx.experts[k].name} on ${train.length} examples outside the fold`);
-      const opts = loopOptions(ctx, `crossfit-${f}-${ctx.experts[k].name}`, branchRate(ctx), c.training.num_epochs);
+      const name = ctx.experts[k].name;
+      ctx.progress.log(`cross-fitting: fold ${f + 1}/${F}, copy of ${name} on ${train.length} examples outside the fold`);
+      const opts = loopOptions(ctx, place.run(f, name), branchRate(ctx), Math.max(1, c.training.num_epochs));
       opts.validateAtStart = ctx.shared !== null;
-      const r = await trainOne(ctx, `crossfit-${f}-${ctx.experts[k].name}`, mix, k, train, val, join(ctx.out, 'crossfit', `fold${f}`, ctx.experts[k].name), opts);
+      const r = await trainOne(ctx, place.run(f, name), mix, k, train, val, place.dir(f, name), opts);
       tokens += r.tokens;
     }
     const rows = sets.labelled[f];
-    const chosen = oracleChoices(adapterLosses(ctx, mix, rows.map((i) => ctx.train[i].example)));
-    rows.forEach((i, j) => { labels[i] = chosen[j]; });
+    const scores = adapterLosses(ctx, mix, rows.map((i) => ctx.train[i].example));
+    rows.forEach((i, j) => { for (let k = 0; k < K; k++) trainLoss[k][i] = scores[k][j]; });
+    if (withValidation) {
+      adapterLosses(ctx, mix, valExamples).forEach((byExample, k) => byExample.forEach((x, i) => {
+        valLoss[k][i].lossSum += x.lossSum / F;
+        valLoss[k][i].tokens = x.tokens;
+      }));
+    }
   }
-  writeFileAtomic(file, JSON.stringify({ index: ctx.train.map((p) => p.example.index), label: Array.from(labels), fold: Array.from(fold), tokens }));
-  return { labels, tokens };
+  const choose = assign === 'oracle' ? oracleChoices : balancedOracleChoices;
+  const labels = choose(trainLoss);
+  const validation = withValidation ? choose(valLoss) : null;
+  writeFileAtomic(place.file, JSON.stringify({
+    index: ctx.train.map((p) => p.example.index), label: Array.from(labels), fold: Array.from(fold), tokens, ...(validation ? { validation: Array.from(validation) } : {}),
+  }));
+  return { train: labels, validation, tokens };
+}
+
+/**
+ * Cross-fitted oracle labels of the training split for the router (`router_label: oracle`): fold copies of the
+ * experts trained on their groups outside each fold label the fold with the lowest-loss copy.
+ */
+export async function crossFittedLabels(ctx: RunContext): Promise<{ labels: Int32Array; tokens: number }> {
+  const r = await crossFit(ctx, ctx.groups.train, {
+    file: join(ctx.out, 'phase2', 'oracle_train.json'),
+    run: (f, name) => `crossfit-${f}-${name}`,
+    dir: (f, name) => join(ctx.out, 'crossfit', `fold${f}`, name),
+  }, 'oracle', false);
+  return { labels: r.train, tokens: r.tokens };
+}
+
+/**
+ * One round of `oracle_em`: every training example moves to the expert whose cross-fitted copy fits it best
+ * (balanced), every validation example to the one whose copies fit it best on average. Returns the new groups
+ * and the copies' tokens (labelling tokens: the shipped experts are trained afterwards, on the new groups).
+ */
+export async function emRound(ctx: RunContext, round: number): Promise<{ groups: RunContext['groups']; tokens: number }> {
+  const r = await crossFit(ctx, ctx.groups.train, {
+    file: join(ctx.out, 'em', `round${round}.json`),
+    run: (f, name) => `em${round}-${f}-${name}`,
+    dir: (f, name) => join(ctx.out, 'em', `round${round}`, `fold${f}`, name),
+  }, 'balanced', true);
+  return { groups: { train: r.train, validation: r.validation as Int32Array }, tokens: r.tokens };
 }
 
 /**
@@ -294,6 +363,8 @@ export async function trainJoint(ctx: RunContext, onBest: (valLoss: number) => v
   const W = ctx.mixture.K;
   const mlp = ctx.router.mlp;
   const byIndex = new Map(ctx.train.map((p, i) => [p.example, i]));
+  const tied = c.training.share_expert_a ? new SharedA(ctx.experts) : null;
+  tied?.tie(); // a resumed phase then restores its saved (tied) parameters over this
   const task: TrainingTask<Example> = {
     name: 'joint',
     items: ctx.train.map((p) => p.example),
@@ -303,6 +374,7 @@ export async function trainJoint(ctx: RunContext, onBest: (valLoss: number) => v
       { name: 'joint.router', params: mlp.params, grads: mlp.grads, lrScale: c.training.router_learning_rate / c.training.learning_rate },
     ],
     step(items, seed, scale) {
+      tied?.sync();
       const eb = collate(items, ctx.tokenizer.eosTokenId);
       const B = eb.batch.B;
       const rows = items.map((e) => byIndex.get(e) as number);
@@ -313,6 +385,7 @@ export async function trainJoint(ctx: RunContext, onBest: (valLoss: number) => v
       ctx.mixture.trackGateGrads = true;
       const res = ctx.model.forward(eb.batch, { hook: ctx.mixture, train: true, seed, targets: eb.targets });
       ctx.model.backward(scale);
+      tied?.gatherGrads();
       const dProbs = new Float32Array(B * K); // [B, K]: the experts' columns of dL/dgates [B, W]
       for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) dProbs[b * K + k] = ctx.mixture.gateGrads[b * W + k];
       const dLogits = softmaxBackward(cache.probs, dProbs, B, K);
@@ -324,10 +397,15 @@ export async function trainJoint(ctx: RunContext, onBest: (valLoss: number) => v
       return { lossSum: res.loss * res.count, tokens: res.count };
     },
     weight: batchLossTokens,
-    evaluate: () => systemValidationLoss(ctx, { kind: 'soft' }),
+    evaluate: () => {
+      tied?.sync();
+      return systemValidationLoss(ctx, { kind: 'soft' });
+    },
     onBest: (v) => onBest(v),
   };
-  ctx.progress.log(`phase 3: joint training of ${K} experts and the router on ${task.items.length} examples (soft mix)`);
-  return finishedOrThrow(await runTraining(task, loopOptions(ctx, 'joint', c.training.joint_learning_rate, c.training.joint_epochs)));
+  ctx.progress.log(`phase 3: joint training of ${K} experts and the router on ${task.items.length} examples (soft mix${tied ? ', one shared A per module' : ''})`);
+  const r = finishedOrThrow(await runTraining(task, loopOptions(ctx, 'joint', c.training.joint_learning_rate, c.training.joint_epochs)));
+  tied?.sync();
+  return r;
 }
 

@@ -18,7 +18,7 @@ import type { RunContext } from './context.js';
 import { loadRunData, prepareSplit } from './data.js';
 import { featureMatrix, ROUTER_FEATURE_NAMES, type PreparedExample } from './prepared.js';
 import { pooledPromptStates } from './pooled.js';
-import { adapterLosses, crossFittedLabels, Interrupted, trainBaseline, trainExperts, trainJoint, trainRouter, trainShared } from './phases.js';
+import { adapterLosses, crossFittedLabels, emRound, Interrupted, trainBaseline, trainExperts, trainJoint, trainRouter, trainShared } from './phases.js';
 import { saveSystem, SHARED_DIR } from './saved.js';
 import { fitClusters, nearestCluster, type Clusters } from './clusters.js';
 import { chooseOnValidation, type Selection } from './selection.js';
@@ -47,9 +47,10 @@ export interface TrainSystemResult {
   seconds: number;
 }
 
-/** Expert names: tier names for complexity groups (simple / medium / complex for three), cluster0.. for clusters. */
-export function expertNames(K: number, assignment: 'complexity' | 'cluster' = 'complexity'): string[] {
-  return Array.from({ length: K }, (_, k) => (assignment === 'cluster' ? `cluster${k}` : tierName(k, K)));
+/** Expert names: tier names for complexity groups (simple / medium / complex for three), cluster0.. for clusters, expert0.. for EM groups. */
+export function expertNames(K: number, assignment: Config['model']['expert_assignment'] = 'complexity'): string[] {
+  const prefix = { complexity: null, cluster: 'cluster', oracle_em: 'expert' }[assignment];
+  return Array.from({ length: K }, (_, k) => (prefix ? `${prefix}${k}` : tierName(k, K)));
 }
 
 function tierCounts(items: PreparedExample[], K: number): number[] {
@@ -92,7 +93,7 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
   metrics.write({ event: 'start', train: train.items.length, validation: validation.items.length, tiers_train: tierCounts(train.items, K), resume: o.resume ?? false });
 
   const pad = tokenizer.eosTokenId;
-  const cluster = config.model.expert_assignment === 'cluster';
+  const cluster = config.model.expert_assignment !== 'complexity'; // EM starts from the clusters
   const pooled = config.model.router_use_hidden_state || cluster
     ? {
         train: pooledPromptStates(model, train.items.map((p) => p.example), config.eval.batch_size, pad),
@@ -143,6 +144,7 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
 
   try {
     const sharedRun = shared ? await trainShared(ctx) : null;
+    const emTokens = config.model.expert_assignment === 'oracle_em' ? await reassignByEm(ctx) : 0;
     const expertRuns = await trainExperts(ctx);
     const labels = await routerLabels(ctx);
     metrics.write({ event: 'router_labels', mode: config.training.router_label, ...labels.agreement });
@@ -174,7 +176,7 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
       const r = await trainBaseline(ctx, baseline, system);
       oneLora = { tokens: phasesTokens.shared + r.tokens, bestTokens: r.bestTokens === null ? null : phasesTokens.shared + r.bestTokens };
     }
-    const budget = makeBudget(phasesTokens, labels.tokens, oneLora);
+    const budget = makeBudget(phasesTokens, labels.tokens + emTokens, oneLora);
     for (const d of [o.out, bestDir, finalDir]) saveBudget(d, budget);
     progress.log(`budget: system ${budget.system_tokens} loss tokens${oneLora ? `, one LoRA ${oneLora.tokens} (mismatch ${pct(budget.mismatch ?? 0)})` : ''}, labelling ${budget.labelling_tokens}`);
     metrics.write({ event: 'budget', ...budget });
@@ -188,6 +190,22 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
   }
   metrics.write({ event: 'end', best_val_loss: bestVal, seconds: (Date.now() - t0) / 1000 });
   return { status: 'finished', out: o.out, bestModel: bestDir, finalModel: finalDir, bestValidationLoss: bestVal, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** `oracle_em`: the configured rounds of cross-fitted reassignment; the groups change in place. Returns the copies' tokens. */
+async function reassignByEm(ctx: RunContext): Promise<number> {
+  const K = ctx.experts.length;
+  let tokens = 0;
+  for (let r = 0; r < ctx.config.training.em_rounds; r++) {
+    const before = ctx.groups.train;
+    const round = await emRound(ctx, r);
+    ctx.groups = round.groups;
+    tokens += round.tokens;
+    const moved = before.filter((g, i) => g !== round.groups.train[i]).length;
+    ctx.progress.log(`EM round ${r + 1}: ${pct(moved / Math.max(1, before.length))} of training examples moved; sizes (train) ${countsOf(ctx.groups.train, K).join(' / ')}, (validation) ${countsOf(ctx.groups.validation, K).join(' / ')}`);
+    ctx.metrics.write({ event: 'em_round', round: r, moved, train_sizes: countsOf(ctx.groups.train, K), validation_sizes: countsOf(ctx.groups.validation, K), tokens: round.tokens });
+  }
+  return tokens;
 }
 
 const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;

@@ -214,6 +214,15 @@ test('cross-field: top_k_experts, warm-up against the step cap, eval subset agai
   assert.match(errorOf(() => loadConfig(undefined, ['data.test_subset=100', 'eval.subset=200'])), /eval\.subset = 200 exceeds data\.test_subset = 100/);
 });
 
+test('cross-field: shared-A and phase-1-less experts need a joint phase', () => {
+  assert.match(errorOf(() => loadConfig(undefined, ['training.share_expert_a=true', 'training.joint_epochs=0'])), /share_expert_a = true needs training\.joint_epochs ≥ 1/);
+  assert.match(errorOf(() => loadConfig(undefined, ['training.num_epochs=0', 'training.joint_epochs=0'])), /num_epochs = 0 and training\.joint_epochs = 0: the experts would never train/);
+  const c = loadConfig(undefined, ['training.num_epochs=0', 'training.joint_epochs=1', 'training.share_expert_a=true', 'model.expert_assignment=oracle_em']).config;
+  assert.equal(c.training.share_expert_a, true);
+  assert.equal(c.model.expert_assignment, 'oracle_em');
+  assert.match(errorOf(() => loadConfig(undefined, ['training.em_rounds=9'])), /em_rounds/);
+});
+
 test('validateConfig checks objects built in code', () => {
   const c = defaultConfig();
   c.model.lora_rank = -1;
