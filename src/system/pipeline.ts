@@ -47,6 +47,9 @@ export interface TrainSystemResult {
   seconds: number;
 }
 
+/** In RUN/state once `train` has finished everything (written last): `train --resume` then leaves the run untouched. */
+export const FINISHED_FILE = 'finished.json';
+
 /** Expert names: tier names for complexity groups (simple / medium / complex for three), cluster0.. for clusters, expert0.. for EM groups. */
 export function expertNames(K: number, assignment: Config['model']['expert_assignment'] = 'complexity'): string[] {
   const prefix = { complexity: null, cluster: 'cluster', oracle_em: 'expert' }[assignment];
@@ -68,6 +71,16 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
   const t0 = Date.now();
   let config = runConfig(o);
   checkOutDir(o.out, join(o.out, 'state'), o.resume ?? false);
+  const bestDir = join(o.out, 'best_model');
+  const finalDir = join(o.out, 'final_model');
+  const bestFile = join(o.out, 'state', 'best.json');
+  const finishedFile = join(o.out, 'state', FINISHED_FILE);
+  if (o.resume && existsSync(finishedFile)) {
+    // a finished run is left as it is: nothing retrained, nothing rewritten (best_model, final_model, metrics)
+    const done = JSON.parse(readFileSync(finishedFile, 'utf8')) as { best_val_loss: number | null };
+    progress.log(`train: ${o.out} already finished (${finishedFile}); nothing to resume — best model in ${bestDir}`);
+    return { status: 'finished', out: o.out, bestModel: bestDir, finalModel: finalDir, bestValidationLoss: done.best_val_loss, seconds: (Date.now() - t0) / 1000 };
+  }
   const modelDir = o.modelDir ?? resolveModelDir(config);
   if (o.modelDir) config = { ...config, model: { ...config.model, base_model_name: o.modelDir } };
   const model = loadGPT2(modelDir, { backend: config.model.backend });
@@ -87,6 +100,7 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
     `data: ${train.items.length} train / ${validation.items.length} validation examples; tiers (train) ${tierCounts(train.items, K).join(' / ')}, ` +
       `(validation) ${tierCounts(validation.items, K).join(' / ')}; ${train.stats.truncated} responses truncated at ${config.data.max_length} tokens`,
   );
+  checkExpertsFillable(K, train.items.length);
 
   writeFileAtomic(join(o.out, 'config.yaml'), serializeConfig(config, o.out));
   const metrics = new MetricsLog(join(o.out, 'metrics.jsonl'));
@@ -110,6 +124,12 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
     progress.log(`groups: balanced k-means on pooled prompt states, sizes (train) ${countsOf(groups.train, K).join(' / ')}, (validation) ${countsOf(groups.validation, K).join(' / ')}`);
   }
   const names = expertNames(K, config.model.expert_assignment);
+  const unfilled = emptyGroupsWarning(names, countsOf(groups.train, K), cluster ? 'clusters' : 'complexity tiers', config.training.shared_epochs > 0);
+  if (unfilled) {
+    metrics.write({ event: 'warning', message: unfilled });
+    if (o.quiet) process.stderr.write(`loraroute: warning: ${unfilled}\n`);
+    else progress.log(`warning: ${unfilled}`);
+  }
   const loraCfg = loraConfigOf(config, config.model.base_model_name);
   const experts = names.map((name, k) => {
     const a = new LoraAdapter(loraCfg, model.config, name);
@@ -128,9 +148,6 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
     resume: o.resume ?? false, signal: o.signal,
   };
 
-  const bestDir = join(o.out, 'best_model');
-  const finalDir = join(o.out, 'final_model');
-  const bestFile = join(o.out, 'state', 'best.json');
   let bestVal: number | null = ctx.resume && existsSync(bestFile) ? (JSON.parse(readFileSync(bestFile, 'utf8')) as { loss: number }).loss : null;
   const served = (policy: RoutingPolicy): Config => ({ ...config, generation: { ...config.generation, ...policyConfig(policy) } });
   const keepIfBest = (val: number, phase: string, policy: RoutingPolicy, selection: Selection) => {
@@ -189,6 +206,8 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
     throw e;
   }
   metrics.write({ event: 'end', best_val_loss: bestVal, seconds: (Date.now() - t0) / 1000 });
+  // written last: a run killed before this point redoes its tail on --resume; one that has it is never touched again
+  writeFileAtomic(finishedFile, JSON.stringify({ best_val_loss: bestVal, finished: new Date().toISOString() }) + '\n');
   return { status: 'finished', out: o.out, bestModel: bestDir, finalModel: finalDir, bestValidationLoss: bestVal, seconds: (Date.now() - t0) / 1000 };
 }
 
@@ -206,6 +225,34 @@ async function reassignByEm(ctx: RunContext): Promise<number> {
     ctx.metrics.write({ event: 'em_round', round: r, moved, train_sizes: countsOf(ctx.groups.train, K), validation_sizes: countsOf(ctx.groups.validation, K), tokens: round.tokens });
   }
   return tokens;
+}
+
+/**
+ * Refuses, before any training, a run whose training split cannot give every expert a single example
+ * (model.num_experts above the number of training examples): such experts could never train, and the
+ * clustering could not even place them.
+ */
+export function checkExpertsFillable(numExperts: number, trainExamples: number): void {
+  if (trainExamples >= numExperts) return;
+  throw new LoraRouteError(
+    `model.num_experts = ${numExperts}, but the training split has only ${trainExamples} example${trainExamples === 1 ? '' : 's'}: ` +
+      `every expert needs at least one to train on; set model.num_experts to at most ${trainExamples} or use more training data (data.train_subset, data.paths)`,
+    'E_CONFIG',
+  );
+}
+
+/**
+ * The warning for experts whose group holds no training example (complexity tiers the data does not reach):
+ * they stay at their branch point or initialisation through phase 1. Null when every expert has data.
+ */
+export function emptyGroupsWarning(names: string[], counts: number[], what: string, warmStart: boolean): string | null {
+  const empty = names.filter((_, k) => counts[k] === 0);
+  if (empty.length === 0) return null;
+  return (
+    `model.num_experts = ${names.length}, but the ${what} of the training split hold ${counts.join(' / ')} examples: ` +
+    `no training examples for ${empty.join(', ')}, so phase 1 leaves ${empty.length === 1 ? 'it' : 'them'} at ${warmStart ? 'the shared LoRA' : 'initialisation (= the base model)'}; ` +
+    'lower model.num_experts, adjust model.complexity_thresholds, or use model.expert_assignment=cluster'
+  );
 }
 
 const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;

@@ -3,7 +3,7 @@
  * the real write path: mid-file and between a folder version's completion and its publication), then
  * resumed with --resume each time, ends with the same adapters and router, bit for bit, as a run never
  * killed; every published folder on disk is loadable after every kill; no temporaries remain at the end; and
- * --resume on the finished run exits 0 leaving best_model as it was.
+ * --resume on the finished run exits 0 leaving best_model, final_model and the metrics as they were.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -115,11 +115,13 @@ async function killAndResume(out: string, plan: Array<{ killAt?: string; killAft
   return kills;
 }
 
-/** Parameters that differed from the uninterrupted run (checked by the second test). */
+/** Parameters that differed from the uninterrupted run (checked by the second test), and the chains compared. */
 const mismatches: string[] = [];
+let compared = 0;
 
 function assertSameParams(want: Map<string, Float32Array>, out: string, what: string): void {
   const got = finalParams(out);
+  compared++;
   for (const [name, w] of want) {
     const g = got.get(name);
     assert.ok(g, name);
@@ -137,7 +139,8 @@ test('train killed with SIGKILL at random moments: every published folder loadab
     const D = straight.seconds * 1000; // one whole run, start-up included
     const want = finalParams(ref);
 
-    const rand = mulberry32(20260101);
+    // the kill plan's seed (LORAROUTE_TEST_CRASH_SEED tries others); the random moments also depend on the machine's speed
+    const rand = mulberry32(Number(process.env.LORAROUTE_TEST_CRASH_SEED ?? 20260101));
     const log = { beforeFirstCheckpoint: 0, loaded: 0 };
     // first: during start-up (nothing written yet); exact points of the real write path, the n-th occurrence
     // drawn at random: mid-file (a state or adapter file half written) and a complete folder version not yet
@@ -162,23 +165,21 @@ test('train killed with SIGKILL at random moments: every published folder loadab
     assert.ok(log.beforeFirstCheckpoint >= 1, 'at least one kill before the first checkpoint');
     assert.ok(log.loaded > 0, 'some published folders were checked after kills');
 
-    // --resume on the finished run: exit 0, best_model untouched (same version, same bytes)
+    // --resume on the finished run: exit 0, best_model and final_model untouched (same version, same bytes), no new metrics
     const out = join(tmp.dir, 'killed-0');
-    const link = readlinkSync(join(out, 'best_model'));
-    const manifest = readFileSync(join(out, 'best_model', MANIFEST));
+    const published = (d: string) => ({ link: readlinkSync(join(out, d)), manifest: readFileSync(join(out, d, MANIFEST), 'utf8') });
+    const before = { best: published('best_model'), final: published('final_model'), metrics: readFileSync(join(out, 'metrics.jsonl'), 'utf8') };
     const again = await train(out, { resume: true });
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(readlinkSync(join(out, 'best_model')), link);
-    assert.ok(readFileSync(join(out, 'best_model', MANIFEST)).equals(manifest));
+    assert.deepEqual(published('best_model'), before.best);
+    assert.deepEqual(published('final_model'), before.final);
+    assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8'), before.metrics);
   } finally {
     tmp.cleanup();
   }
 });
 
-// Known divergence (found by this test): a run resumed after phase 1 had finished trains a joint phase that differs
-// from the uninterrupted run at the last bits (validation loss 4.2510082 vs 4.2510083 after joint step 1), although
-// the router-phase system loss is identical: some in-process state from phase 1 reaches phase 3. Kept as a todo
-// until that is fixed (phases / engine, outside the write path).
-test('... and resumes to the same adapters as an uninterrupted run, bit for bit', { todo: 'a resume after phase 1 diverges in the joint phase at the last bits' }, () => {
+test('... and resumes to the same adapters as an uninterrupted run, bit for bit', () => {
+  assert.ok(compared > 0, 'no kill-and-resume chain reached its end (see the test above)');
   assert.deepEqual(mismatches, []);
 });
