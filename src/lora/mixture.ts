@@ -82,9 +82,16 @@ export class LoraMixture implements LinearHook {
     this.checkRows(pass);
     const be = this.backend;
     const { T } = pass;
+    // inference: one product per adapter and gate value, however the rows with it are spread (a decode
+    // step of a server, whose rows cycle over the experts); training keeps xa in row order for backward
+    const grouped = !pass.train && !this.trackGateGrads && pass.B > 1;
     for (let k = 0; k < this.K; k++) {
       const s = this.adapters[k].site(site.layer, site.module);
       if (!s) continue;
+      if (grouped) {
+        this.forwardGrouped(k, s, x, y, pass);
+        continue;
+      }
       const xin = this.dropped(k, s, x, pass);
       const xa = this.scratch.f32(`xa.${k}.${s.layer}.${s.module}`, pass.B * T * s.r); // [BT, r]
       for (const run of this.runs(k, pass.B, this.trackGateGrads)) {
@@ -97,6 +104,52 @@ export class LoraMixture implements LinearHook {
         be.matmul(y.subarray(o * s.outDim, (o + R) * s.outDim), xaR, s.B, R, s.outDim, s.r, { transB: true, alpha: run.g * s.scaling, beta: 1 });
       }
     }
+  }
+
+  /**
+   * y += g scaling B_k A_k x for the rows whose gate for k is g, one pair of products per gate value: rows
+   * with it that are not one run are gathered (x into [R, in], y into [R, out]), updated by the same two
+   * products a run gets, and y's rows put back. Every row gets the bits it gets in a run of its own: the
+   * backends compute each row of a product alone.
+   */
+  private forwardGrouped(k: number, s: LoraSite, x: F32, y: F32, pass: PassInfo): void {
+    const be = this.backend;
+    const { T } = pass;
+    const xin = this.dropped(k, s, x, pass);
+    for (const { g, rows } of this.groups(k, pass.B)) {
+      const R = rows.length * T;
+      const alpha = g * s.scaling;
+      const b0 = rows[0];
+      if (rows[rows.length - 1] - b0 === rows.length - 1) { // consecutive rows: in place
+        const o = b0 * T;
+        const xa = this.scratch.f32('gxa', R * s.r); // [R, r]
+        be.matmul(xa, xin.subarray(o * s.inDim, (o + R) * s.inDim), s.A, R, s.r, s.inDim, { transB: true });
+        be.matmul(y.subarray(o * s.outDim, (o + R) * s.outDim), xa, s.B, R, s.outDim, s.r, { transB: true, alpha, beta: 1 });
+        continue;
+      }
+      const xs = this.scratch.f32('gx', R * s.inDim); // [R, in] gathered
+      const rowIn = T * s.inDim, rowOut = T * s.outDim;
+      rows.forEach((b, i) => xs.set(xin.subarray(b * rowIn, (b + 1) * rowIn), i * rowIn));
+      const xa = this.scratch.f32('gxa', R * s.r); // [R, r]
+      be.matmul(xa, xs, s.A, R, s.r, s.inDim, { transB: true });
+      const ys = this.scratch.f32('gy', R * s.outDim); // [R, out] gathered, += alpha * xa B^T, put back
+      rows.forEach((b, i) => ys.set(y.subarray(b * rowOut, (b + 1) * rowOut), i * rowOut));
+      be.matmul(ys, xa, s.B, R, s.outDim, s.r, { transB: true, alpha, beta: 1 });
+      rows.forEach((b, i) => y.set(ys.subarray(i * rowOut, (i + 1) * rowOut), b * rowOut));
+    }
+  }
+
+  /** The rows (batch indices, ascending) of each non-zero gate value of adapter k, in order of first row. */
+  private groups(k: number, B: number): Array<{ g: number; rows: number[] }> {
+    const out: Array<{ g: number; rows: number[] }> = [];
+    for (let b = 0; b < B; b++) {
+      const g = this.gates[b * this.K + k];
+      if (g === 0) continue;
+      const grp = out.find((x) => x.g === g);
+      if (grp) grp.rows.push(b);
+      else out.push({ g, rows: [b] });
+    }
+    return out;
   }
 
   backward(site: LinearSite, x: F32, dy: F32, dx: F32, pass: PassInfo): void {

@@ -22,9 +22,14 @@ export function makeRng(seed: number): () => number {
   };
 }
 
+/** Index of the largest value (the first of equal ones; NaN is never larger). */
 export function argmax(x: Float32Array): number {
   let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  let max = x[0];
+  for (let i = 1; i < x.length; i++) {
+    const v = x[i];
+    if (v > max) { max = v; best = i; }
+  }
   return best;
 }
 

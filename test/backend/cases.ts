@@ -69,7 +69,8 @@ function fmtOpts(o: MatmulOptions): string {
 }
 
 function matmulCases(): OpCase[] {
-  const sizes: [number, number, number][] = [[1, 1, 1], [1, 9, 4], [13, 1, 6], [3, 5, 7], [17, 19, 23]];
+  // few rows (the native backend's streaming kernels, K with and without a tail of k % 8) and many (sgemm)
+  const sizes: [number, number, number][] = [[1, 1, 1], [1, 9, 4], [13, 1, 6], [3, 5, 7], [2, 21, 40], [16, 37, 133], [17, 19, 23]];
   const scalings: (MatmulOptions | null)[] = [null, { alpha: 0.5, beta: 1 }, { alpha: -2, beta: 0.25 }, { alpha: 1.5, beta: 0 }];
   const cases: OpCase[] = [];
   for (const [M, N, K] of sizes) {

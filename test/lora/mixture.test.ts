@@ -66,6 +66,26 @@ for (const backend of availableBackends()) {
       assert.notDeepEqual(batched[0].tokenIds, base.tokenIds, 'adapter 0 changes the tokens');
     });
 
+    test('inference: rows of one adapter spread over the batch (gathered per gate value) get the bits of each row alone', () => {
+      const T = 2, B = 7;
+      // adapter 1 on rows 0, 2, 5 (not one run), a soft mixture on rows 3 and 6, nothing on row 4
+      const gates = [0, 1, 1, 0, 0, 1, 0.25, 0.75, 0, 0, 0, 1, 0.25, 0.75];
+      const site = { layer: 1, module: 'attn.c_proj' as const, inDim: 16, outDim: 16 };
+      const x = randn(B * T * site.inDim, 31);
+      const y0 = randn(B * T * site.outDim, 32);
+      const batched = y0.slice();
+      mix.setGates(gates, B);
+      mix.forward(site, x, batched, { B, T, train: false, dropout: false, seed: 0 });
+      for (let b = 0; b < B; b++) {
+        const rowIn = T * site.inDim, rowOut = T * site.outDim;
+        const alone = y0.slice(b * rowOut, (b + 1) * rowOut);
+        mix.setGates(gates.slice(b * 2, b * 2 + 2), 1);
+        mix.forward(site, x.subarray(b * rowIn, (b + 1) * rowIn), alone, { B: 1, T, train: false, dropout: false, seed: 0 });
+        assert.deepEqual(batched.subarray(b * rowOut, (b + 1) * rowOut), alone, `row ${b}`);
+      }
+      assert.deepEqual(batched.subarray(4 * T * site.outDim, 5 * T * site.outDim), y0.subarray(4 * T * site.outDim, 5 * T * site.outDim), 'row 4 has no adapter');
+    });
+
     test('one-hot gates equal route()', () => {
       const ids = Int32Array.from(randomIds(3 * 5, 7));
       mix.route([1, 0, -1]);

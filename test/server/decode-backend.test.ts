@@ -37,6 +37,25 @@ test('decode matmuls: each of 16 rows gets bit-for-bit what it gets alone (LM he
   }
 });
 
+test('decode matmuls with the fp16 decode weights: each of 2..16 rows gets bit-for-bit what it gets alone', () => {
+  const C = model.config.nEmbd, V = model.config.vocabSize, H = model.config.nInner;
+  const half = model.decodeWeights;
+  // (the bundled model's weights are fp16 values: the copy is exact, and these equal the fp32 products)
+  if (!half) return; // no fp16 copy on this backend or CPU: the fp32 test above covers the rows
+  for (const M of [16, 11, 2]) {
+    const a = randomRows(M, C, 10 + M);
+    for (const [name, b, N, transB] of [['lm head', model.weights.wte, V, true], ['mlp.c_fc', model.weights.blocks[1].fcW, H, false]] as const) {
+      const batched = new Float32Array(M * N);
+      half.run(() => wrapped.matmul(batched, a, b, M, N, C, { transB }));
+      for (let m = 0; m < M; m++) {
+        const alone = new Float32Array(N);
+        half.run(() => wrapped.matmul(alone, a.subarray(m * C, (m + 1) * C), b, 1, N, C, { transB }));
+        assert.deepEqual(batched.subarray(m * N, (m + 1) * N), alone, `${name}: row ${m} of ${M} = the row alone`);
+      }
+    }
+  }
+});
+
 test('RowCaches: a decode step needs begin(rows) and one token per row', () => {
   const C = model.config.nEmbd;
   const qkv = new Float32Array(3 * C);

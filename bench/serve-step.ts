@@ -1,0 +1,127 @@
+/**
+ * A per-step microbenchmark of the server's batched decode (src/server/batcher.ts): one decode step of B
+ * rows (B = 1, 4, 8, 16, experts cycling auto/simple/medium/complex as in bench:serve) on the bundled tiny
+ * GPT-2, timed alone (median of many steps), then broken down by backend op and by what the batcher does
+ * around the forward (LM head, LoRA, attention, sampling). Times are CPU time (process.cpuUsage: all
+ * threads together), which a busy machine disturbs far less than wall time; run it with
+ * LORAROUTE_THREADS=1 for a breakdown in which CPU time is the step's time. Also printed: the fastest
+ * step's wall time. `node dist/bench/serve-step.js [--steps N] [--rows 1,16]`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { alpacaPrompt } from '../src/data/template.js';
+import { LoraMixture } from '../src/lora/mixture.js';
+import { GPT2, type KVCache } from '../src/model/gpt2.js';
+import { sampleToken } from '../src/model/sampling.js';
+import { RowCaches } from '../src/server/decode-backend.js';
+import { ModelRegistry } from '../src/server/registry.js';
+import type { Backend } from '../src/tensor/backend.js';
+import { writeFixtureRun } from '../test/server/fixture.js';
+import { PROMPTS } from '../test/server/helpers.js';
+
+const MODELS = ['auto', 'simple', 'medium', 'complex'];
+
+/** CPU time of this process so far, ms (user + system, all threads). */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** A backend that adds each call's CPU time to `times` under its op name (matmuls also by shape). */
+function timed(inner: Backend, times: Map<string, number>, calls: Map<string, number>): Backend {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        const t0 = cpuMs();
+        const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+        let key = String(prop);
+        if (prop === 'matmul') key += ` M${String(args[3])} N${String(args[4])} K${String(args[5])}`;
+        times.set(key, (times.get(key) ?? 0) + cpuMs() - t0);
+        calls.set(key, (calls.get(key) ?? 0) + 1);
+        return r;
+      };
+    },
+  });
+}
+
+function main(): void {
+  const { values } = parseArgs({ options: { steps: { type: 'string', default: '40' }, rows: { type: 'string', default: '1,4,8,16' } } });
+  const steps = Number(values.steps);
+  const tmp = mkdtempSync(join(tmpdir(), 'loraroute-serve-step-'));
+  try {
+    const reg = ModelRegistry.load({ modelDir: writeFixtureRun(tmp).modelDir });
+    const model = reg.model;
+    const cfg = model.config;
+    const V = cfg.vocabSize;
+    for (const B of (values.rows as string).split(',').map(Number)) {
+      const rows = new RowCaches(cfg);
+      const times = new Map<string, number>();
+      const calls = new Map<string, number>();
+      const inner = model.backend;
+      const prof = timed(inner, times, calls);
+      const plain = new GPT2(cfg, model.weights, rows.wrap(inner));
+      plain.decodeWeights = model.decodeWeights;
+      const profiled = new GPT2(cfg, model.weights, rows.wrap(prof));
+      profiled.decodeWeights = model.decodeWeights;
+      const adapters = reg.adapters;
+      const mixPlain = new LoraMixture(adapters, plain.backend);
+      const mixProf = new LoraMixture(adapters, profiled.backend);
+      const gates = new Float32Array(B * adapters.length);
+      const caches: KVCache[] = [];
+      const ids = new Int32Array(B);
+      const pos = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        const r = reg.resolve(MODELS[b % 4], { instruction: PROMPTS[b % 4] });
+        for (const m of r.mix) gates[b * adapters.length + adapters.indexOf(m.adapter)] = m.weight;
+        const prompt = reg.tokenizer.encode(alpacaPrompt(PROMPTS[b % 4]));
+        const c = rows.allocate(prompt.length + 2 * steps + 8);
+        c.keyMask.fill(1, 0, prompt.length);
+        const mix1 = new LoraMixture(adapters, inner);
+        mix1.setGates(gates.subarray(b * adapters.length, (b + 1) * adapters.length), 1);
+        model.forward({ ids: Int32Array.from(prompt), B: 1, T: prompt.length }, { cache: c, logits: 'none', hook: mix1 });
+        caches.push(c);
+        ids[b] = 100 + b;
+        pos[b] = prompt.length;
+      }
+      const logitRows = Int32Array.from({ length: B }, (_, b) => b);
+      const step = (m: GPT2, mix: LoraMixture): Float32Array => {
+        mix.setGates(gates, B);
+        rows.begin(caches);
+        try {
+          return m.forward({ ids, B, T: 1, positions: pos }, { cache: rows.cache, logits: logitRows, hook: mix }).logits as Float32Array;
+        } finally {
+          rows.end();
+          for (let b = 0; b < B; b++) pos[b]++;
+        }
+      };
+      const wall: number[] = [];
+      let fwdCpu = 0, sampleCpu = 0;
+      for (let s = 0; s < steps; s++) {
+        const w0 = performance.now(), t0 = cpuMs();
+        const logits = step(plain, mixPlain);
+        const t1 = cpuMs();
+        wall.push(performance.now() - w0);
+        for (let b = 0; b < B; b++) ids[b] = sampleToken(logits.subarray(b * V, (b + 1) * V), { greedy: true }, () => 0);
+        fwdCpu += t1 - t0;
+        sampleCpu += cpuMs() - t1;
+      }
+      for (let s = 0; s < steps; s++) step(profiled, mixProf);
+      const fwd = fwdCpu / steps;
+      console.log(`B=${String(B).padStart(2)}  forward ${fwd.toFixed(3)} ms CPU (${(fwd / B).toFixed(3)} ms/row; fastest step ${Math.min(...wall).toFixed(3)} ms wall)` +
+        `   greedy sampling ${(sampleCpu / steps).toFixed(3)} ms CPU`);
+      const sorted = [...times].sort((a, b) => b[1] - a[1]);
+      const sum = sorted.reduce((a, [, t]) => a + t, 0);
+      for (const [k, t] of sorted.slice(0, 12)) {
+        console.log(`    ${(t / steps).toFixed(3).padStart(7)} ms/step  ${((100 * t) / sum).toFixed(1).padStart(5)}%  ${String((calls.get(k) ?? 0) / steps).padStart(4)} calls  ${k}`);
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main();
