@@ -20,6 +20,7 @@ import { ModelRegistry } from '../src/server/registry.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { writeFixtureRun } from '../test/server/fixture.js';
 import { PROMPTS } from '../test/server/helpers.js';
+import { printEngineHeader } from './common.js';
 
 const MODELS = ['auto', 'simple', 'medium', 'complex'];
 
@@ -57,6 +58,7 @@ function main(): void {
     const model = reg.model;
     const cfg = model.config;
     const V = cfg.vocabSize;
+    printEngineHeader();
     for (const B of (values.rows as string).split(',').map(Number)) {
       const rows = new RowCaches(cfg);
       const times = new Map<string, number>();

@@ -27,7 +27,7 @@ import { generateText } from '../src/model/text.js';
 import { ModelRegistry } from '../src/server/registry.js';
 import { writeFixtureRun } from '../test/server/fixture.js';
 import { PROMPTS } from '../test/server/helpers.js';
-import { loadAverage, repoRoot, resultLine } from './common.js';
+import { loadAverage, printEngineHeader, repoRoot, resultLine } from './common.js';
 
 const MODELS = ['auto', 'simple', 'medium', 'complex'];
 
@@ -142,6 +142,7 @@ async function main(): Promise<void> {
   try {
     const modelDir = values['model-dir'] ?? writeFixtureRun(tmp).modelDir;
     const reqs: Req[] = Array.from({ length: N }, (_, i) => ({ model: MODELS[i % MODELS.length], prompt: `${PROMPTS[i % PROMPTS.length]} (${i})` }));
+    printEngineHeader();
     console.log(`bench:serve — ${N} streamed requests x ${tokens} tokens, models ${MODELS.join('/')}, max batch ${maxBatch}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}; load ${loadAverage()}`);
     const reg = ModelRegistry.load({ modelDir });
     sequential(reg, reqs.slice(0, 4), 8); // warm-up
