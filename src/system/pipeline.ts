@@ -127,8 +127,7 @@ export async function trainSystem(o: TrainSystemOptions, progress: Progress = cr
   const unfilled = emptyGroupsWarning(names, countsOf(groups.train, K), cluster ? 'clusters' : 'complexity tiers', config.training.shared_epochs > 0);
   if (unfilled) {
     metrics.write({ event: 'warning', message: unfilled });
-    if (o.quiet) process.stderr.write(`loraroute: warning: ${unfilled}\n`);
-    else progress.log(`warning: ${unfilled}`);
+    progress.warn(unfilled);
   }
   const loraCfg = loraConfigOf(config, config.model.base_model_name);
   const experts = names.map((name, k) => {

@@ -5,11 +5,13 @@ export interface Progress {
   start(total: number, label: string): void;
   update(done: number, info: { loss: number; tokensPerSecond: number }): void;
   log(line: string): void;
+  /** A warning: shown even when quiet (then as `loraroute: warning: …`). */
+  warn(line: string): void;
   stop(): void;
 }
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
-  if (quiet) return { start() {}, update() {}, log() {}, stop() {} };
+  if (quiet) return { start() {}, update() {}, log() {}, warn: (line) => { stream.write(`loraroute: warning: ${line}\n`); }, stop() {} };
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
@@ -24,6 +26,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
       start: (total, label) => bar.start(total, 0, { label, loss: '-', tps: '-' }),
       update: (done, i) => bar.update(done, { loss: i.loss.toFixed(4), tps: i.tokensPerSecond.toFixed(0) }),
       log: (line) => { bar.stop(); stream.write(line + '\n'); },
+      warn: (line) => { bar.stop(); stream.write(`warning: ${line}\n`); },
       stop: () => bar.stop(),
     };
   }
@@ -41,6 +44,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
       stream.write(`${label}: ${done}/${total} loss ${i.loss.toFixed(4)} ${i.tokensPerSecond.toFixed(0)} tok/s ETA ${eta.toFixed(0)} s\n`);
     },
     log: (line) => { stream.write(line + '\n'); },
+    warn: (line) => { stream.write(`warning: ${line}\n`); },
     stop() {},
   };
 }

@@ -82,7 +82,7 @@ export function randomIds(n: number, seed: number, V = MICRO_RAW.vocab_size, all
 /** A progress that prints nothing but records the log lines. */
 export function silentProgress(): Progress & { lines: string[] } {
   const lines: string[] = [];
-  return { lines, start() {}, update() {}, log: (l: string) => { lines.push(l); }, stop() {} };
+  return { lines, start() {}, update() {}, log: (l: string) => { lines.push(l); }, warn: (l: string) => { lines.push(`warning: ${l}`); }, stop() {} };
 }
 
 /** A fresh temporary folder, and a function that removes it. */
