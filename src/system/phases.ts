@@ -163,13 +163,13 @@ interface CrossFit {
 
 /**
  * Cross-fitted labels of the training split: the split is cut into F folds; for each fold, copies of every
- * expert (branched like the experts, from the shared LoRA or a fresh start) train on their group of `groups`
+ * expert (branched like the experts, from the shared LoRA or a fresh start) train on their current group
  * *outside* the fold, then score the fold's examples. No example is labelled by an adapter that trained on it.
  * `assign` turns the scores into labels: `oracle` = the lowest-loss copy; `balanced` = the lowest loss relative
  * to the example's mean over copies, every expert holding at most ceil(N / K) examples (EM reassignment, where
  * a plain argmin would hand most examples to whichever copy is best overall).
  */
-async function crossFit(ctx: RunContext, groups: Int32Array, place: CrossFitPlace, assign: 'oracle' | 'balanced', withValidation: boolean): Promise<CrossFit> {
+async function crossFit(ctx: RunContext, place: CrossFitPlace, assign: 'oracle' | 'balanced', withValidation: boolean): Promise<CrossFit> {
   const c = ctx.config;
   const F = c.training.crossfit_folds;
   const K = ctx.experts.length;
@@ -186,7 +186,7 @@ async function crossFit(ctx: RunContext, groups: Int32Array, place: CrossFitPlac
   const valLoss: ExampleLoss[][] = Array.from({ length: K }, () => valExamples.map((e) => ({ index: e.index, lossSum: 0, tokens: 0 }))); // [K][Nv]: summed over folds
   let tokens = 0;
   const loraCfg = loraConfigOf(c, c.model.base_model_name);
-  const sets = crossFitSets(groups, fold, F, K);
+  const sets = crossFitSets(ctx.groups.train, fold, F, K);
   for (let f = 0; f < F; f++) {
     const copies = ctx.experts.map((e, k) => {
       const a = new LoraAdapter(loraCfg, ctx.model.config, `${e.name}-fold${f}`);
@@ -230,7 +230,7 @@ async function crossFit(ctx: RunContext, groups: Int32Array, place: CrossFitPlac
  * experts trained on their groups outside each fold label the fold with the lowest-loss copy.
  */
 export async function crossFittedLabels(ctx: RunContext): Promise<{ labels: Int32Array; tokens: number }> {
-  const r = await crossFit(ctx, ctx.groups.train, {
+  const r = await crossFit(ctx, {
     file: join(ctx.out, 'phase2', 'oracle_train.json'),
     run: (f, name) => `crossfit-${f}-${name}`,
     dir: (f, name) => join(ctx.out, 'crossfit', `fold${f}`, name),
@@ -244,7 +244,7 @@ export async function crossFittedLabels(ctx: RunContext): Promise<{ labels: Int3
  * and the copies' tokens (labelling tokens: the shipped experts are trained afterwards, on the new groups).
  */
 export async function emRound(ctx: RunContext, round: number): Promise<{ groups: RunContext['groups']; tokens: number }> {
-  const r = await crossFit(ctx, ctx.groups.train, {
+  const r = await crossFit(ctx, {
     file: join(ctx.out, 'em', `round${round}.json`),
     run: (f, name) => `em${round}-${f}-${name}`,
     dir: (f, name) => join(ctx.out, 'em', `round${round}`, `fold${f}`, name),
