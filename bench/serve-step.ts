@@ -66,9 +66,7 @@ function main(): void {
       const inner = model.backend;
       const prof = timed(inner, times, calls);
       const plain = new GPT2(cfg, model.weights, rows.wrap(inner));
-      plain.decodeWeights = model.decodeWeights;
       const profiled = new GPT2(cfg, model.weights, rows.wrap(prof));
-      profiled.decodeWeights = model.decodeWeights;
       const adapters = reg.adapters;
       const mixPlain = new LoraMixture(adapters, plain.backend);
       const mixProf = new LoraMixture(adapters, profiled.backend);
@@ -94,7 +92,9 @@ function main(): void {
         mix.setGates(gates, B);
         rows.begin(caches);
         try {
-          return m.forward({ ids, B, T: 1, positions: pos }, { cache: rows.cache, logits: logitRows, hook: mix }).logits as Float32Array;
+          // as the batcher: the fp16 decode weights when the model has them
+          const pass = () => m.forward({ ids, B, T: 1, positions: pos }, { cache: rows.cache, logits: logitRows, hook: mix });
+          return (model.decodeWeights ? model.decodeWeights.run(pass) : pass()).logits as Float32Array;
         } finally {
           rows.end();
           for (let b = 0; b < B; b++) pos[b]++;

@@ -11,6 +11,8 @@
  */
 #include "gemv.h"
 
+#include <math.h>
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
@@ -74,7 +76,15 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
             _mm256_storeu_ps(y + j, _mm256_add_ps(a0, b0));                                                     \
             _mm256_storeu_ps(y + j + 8, _mm256_add_ps(a1, b1));                                                 \
           }                                                                                                     \
-          for (int64_t j = n16; j < nb; j++) {                                                                  \
+          if (n16 < nv) { /* 8 columns more, as the rows of M > 1 get them (same bits alone or in a batch) */ \
+            __m256 a0 = _mm256_loadu_ps(y + n16), b0 = _mm256_setzero_ps();                                     \
+            for (int q = 0; q < 8; q += 2) {                                                                    \
+              a0 = _mm256_fmadd_ps(cv[q], LOAD8(bk + q * ldb + n16), a0);                                       \
+              b0 = _mm256_fmadd_ps(cv[q + 1], LOAD8(bk + (q + 1) * ldb + n16), b0);                             \
+            }                                                                                                   \
+            _mm256_storeu_ps(y + n16, _mm256_add_ps(a0, b0));                                                   \
+          }                                                                                                     \
+          for (int64_t j = nv; j < nb; j++) {                                                                   \
             float acc = 0.0f;                                                                                   \
             for (int q = 0; q < 8; q++) acc += coef[0][q] * AT(bk + q * ldb + j);                                 \
             y[j] += acc;                                                                                        \
@@ -124,36 +134,104 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
     }                                                                                                           \
   }
 
-/* out[M, N] = alpha * A[M, K] @ B[N, K]^T + beta * out: one row of B at a time (one memory stream) */
-#define DEFINE_NT(NAME, WT, LOAD8, AT)                                                                          \
-  void NAME(float *out, int64_t ldo, const float *a, const WT *b, int64_t ldb, int64_t M, int64_t N, int64_t K, float alpha, \
-            float beta) { \
-    const int64_t k32 = K & ~(int64_t)31, k8 = K & ~(int64_t)7;                                                 \
-    for (int64_t n = 0; n < N; n++) {                                                                           \
-      const WT *bn = b + n * ldb;                                                                                 \
-      for (int64_t m = 0; m < M; m++) {                                                                         \
-        const float *am = a + m * K;                                                                            \
-        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                             \
-        int64_t k = 0;                                                                                          \
-        for (; k < k32; k += 32) {                                                                              \
-          s0 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k), LOAD8(bn + k), s0);                                     \
-          s1 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k + 8), LOAD8(bn + k + 8), s1);                             \
-          s2 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k + 16), LOAD8(bn + k + 16), s2);                           \
-          s3 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k + 24), LOAD8(bn + k + 24), s3);                           \
+/*
+ * out[M, N] = alpha * A[M, K] @ B[N, K]^T + beta * out. Every output is the same arithmetic whatever M is
+ * and whatever rows sit beside it: one accumulator of 8 lanes over K in order (K's tail zero-padded to 8
+ * lanes), its lanes summed as ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)), times alpha, plus beta * out. So a row
+ * gets the same bits alone or in any batch (the decode steps of src/server/decode-backend.ts rely on it);
+ * only the order in which outputs are computed follows M. B is read two rows at a time (for fp32 weights
+ * one: two streams of fp32 rows halve the read speed), each pair once from memory and then from L1 for
+ * every row of A: blocks of 4 rows of A x 2 rows of B (8 accumulators, each vector of A loaded once for two
+ * outputs and each of B, widened, once for four), and the rows left over one at a time.
+ */
+
+static inline float nt_hsum(__m256 v) {
+  v = _mm256_hadd_ps(v, v);
+  v = _mm256_hadd_ps(v, v);
+  return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
+}
+
+static inline void nt_store(float *o, __m256 acc, float alpha, float beta) {
+  const float t = alpha * nt_hsum(acc);
+  *o = beta == 0.0f ? t : fmaf(beta, *o, t);
+}
+
+/* K's tail (K % 8 values at p) as 8 lanes, zero-padded */
+static inline __m256 tail8_f32(const float *p, int64_t n) {
+  float t[8] = {0};
+  for (int64_t i = 0; i < n; i++) t[i] = p[i];
+  return _mm256_loadu_ps(t);
+}
+static inline __m256 tail8_f16(const uint16_t *p, int64_t n) {
+  float t[8] = {0};
+  for (int64_t i = 0; i < n; i++) t[i] = at_f16(p + i);
+  return _mm256_loadu_ps(t);
+}
+
+#define DEFINE_NT(NAME, WT, LOAD8, TAIL8)                                                                       \
+  void NAME(float *out, int64_t ldo, const float *a, const WT *b, int64_t ldb, int64_t M, int64_t N, int64_t K, \
+            float alpha, float beta) {                                                                          \
+    const int64_t k8 = K & ~(int64_t)7, kt = K - k8, step = sizeof(WT) == 2 ? 2 : 1;                           \
+    for (int64_t n = 0; n < N; n += step) {                                                                     \
+      const int two = n + 1 < N && step == 2;                                                                   \
+      const WT *b0 = b + n * ldb, *b1 = two ? b0 + ldb : b0;                                                    \
+      int64_t m = 0;                                                                                            \
+      for (; m + 4 <= M; m += 4) {                                                                              \
+        const float *a0 = a + m * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;                                  \
+        __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00; \
+        for (int64_t k = 0; k < k8; k += 8) {                                                                   \
+          const __m256 w0 = LOAD8(b0 + k), w1 = LOAD8(b1 + k);                                                  \
+          __m256 x = _mm256_loadu_ps(a0 + k);                                                                   \
+          s00 = _mm256_fmadd_ps(x, w0, s00), s01 = _mm256_fmadd_ps(x, w1, s01);                                 \
+          x = _mm256_loadu_ps(a1 + k);                                                                          \
+          s10 = _mm256_fmadd_ps(x, w0, s10), s11 = _mm256_fmadd_ps(x, w1, s11);                                 \
+          x = _mm256_loadu_ps(a2 + k);                                                                          \
+          s20 = _mm256_fmadd_ps(x, w0, s20), s21 = _mm256_fmadd_ps(x, w1, s21);                                 \
+          x = _mm256_loadu_ps(a3 + k);                                                                          \
+          s30 = _mm256_fmadd_ps(x, w0, s30), s31 = _mm256_fmadd_ps(x, w1, s31);                                 \
         }                                                                                                       \
-        for (; k < k8; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(am + k), LOAD8(bn + k), s0);                \
-        float r = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));                            \
-        for (; k < K; k++) r += am[k] * AT(bn + k);                                                             \
-        float *o = out + m * ldo + n;                                                                             \
-        *o = beta == 0.0f ? alpha * r : alpha * r + beta * *o;                                                  \
+        if (kt) {                                                                                               \
+          const __m256 w0 = TAIL8(b0 + k8, kt), w1 = TAIL8(b1 + k8, kt);                                        \
+          __m256 x = tail8_f32(a0 + k8, kt);                                                                    \
+          s00 = _mm256_fmadd_ps(x, w0, s00), s01 = _mm256_fmadd_ps(x, w1, s01);                                 \
+          x = tail8_f32(a1 + k8, kt);                                                                           \
+          s10 = _mm256_fmadd_ps(x, w0, s10), s11 = _mm256_fmadd_ps(x, w1, s11);                                 \
+          x = tail8_f32(a2 + k8, kt);                                                                           \
+          s20 = _mm256_fmadd_ps(x, w0, s20), s21 = _mm256_fmadd_ps(x, w1, s21);                                 \
+          x = tail8_f32(a3 + k8, kt);                                                                           \
+          s30 = _mm256_fmadd_ps(x, w0, s30), s31 = _mm256_fmadd_ps(x, w1, s31);                                 \
+        }                                                                                                       \
+        float *o = out + m * ldo + n;                                                                           \
+        nt_store(o, s00, alpha, beta), nt_store(o + ldo, s10, alpha, beta);                                     \
+        nt_store(o + 2 * ldo, s20, alpha, beta), nt_store(o + 3 * ldo, s30, alpha, beta);                       \
+        if (two) {                                                                                              \
+          nt_store(o + 1, s01, alpha, beta), nt_store(o + ldo + 1, s11, alpha, beta);                           \
+          nt_store(o + 2 * ldo + 1, s21, alpha, beta), nt_store(o + 3 * ldo + 1, s31, alpha, beta);             \
+        }                                                                                                       \
+      }                                                                                                         \
+      for (; m < M; m++) {                                                                                      \
+        const float *am = a + m * K;                                                                            \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0;                                                               \
+        for (int64_t k = 0; k < k8; k += 8) {                                                                   \
+          const __m256 x = _mm256_loadu_ps(am + k);                                                             \
+          s0 = _mm256_fmadd_ps(x, LOAD8(b0 + k), s0);                                                           \
+          if (step == 2) s1 = _mm256_fmadd_ps(x, LOAD8(b1 + k), s1);                                            \
+        }                                                                                                       \
+        if (kt) {                                                                                               \
+          const __m256 x = tail8_f32(am + k8, kt);                                                              \
+          s0 = _mm256_fmadd_ps(x, TAIL8(b0 + k8, kt), s0);                                                      \
+          if (step == 2) s1 = _mm256_fmadd_ps(x, TAIL8(b1 + k8, kt), s1);                                       \
+        }                                                                                                       \
+        nt_store(out + m * ldo + n, s0, alpha, beta);                                                           \
+        if (two) nt_store(out + m * ldo + n + 1, s1, alpha, beta);                                              \
       }                                                                                                         \
     }                                                                                                           \
   }
 
 DEFINE_NN(lr_gemv_nn_f32, float, load8_f32, at_f32)
-DEFINE_NT(lr_gemv_nt_f32, float, load8_f32, at_f32)
+DEFINE_NT(lr_gemv_nt_f32, float, load8_f32, tail8_f32)
 DEFINE_NN(lr_gemv_nn_f16, uint16_t, load8_f16, at_f16)
-DEFINE_NT(lr_gemv_nt_f16, uint16_t, load8_f16, at_f16)
+DEFINE_NT(lr_gemv_nt_f16, uint16_t, load8_f16, tail8_f16)
 
 #else
 /* not x86: never called (lr_select_kernels enables these only on AVX2 + FMA + F16C) */

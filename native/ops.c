@@ -79,6 +79,9 @@ void lr_ops_init(int threads) {
 /* Below this many rows of A, a matmul streams B once through the small-M kernels instead of sgemm:
  * OpenBLAS 0.3.21 packs B for every sgemm, which for a decode step (M = 1) costs more than the product. */
 #define LR_SMALL_M 8
+/* A @ B^T keeps B's tile in L1 across rows (gemv_avx2.c), so it streams for up to 16 rows: a decode step of
+ * 16 rows reads the LM head once, with every row's bits what they are alone */
+#define LR_SMALL_M_NT 16
 /* products below this many multiply-adds run as one call (splitting costs more than it gains) */
 #define LR_SPLIT_MIN_FLOPS ((int64_t)1 << 21)
 
@@ -134,7 +137,7 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
   }
   const lr_kernels *k = lr_k();
   const int64_t flops = M * N * K;
-  if (M <= LR_SMALL_M) {
+  if (M <= (transB && !transA ? LR_SMALL_M_NT : LR_SMALL_M)) {
     const float *arow = a;
     if (transA && M > 1) { /* A is [K, M]: make it [M, K] (for M == 1 the two layouts are the same) */
       float *at = lr_scratch(0, sizeof(float) * (size_t)(M * K));

@@ -271,7 +271,10 @@ export class Batcher {
     this.rows.begin(seqs.map((s) => s.cache as KVCache));
     let logits: Float32Array;
     try {
-      logits = this.decodeModel.forward({ ids, B, T: 1, positions }, { cache: this.rows.cache, logits: Int32Array.from({ length: B }, (_, b) => b), hook }).logits as Float32Array;
+      const pass = () => this.decodeModel.forward({ ids, B, T: 1, positions }, { cache: this.rows.cache, logits: Int32Array.from({ length: B }, (_, b) => b), hook });
+      // the model's fp16 decode weights when it has them (useHalfWeightsForDecode), as generate's decode steps
+      const half = this.model.decodeWeights;
+      logits = (half ? half.run(pass) : pass()).logits as Float32Array;
     } finally {
       this.rows.end();
     }

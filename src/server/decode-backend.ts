@@ -3,16 +3,18 @@ import type { GPT2Config } from '../model/config.js';
 import type { Backend, F32, I32, MatmulOptions } from '../tensor/backend.js';
 
 /**
- * Rows per matmul in a decode step. The native backend computes products of at most 8 rows with streaming
- * kernels in which every row is its own (same code, same order, whatever the other rows are); from 9 rows
- * on, OpenBLAS's sgemm blocks rows together and a row's rounding depends on the batch around it.
+ * Rows per matmul in a decode step. The native backend computes A @ B products of at most 8 rows, and
+ * A @ B^T products (the LM head, LoRA factors) of at most 16, with streaming kernels in which every row is
+ * its own (same code, same order, whatever the other rows are); past those, OpenBLAS's sgemm blocks rows
+ * together and a row's rounding depends on the batch around it.
  */
 export const DECODE_ROW_BLOCK = 8;
+export const DECODE_ROW_BLOCK_NT = 16;
 
 /**
  * One decode step (T = 1) over rows that each have their own KV cache, through GPT2.forward: the backend
  * below serves the model's cached attention row by row from these caches, and cuts every matmul into
- * blocks of at most DECODE_ROW_BLOCK rows. A row's logits are then bit-identical whatever batch it is in
+ * blocks of at most DECODE_ROW_BLOCK (A @ B) or DECODE_ROW_BLOCK_NT (A @ B^T) rows. A row's logits are then bit-identical whatever batch it is in
  * (its cache layout and its kernels are those it has alone): batching changes no token.
  */
 export class RowCaches {
@@ -50,9 +52,10 @@ export class RowCaches {
   /** The backend for the decode model: `inner` with per-row attention and row-blocked matmuls. */
   wrap(inner: Backend): Backend {
     const matmul = (out: F32, a: F32, b: F32, M: number, N: number, K: number, opts?: MatmulOptions): void => {
-      if (M <= DECODE_ROW_BLOCK || opts?.transA) return inner.matmul(out, a, b, M, N, K, opts);
-      for (let m0 = 0; m0 < M; m0 += DECODE_ROW_BLOCK) {
-        const m = Math.min(DECODE_ROW_BLOCK, M - m0);
+      const block = opts?.transB ? DECODE_ROW_BLOCK_NT : DECODE_ROW_BLOCK;
+      if (M <= block || opts?.transA) return inner.matmul(out, a, b, M, N, K, opts);
+      for (let m0 = 0; m0 < M; m0 += block) {
+        const m = Math.min(block, M - m0);
         // out[m0:m0+m, N] = a[m0:m0+m, K] @ op(B)
         inner.matmul(out.subarray(m0 * N, (m0 + m) * N), a.subarray(m0 * K, (m0 + m) * K), b, m, N, K, opts);
       }

@@ -1,8 +1,8 @@
 /**
  * NativeBackend.halfWeights / withHalfWeights (fp16 copy of frozen weights for decode-sized matmuls): inside
- * withHalfWeights, products of at most 8 rows whose B lies inside the copied buffer equal fp32 products with
- * B rounded to fp16; everything else (outside withHalfWeights, more rows, other buffers, a released copy)
- * is untouched fp32. Skipped without the addon or F16C.
+ * withHalfWeights, products of at most 8 rows (16 for A @ B^T) whose B lies inside the copied buffer equal
+ * fp32 products with B rounded to fp16; everything else (outside withHalfWeights, more rows, other buffers, a
+ * released copy) is untouched fp32. Skipped without the addon or F16C.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,8 +29,9 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
     const half = be.halfWeights(buffer);
     assert.ok(half);
     try {
-      for (const M of [1, 3, 8]) {
+      for (const M of [1, 3, 8, 13, 16]) {
         for (const [transB, W] of [[false, W1], [true, W2]] as const) {
+          if (M > 8 && !transB) continue; // A @ B streams up to 8 rows
           const a = rng.randn(M * K);
           const init = rng.randn(M * N);
           const opts = { transB, alpha: 1.25, beta: 0.5 };
@@ -59,6 +60,13 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
       be.matmul(out, a, W, M, N, K);
       return out;
     };
+    const a17 = rng.randn(17 * K);
+    const plainNT = (M: number, a: Float32Array): Float32Array => {
+      const out = new Float32Array(M * N);
+      be.matmul(out, a, W2, M, N, K, { transB: true });
+      return out;
+    };
+    const before17 = plainNT(17, a17);
     const before9 = plain(9, a9, W1);
     const beforeOther = plain(1, a1, other);
     const before1 = plain(1, a1, W1);
@@ -66,7 +74,8 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
     assert.ok(half);
     assertExact(plain(1, a1, W1), before1, 'a copy that exists is not read outside withHalfWeights');
     be.withHalfWeights(half, () => {
-      assertExact(plain(9, a9, W1), before9, '9 rows: sgemm on fp32');
+      assertExact(plain(9, a9, W1), before9, '9 rows of A @ B: sgemm on fp32');
+      assertExact(plainNT(17, a17), before17, '17 rows of A @ B^T: sgemm on fp32');
       assertExact(plain(1, a1, other), beforeOther, 'a B outside the copied buffer');
       assert.ok(plain(1, a1, W1).some((v, i) => v !== before1[i]), 'one row inside the buffer uses fp16');
     });

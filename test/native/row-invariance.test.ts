@@ -1,0 +1,43 @@
+/**
+ * The native backend's few-row products compute every output with the same arithmetic whatever the other
+ * rows are: a row of A @ B^T (up to 16 rows) or of A @ B (up to 8) gets the same bits alone as in any
+ * batch, with fp32 and with fp16 weights, K with and without a tail of K % 8, N with a partial last tile.
+ * The server's decode steps (src/server/decode-backend.ts) rely on it: batching must change no token.
+ * Skipped without the addon.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadNativeBackend } from '../../src/tensor/native.js';
+import { assertExact, Rng } from '../backend/util.js';
+
+const native = loadNativeBackend();
+
+test('few-row products: each row gets alone the bits it gets in a batch (fp32 and fp16 weights)', { skip: native ? false : 'the native addon is not built' }, () => {
+  const be = native as NonNullable<typeof native>;
+  const rng = new Rng(5);
+  let compared = 0;
+  for (const [N, K] of [[37, 133], [203, 128], [9, 5]] as const) {
+    const W = rng.randn(N * K, 0.5); // [N, K] for A @ B^T, [K, N] for A @ B
+    const half = be.halfWeights(W);
+    for (const transB of [true, false]) {
+      for (const M of transB ? [2, 3, 4, 5, 8, 13, 16] : [2, 5, 8]) {
+        const a = rng.randn(M * K);
+        const opts = { transB, alpha: 0.75, beta: 0.5 };
+        const init = rng.randn(M * N);
+        for (const useHalf of half ? [false, true] : [false]) {
+          const run = (f: () => void): void => (useHalf && half ? be.withHalfWeights(half, f) : f());
+          const batched = init.slice();
+          run(() => be.matmul(batched, a, W, M, N, K, opts));
+          for (let m = 0; m < M; m++) {
+            const alone = init.slice(m * N, (m + 1) * N);
+            run(() => be.matmul(alone, a.subarray(m * K, (m + 1) * K), W, 1, N, K, opts));
+            assertExact(batched.subarray(m * N, (m + 1) * N), alone, `N=${N} K=${K} transB=${transB} M=${M} ${useHalf ? 'fp16' : 'fp32'}: row ${m}`);
+            compared++;
+          }
+        }
+      }
+    }
+    half?.release();
+  }
+  assert.ok(compared > 100, `compared ${compared} rows`);
+});
