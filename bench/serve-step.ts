@@ -19,6 +19,7 @@ import { RowCaches } from '../src/server/decode-backend.js';
 import { ModelRegistry } from '../src/server/registry.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { writeFixtureRun } from '../test/server/fixture.js';
+import { defaultConfig } from '../src/config/index.js';
 import { PROMPTS } from '../test/server/helpers.js';
 import { printEngineHeader } from './common.js';
 
@@ -54,7 +55,7 @@ function main(): void {
   const steps = Number(values.steps);
   const tmp = mkdtempSync(join(tmpdir(), 'loraroute-serve-step-'));
   try {
-    const reg = ModelRegistry.load({ modelDir: writeFixtureRun(tmp).modelDir });
+    const reg = ModelRegistry.load({ modelDir: writeFixtureRun(tmp, defaultConfig().model.lora_rank).modelDir });
     const model = reg.model;
     const cfg = model.config;
     const V = cfg.vocabSize;

@@ -9,14 +9,14 @@
  * medium, complex — so a batch mixes experts. Per concurrency: requests/s, generated tokens/s, p50/p99
  * latency, p50/p99 time to first token. The server runs in its own process (`bin/loraroute.js serve`).
  *
- * The experts are a fixture run (random LoRA weights, untrained router: what serving costs does not depend
+ * The experts are a fixture run at the default rank (random LoRA weights, untrained router: what serving costs does not depend
  * on training) unless --model-dir RUN/best_model names a real one.
  *
  * Options: --requests N (default 48), --tokens N (64), --concurrency 1,4,16, --model-dir DIR, --max-batch N (16).
  * Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential tokens/s> ratio=…`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +26,7 @@ import { LoraMixture } from '../src/lora/mixture.js';
 import { generateText } from '../src/model/text.js';
 import { ModelRegistry } from '../src/server/registry.js';
 import { writeFixtureRun } from '../test/server/fixture.js';
+import { defaultConfig } from '../src/config/index.js';
 import { PROMPTS } from '../test/server/helpers.js';
 import { loadAverage, printEngineHeader, repoRoot, resultLine } from './common.js';
 
@@ -49,6 +50,24 @@ interface Row {
   tokens: number;
   latency: number[];
   ttft: number[];
+  /** CPU time (all threads) of the server process and of this client process over the run, ms (null: unknown). */
+  serverCpuMs?: number | null;
+  clientCpuMs?: number;
+}
+
+/** CPU time (user + system, all threads) of process `pid` so far, ms, from /proc (null where there is none). */
+function procCpuMs(pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
+function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 function summary(label: string, wallMs: number, t: Timing[]): Row {
@@ -57,8 +76,10 @@ function summary(label: string, wallMs: number, t: Timing[]): Row {
 
 function print(r: Row): void {
   const p = (xs: number[], q: number) => percentile(xs, q).toFixed(0).padStart(6);
+  const perToken = (ms: number | null | undefined) => (ms == null ? '   ?' : (ms / r.tokens).toFixed(3));
+  const cpu = r.clientCpuMs === undefined ? '' : `   CPU/token: server ${perToken(r.serverCpuMs)} ms, client ${perToken(r.clientCpuMs)} ms`;
   console.log(`${r.label.padEnd(22)} ${(r.requests / r.wallS).toFixed(2).padStart(7)} req/s ${(r.tokens / r.wallS).toFixed(0).padStart(6)} tok/s` +
-    `   latency p50 ${p(r.latency, 50)} p99 ${p(r.latency, 99)} ms   ttft p50 ${p(r.ttft, 50)} p99 ${p(r.ttft, 99)} ms`);
+    `   latency p50 ${p(r.latency, 50)} p99 ${p(r.latency, 99)} ms   ttft p50 ${p(r.ttft, 50)} p99 ${p(r.ttft, 99)} ms${cpu}`);
 }
 
 /** The peer: each request alone through generateText with its expert (the model's routed choice for auto). */
@@ -107,17 +128,20 @@ async function streamOne(url: string, r: Req, tokens: number): Promise<Timing> {
 }
 
 /** A bounded client loop: `c` workers take the next request until none is left. */
-async function loadTest(url: string, reqs: Req[], c: number, tokens: number): Promise<Row> {
+async function loadTest(url: string, reqs: Req[], c: number, tokens: number, serverPid?: number): Promise<Row> {
   const times: Timing[] = [];
   let next = 0;
+  const s0 = procCpuMs(serverPid), c0 = ownCpuMs();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: c }, async () => {
     while (next < reqs.length) times.push(await streamOne(url, reqs[next++], tokens));
   }));
-  return summary(`server, concurrency ${c}`, performance.now() - t0, times);
+  const row = summary(`server, concurrency ${c}`, performance.now() - t0, times);
+  const s1 = procCpuMs(serverPid);
+  return { ...row, serverCpuMs: s0 === null || s1 === null ? null : s1 - s0, clientCpuMs: ownCpuMs() - c0 };
 }
 
-function startServer(root: string, modelDir: string, maxBatch: number): Promise<{ url: string; stop: () => Promise<void> }> {
+function startServer(root: string, modelDir: string, maxBatch: number): Promise<{ url: string; pid?: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [join(root, 'bin', 'loraroute.js'), 'serve', '--model-dir', modelDir, '--port', '0', '--max-batch', String(maxBatch), '--max-queue', '1024'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -125,7 +149,7 @@ function startServer(root: string, modelDir: string, maxBatch: number): Promise<
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ url: m[1], stop: () => new Promise<void>((r) => { child.removeAllListeners('exit'); child.once('exit', () => r()); child.kill('SIGTERM'); }) });
+      if (m) resolve({ url: m[1], pid: child.pid, stop: () => new Promise<void>((r) => { child.removeAllListeners('exit'); child.once('exit', () => r()); child.kill('SIGTERM'); }) });
     });
   });
 }
@@ -140,7 +164,7 @@ async function main(): Promise<void> {
   const levels = (values.concurrency as string).split(',').map(Number);
   const tmp = mkdtempSync(join(tmpdir(), 'loraroute-bench-serve-'));
   try {
-    const modelDir = values['model-dir'] ?? writeFixtureRun(tmp).modelDir;
+    const modelDir = values['model-dir'] ?? writeFixtureRun(tmp, defaultConfig().model.lora_rank).modelDir;
     const reqs: Req[] = Array.from({ length: N }, (_, i) => ({ model: MODELS[i % MODELS.length], prompt: `${PROMPTS[i % PROMPTS.length]} (${i})` }));
     printEngineHeader();
     console.log(`bench:serve — ${N} streamed requests x ${tokens} tokens, models ${MODELS.join('/')}, max batch ${maxBatch}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}; load ${loadAverage()}`);
@@ -153,7 +177,7 @@ async function main(): Promise<void> {
     try {
       await loadTest(server.url, reqs.slice(0, 8), 4, 8); // warm-up
       for (const c of levels) {
-        const r = await loadTest(server.url, reqs, c, tokens);
+        const r = await loadTest(server.url, reqs, c, tokens, server.pid);
         rows.push(r);
         print(r);
       }

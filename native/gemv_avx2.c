@@ -156,11 +156,10 @@ static inline void nt_store(float *o, __m256 acc, float alpha, float beta) {
   *o = beta == 0.0f ? t : fmaf(beta, *o, t);
 }
 
-/* K's tail (K % 8 values at p) as 8 lanes, zero-padded */
+/* K's tail (K % 8 = n values at p) as 8 lanes, zero-padded (a masked load reads nothing past p + n) */
 static inline __m256 tail8_f32(const float *p, int64_t n) {
-  float t[8] = {0};
-  for (int64_t i = 0; i < n; i++) t[i] = p[i];
-  return _mm256_loadu_ps(t);
+  const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return _mm256_maskload_ps(p, lanes);
 }
 static inline __m256 tail8_f16(const uint16_t *p, int64_t n) {
   float t[8] = {0};

@@ -23,19 +23,23 @@ export interface FixtureRun {
   extraAdapter: string;
 }
 
-/** Writes RUN/best_model, RUN/baseline_lora and an extra adapter under `dir`. */
-export function writeFixtureRun(dir: string): FixtureRun {
+/**
+ * Writes RUN/best_model, RUN/baseline_lora and an extra adapter under `dir`. The adapters have rank `rank`
+ * (alpha = 2 * rank): 4 keeps the tests fast; the benches use the product's default (16).
+ */
+export function writeFixtureRun(dir: string, rank = 4): FixtureRun {
   const cfg = readGPT2Config(bundledModelDir());
   const config = defaultConfig();
-  config.model.lora_rank = 4;
-  config.model.lora_alpha = 8;
+  const lora = { r: rank, loraAlpha: 2 * rank };
+  config.model.lora_rank = lora.r;
+  config.model.lora_alpha = lora.loraAlpha;
   config.generation.max_new_tokens = 16;
-  const experts = EXPERTS.map((name, k) => microAdapter(cfg, { r: 4, loraAlpha: 8 }, 20 + k, B_STD, name));
+  const experts = EXPERTS.map((name, k) => microAdapter(cfg, lora, 20 + k, B_STD, name));
   const router = Router.create({ featureNames: [...ROUTER_FEATURE_NAMES], pooledDim: 0, labelMode: 'oracle', numExperts: 3, hiddenDim: 16, scoreHead: true, expertNames: EXPERTS }, 5);
   const modelDir = join(dir, 'run', 'best_model');
   saveSystem(modelDir, config, experts, router);
-  savePeftAdapter(microAdapter(cfg, { r: 4, loraAlpha: 8 }, 40, B_STD, 'one_lora'), join(dir, 'run', 'baseline_lora'));
+  savePeftAdapter(microAdapter(cfg, lora, 40, B_STD, 'one_lora'), join(dir, 'run', 'baseline_lora'));
   const extraAdapter = join(dir, 'extra-adapter');
-  savePeftAdapter(microAdapter(cfg, { r: 4, loraAlpha: 8 }, 60, B_STD, 'extra'), extraAdapter);
+  savePeftAdapter(microAdapter(cfg, lora, 60, B_STD, 'extra'), extraAdapter);
   return { modelDir, extraAdapter };
 }
