@@ -17,6 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -100,42 +101,52 @@ function sequential(reg: ModelRegistry, reqs: Req[], tokens: number): Row {
   return summary('sequential (no server)', performance.now() - t0, times);
 }
 
-/** One streamed completion; its latency, time to first text and generated tokens (from usage). */
-async function streamOne(url: string, r: Req, tokens: number): Promise<Timing> {
+/**
+ * One streamed completion over node:http (lighter than fetch: the client shares the machine with the
+ * server, and its CPU time per token is printed); its latency, time to first text and generated tokens
+ * (from usage).
+ */
+function streamOne(url: string, r: Req, tokens: number, agent: Agent): Promise<Timing> {
   const t0 = performance.now();
-  const res = await fetch(`${url}/v1/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: r.model, prompt: r.prompt, max_tokens: tokens, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
+  const body = JSON.stringify({ model: r.model, prompt: r.prompt, max_tokens: tokens, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/v1/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let ttft = 0;
+      let n = 0;
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (part: string) => {
+        if (res.statusCode !== 200) { buf += part; return; }
+        buf += part;
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const data = buf.slice(0, i).replace(/^data: /, '');
+          buf = buf.slice(i + 2);
+          if (data === '[DONE]') continue;
+          const j = JSON.parse(data) as { choices: Array<{ text?: string }>; usage?: { completion_tokens: number } };
+          if (!ttft && j.choices[0]?.text) ttft = performance.now() - t0;
+          if (j.usage) n = j.usage.completion_tokens;
+        }
+      });
+      res.on('end', () => (res.statusCode === 200 ? resolve({ latencyMs: performance.now() - t0, ttftMs: ttft, tokens: n }) : reject(new Error(`HTTP ${res.statusCode}: ${buf}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
   });
-  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  let ttft = 0;
-  let n = 0;
-  let buf = '';
-  const dec = new TextDecoder();
-  for await (const part of res.body) {
-    buf += dec.decode(part as Uint8Array, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const data = buf.slice(0, i).replace(/^data: /, '');
-      buf = buf.slice(i + 2);
-      if (data === '[DONE]') continue;
-      const j = JSON.parse(data) as { choices: Array<{ text?: string }>; usage?: { completion_tokens: number } };
-      if (!ttft && j.choices[0]?.text) ttft = performance.now() - t0;
-      if (j.usage) n = j.usage.completion_tokens;
-    }
-  }
-  return { latencyMs: performance.now() - t0, ttftMs: ttft, tokens: n };
 }
 
 /** A bounded client loop: `c` workers take the next request until none is left. */
 async function loadTest(url: string, reqs: Req[], c: number, tokens: number, serverPid?: number): Promise<Row> {
   const times: Timing[] = [];
   let next = 0;
+  const agent = new Agent({ keepAlive: true, maxSockets: c });
   const s0 = procCpuMs(serverPid), c0 = ownCpuMs();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: c }, async () => {
-    while (next < reqs.length) times.push(await streamOne(url, reqs[next++], tokens));
+    while (next < reqs.length) times.push(await streamOne(url, reqs[next++], tokens, agent));
   }));
+  agent.destroy();
   const row = summary(`server, concurrency ${c}`, performance.now() - t0, times);
   const s1 = procCpuMs(serverPid);
   return { ...row, serverCpuMs: s0 === null || s1 === null ? null : s1 - s0, clientCpuMs: ownCpuMs() - c0 };

@@ -139,10 +139,11 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
  * and whatever rows sit beside it: one accumulator of 8 lanes over K in order (K's tail zero-padded to 8
  * lanes), its lanes summed as ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)), times alpha, plus beta * out. So a row
  * gets the same bits alone or in any batch (the decode steps of src/server/decode-backend.ts rely on it);
- * only the order in which outputs are computed follows M. B is read two rows at a time (for fp32 weights
- * one: two streams of fp32 rows halve the read speed), each pair once from memory and then from L1 for
- * every row of A: blocks of 4 rows of A x 2 rows of B (8 accumulators, each vector of A loaded once for two
- * outputs and each of B, widened, once for four), and the rows left over one at a time.
+ * only the order in which outputs are computed follows M. B is read three rows at a time, each triple once
+ * from memory and then from L1 for every row of A: blocks of 4 rows of A x 3 rows of B (12 accumulators:
+ * each vector of A loaded once for three outputs, each of B widened once for four), then the rows left over
+ * one at a time. With fp32 weights and fewer than 4 rows, B is read one row at a time (three streams of
+ * fp32 rows read from memory at half the speed of one).
  */
 
 static inline float nt_hsum(__m256 v) {
@@ -167,62 +168,60 @@ static inline __m256 tail8_f16(const uint16_t *p, int64_t n) {
   return _mm256_loadu_ps(t);
 }
 
+/* s_rj += x_r * w_j for 4 rows of A and 3 of B */
+#define NT_4x3(x0, x1, x2, x3, w0, w1, w2)                                                                      \
+  do {                                                                                                          \
+    __m256 x = (x0);                                                                                            \
+    s00 = _mm256_fmadd_ps(x, w0, s00), s01 = _mm256_fmadd_ps(x, w1, s01), s02 = _mm256_fmadd_ps(x, w2, s02);     \
+    x = (x1);                                                                                                   \
+    s10 = _mm256_fmadd_ps(x, w0, s10), s11 = _mm256_fmadd_ps(x, w1, s11), s12 = _mm256_fmadd_ps(x, w2, s12);     \
+    x = (x2);                                                                                                   \
+    s20 = _mm256_fmadd_ps(x, w0, s20), s21 = _mm256_fmadd_ps(x, w1, s21), s22 = _mm256_fmadd_ps(x, w2, s22);     \
+    x = (x3);                                                                                                   \
+    s30 = _mm256_fmadd_ps(x, w0, s30), s31 = _mm256_fmadd_ps(x, w1, s31), s32 = _mm256_fmadd_ps(x, w2, s32);     \
+  } while (0)
+
 #define DEFINE_NT(NAME, WT, LOAD8, TAIL8)                                                                       \
   void NAME(float *out, int64_t ldo, const float *a, const WT *b, int64_t ldb, int64_t M, int64_t N, int64_t K, \
             float alpha, float beta) {                                                                          \
-    const int64_t k8 = K & ~(int64_t)7, kt = K - k8, step = sizeof(WT) == 2 ? 2 : 1;                           \
+    const int64_t k8 = K & ~(int64_t)7, kt = K - k8;                                                            \
+    const int64_t step = sizeof(WT) == 2 || M >= 4 ? 3 : 1;                                                     \
     for (int64_t n = 0; n < N; n += step) {                                                                     \
-      const int two = n + 1 < N && step == 2;                                                                   \
-      const WT *b0 = b + n * ldb, *b1 = two ? b0 + ldb : b0;                                                    \
+      const int64_t nv = N - n < step ? N - n : step; /* columns of this group that exist */                   \
+      const WT *b0 = b + n * ldb, *b1 = nv > 1 ? b0 + ldb : b0, *b2 = nv > 2 ? b0 + 2 * ldb : b0;               \
       int64_t m = 0;                                                                                            \
-      for (; m + 4 <= M; m += 4) {                                                                              \
-        const float *a0 = a + m * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;                                  \
-        __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00; \
-        for (int64_t k = 0; k < k8; k += 8) {                                                                   \
-          const __m256 w0 = LOAD8(b0 + k), w1 = LOAD8(b1 + k);                                                  \
-          __m256 x = _mm256_loadu_ps(a0 + k);                                                                   \
-          s00 = _mm256_fmadd_ps(x, w0, s00), s01 = _mm256_fmadd_ps(x, w1, s01);                                 \
-          x = _mm256_loadu_ps(a1 + k);                                                                          \
-          s10 = _mm256_fmadd_ps(x, w0, s10), s11 = _mm256_fmadd_ps(x, w1, s11);                                 \
-          x = _mm256_loadu_ps(a2 + k);                                                                          \
-          s20 = _mm256_fmadd_ps(x, w0, s20), s21 = _mm256_fmadd_ps(x, w1, s21);                                 \
-          x = _mm256_loadu_ps(a3 + k);                                                                          \
-          s30 = _mm256_fmadd_ps(x, w0, s30), s31 = _mm256_fmadd_ps(x, w1, s31);                                 \
+      if (step == 3)                                                                                            \
+        for (; m + 4 <= M; m += 4) {                                                                            \
+          const float *a0 = a + m * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;                                \
+          __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;              \
+          __m256 s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00;                              \
+          for (int64_t k = 0; k < k8; k += 8) {                                                                 \
+            const __m256 w0 = LOAD8(b0 + k), w1 = LOAD8(b1 + k), w2 = LOAD8(b2 + k);                            \
+            NT_4x3(_mm256_loadu_ps(a0 + k), _mm256_loadu_ps(a1 + k), _mm256_loadu_ps(a2 + k), _mm256_loadu_ps(a3 + k), w0, w1, w2); \
+          }                                                                                                     \
+          if (kt) {                                                                                             \
+            const __m256 w0 = TAIL8(b0 + k8, kt), w1 = TAIL8(b1 + k8, kt), w2 = TAIL8(b2 + k8, kt);             \
+            NT_4x3(tail8_f32(a0 + k8, kt), tail8_f32(a1 + k8, kt), tail8_f32(a2 + k8, kt), tail8_f32(a3 + k8, kt), w0, w1, w2); \
+          }                                                                                                     \
+          const __m256 s[4][3] = {{s00, s01, s02}, {s10, s11, s12}, {s20, s21, s22}, {s30, s31, s32}};          \
+          for (int r = 0; r < 4; r++)                                                                           \
+            for (int64_t j = 0; j < nv; j++) nt_store(out + (m + r) * ldo + n + j, s[r][j], alpha, beta);       \
         }                                                                                                       \
-        if (kt) {                                                                                               \
-          const __m256 w0 = TAIL8(b0 + k8, kt), w1 = TAIL8(b1 + k8, kt);                                        \
-          __m256 x = tail8_f32(a0 + k8, kt);                                                                    \
-          s00 = _mm256_fmadd_ps(x, w0, s00), s01 = _mm256_fmadd_ps(x, w1, s01);                                 \
-          x = tail8_f32(a1 + k8, kt);                                                                           \
-          s10 = _mm256_fmadd_ps(x, w0, s10), s11 = _mm256_fmadd_ps(x, w1, s11);                                 \
-          x = tail8_f32(a2 + k8, kt);                                                                           \
-          s20 = _mm256_fmadd_ps(x, w0, s20), s21 = _mm256_fmadd_ps(x, w1, s21);                                 \
-          x = tail8_f32(a3 + k8, kt);                                                                           \
-          s30 = _mm256_fmadd_ps(x, w0, s30), s31 = _mm256_fmadd_ps(x, w1, s31);                                 \
-        }                                                                                                       \
-        float *o = out + m * ldo + n;                                                                           \
-        nt_store(o, s00, alpha, beta), nt_store(o + ldo, s10, alpha, beta);                                     \
-        nt_store(o + 2 * ldo, s20, alpha, beta), nt_store(o + 3 * ldo, s30, alpha, beta);                       \
-        if (two) {                                                                                              \
-          nt_store(o + 1, s01, alpha, beta), nt_store(o + ldo + 1, s11, alpha, beta);                           \
-          nt_store(o + 2 * ldo + 1, s21, alpha, beta), nt_store(o + 3 * ldo + 1, s31, alpha, beta);             \
-        }                                                                                                       \
-      }                                                                                                         \
-      for (; m < M; m++) {                                                                                      \
+      for (; m < M; m++) { /* one row of A: `step` outputs side by side */                                      \
         const float *am = a + m * K;                                                                            \
-        __m256 s0 = _mm256_setzero_ps(), s1 = s0;                                                               \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0;                                                      \
         for (int64_t k = 0; k < k8; k += 8) {                                                                   \
           const __m256 x = _mm256_loadu_ps(am + k);                                                             \
           s0 = _mm256_fmadd_ps(x, LOAD8(b0 + k), s0);                                                           \
-          if (step == 2) s1 = _mm256_fmadd_ps(x, LOAD8(b1 + k), s1);                                            \
+          if (step == 3) s1 = _mm256_fmadd_ps(x, LOAD8(b1 + k), s1), s2 = _mm256_fmadd_ps(x, LOAD8(b2 + k), s2);  \
         }                                                                                                       \
         if (kt) {                                                                                               \
           const __m256 x = tail8_f32(am + k8, kt);                                                              \
           s0 = _mm256_fmadd_ps(x, TAIL8(b0 + k8, kt), s0);                                                      \
-          if (step == 2) s1 = _mm256_fmadd_ps(x, TAIL8(b1 + k8, kt), s1);                                       \
+          if (step == 3) s1 = _mm256_fmadd_ps(x, TAIL8(b1 + k8, kt), s1), s2 = _mm256_fmadd_ps(x, TAIL8(b2 + k8, kt), s2); \
         }                                                                                                       \
-        nt_store(out + m * ldo + n, s0, alpha, beta);                                                           \
-        if (two) nt_store(out + m * ldo + n + 1, s1, alpha, beta);                                              \
+        const __m256 s[3] = {s0, s1, s2};                                                                       \
+        for (int64_t j = 0; j < nv; j++) nt_store(out + m * ldo + n + j, s[j], alpha, beta);                    \
       }                                                                                                         \
     }                                                                                                           \
   }
