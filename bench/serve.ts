@@ -42,6 +42,8 @@ interface Timing {
   latencyMs: number;
   ttftMs: number;
   tokens: number;
+  /** The generated text (to check that the server produced what the peer did). */
+  text: string;
 }
 
 interface Row {
@@ -51,6 +53,8 @@ interface Row {
   tokens: number;
   latency: number[];
   ttft: number[];
+  /** Generated texts by request index. */
+  texts: Map<number, string>;
   /** CPU time (all threads) of the server process and of this client process over the run, ms (null: unknown). */
   serverCpuMs?: number | null;
   clientCpuMs?: number;
@@ -71,8 +75,12 @@ function ownCpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-function summary(label: string, wallMs: number, t: Timing[]): Row {
-  return { label, wallS: wallMs / 1000, requests: t.length, tokens: t.reduce((a, x) => a + x.tokens, 0), latency: t.map((x) => x.latencyMs), ttft: t.map((x) => x.ttftMs) };
+function summary(label: string, wallMs: number, t: Map<number, Timing>): Row {
+  const all = [...t.values()];
+  return {
+    label, wallS: wallMs / 1000, requests: all.length, tokens: all.reduce((a, x) => a + x.tokens, 0), latency: all.map((x) => x.latencyMs), ttft: all.map((x) => x.ttftMs),
+    texts: new Map([...t].map(([i, x]) => [i, x.text])),
+  };
 }
 
 function print(r: Row): void {
@@ -85,9 +93,9 @@ function print(r: Row): void {
 
 /** The peer: each request alone through generateText with its expert (the model's routed choice for auto). */
 function sequential(reg: ModelRegistry, reqs: Req[], tokens: number): Row {
-  const times: Timing[] = [];
+  const times = new Map<number, Timing>();
   const t0 = performance.now();
-  for (const r of reqs) {
+  for (const [i, r] of reqs.entries()) {
     const s = performance.now();
     const res = reg.resolve(r.model, { instruction: r.prompt });
     const hook = res.mix.length ? new LoraMixture(res.mix.map((m) => m.adapter), reg.model.backend) : null;
@@ -96,7 +104,7 @@ function sequential(reg: ModelRegistry, reqs: Req[], tokens: number): Row {
     const [g] = generateText(reg.model, reg.tokenizer, [alpacaPrompt(r.prompt)], {
       maxNewTokens: tokens, greedy: true, stopAtEos: false, hook, onText: () => { if (!first) first = performance.now() - s; },
     });
-    times.push({ latencyMs: performance.now() - s, ttftMs: first, tokens: g.tokenIds.length });
+    times.set(i, { latencyMs: performance.now() - s, ttftMs: first, tokens: g.tokenIds.length, text: g.text });
   }
   return summary('sequential (no server)', performance.now() - t0, times);
 }
@@ -114,6 +122,7 @@ function streamOne(url: string, r: Req, tokens: number, agent: Agent): Promise<T
       let ttft = 0;
       let n = 0;
       let buf = '';
+      let text = '';
       res.setEncoding('utf8');
       res.on('data', (part: string) => {
         if (res.statusCode !== 200) { buf += part; return; }
@@ -125,10 +134,11 @@ function streamOne(url: string, r: Req, tokens: number, agent: Agent): Promise<T
           if (data === '[DONE]') continue;
           const j = JSON.parse(data) as { choices: Array<{ text?: string }>; usage?: { completion_tokens: number } };
           if (!ttft && j.choices[0]?.text) ttft = performance.now() - t0;
+          text += j.choices[0]?.text ?? '';
           if (j.usage) n = j.usage.completion_tokens;
         }
       });
-      res.on('end', () => (res.statusCode === 200 ? resolve({ latencyMs: performance.now() - t0, ttftMs: ttft, tokens: n }) : reject(new Error(`HTTP ${res.statusCode}: ${buf}`))));
+      res.on('end', () => (res.statusCode === 200 ? resolve({ latencyMs: performance.now() - t0, ttftMs: ttft, tokens: n, text }) : reject(new Error(`HTTP ${res.statusCode}: ${buf}`))));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -138,13 +148,16 @@ function streamOne(url: string, r: Req, tokens: number, agent: Agent): Promise<T
 
 /** A bounded client loop: `c` workers take the next request until none is left. */
 async function loadTest(url: string, reqs: Req[], c: number, tokens: number, serverPid?: number): Promise<Row> {
-  const times: Timing[] = [];
+  const times = new Map<number, Timing>();
   let next = 0;
   const agent = new Agent({ keepAlive: true, maxSockets: c });
   const s0 = procCpuMs(serverPid), c0 = ownCpuMs();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: c }, async () => {
-    while (next < reqs.length) times.push(await streamOne(url, reqs[next++], tokens, agent));
+    while (next < reqs.length) {
+      const i = next++;
+      times.set(i, await streamOne(url, reqs[i], tokens, agent));
+    }
   }));
   agent.destroy();
   const row = summary(`server, concurrency ${c}`, performance.now() - t0, times);
@@ -191,6 +204,9 @@ async function main(): Promise<void> {
         const r = await loadTest(server.url, reqs, c, tokens, server.pid);
         rows.push(r);
         print(r);
+        // the same work as the peer: greedy texts must match request by request
+        const same = [...r.texts].filter(([i, t]) => seq.texts.get(i) === t).length;
+        console.log(`${''.padEnd(22)} texts equal to the sequential peer's: ${same}/${r.texts.size}`);
       }
     } finally {
       await server.stop();
