@@ -89,6 +89,17 @@ export interface Backend {
     out: F32, qkv: F32, kCache: F32, vCache: F32, keyMask: I32 | null,
     past: number, B: number, Tq: number, C: number, NH: number, S: number,
   ): void;
+  /**
+   * Decode attention for B rows that each have their own KV cache, one new token per row (inference only):
+   * qkv [B, 3C] (row b's new position is pasts[b]), out [B, C]; row b's cache kCaches[b], vCaches[b]
+   * [NH, S_b, hs] (S_b = kCaches[b].length / C) and keyMasks[b] [S_b] (or null: all keys real). Row b's new
+   * k, v are written at pasts[b] first. Row b's result is exactly what attentionCached(out_b, qkv_b,
+   * kCaches[b], vCaches[b], keyMasks[b], pasts[b], 1, 1, C, NH, S_b) gives. The rows' caches must not
+   * share memory.
+   */
+  attentionRows(
+    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+  ): void;
 
   /**
    * out[B*T, C] = wte[ids] + wpe[positions]. positions[b*T+t] gives the position id of each token

@@ -258,6 +258,16 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  attentionRows(
+    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+  ): void {
+    for (let b = 0; b < B; b++) {
+      // row b alone: out[b] [1, C], qkv[b] [1, 3C], its caches [1, NH, S_b, hs]
+      const S = kCaches[b].length / C;
+      this.attentionCached(out.subarray(b * C, (b + 1) * C), qkv.subarray(b * 3 * C, (b + 1) * 3 * C), kCaches[b], vCaches[b], keyMasks[b], pasts[b], 1, 1, C, NH, S);
+    }
+  }
+
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void {
     for (let i = 0; i < BT; i++) {
       const t = ids[i] * C;

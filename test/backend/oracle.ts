@@ -263,6 +263,16 @@ export class Float64Oracle implements Backend {
     store(vCache, v64);
   }
 
+  /** Each row alone through this oracle's attentionCached (the op's definition). */
+  attentionRows(
+    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+  ): void {
+    for (let b = 0; b < B; b++) {
+      const S = kCaches[b].length / C;
+      this.attentionCached(out.subarray(b * C, (b + 1) * C), qkv.subarray(b * 3 * C, (b + 1) * 3 * C), kCaches[b], vCaches[b], keyMasks[b], pasts[b], 1, 1, C, NH, S);
+    }
+  }
+
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void {
     store(out, Float64Array.from({ length: BT * C }, (_, i) => {
       const [r, c] = [Math.floor(i / C), i % C];
