@@ -547,6 +547,19 @@ static napi_value js_attention_rows(napi_env env, napi_callback_info info) {
   return ok ? undef(env) : NULL;
 }
 
+/* argmaxRows(out, x, rows, V) */
+static napi_value js_argmax_rows(napi_env env, napi_callback_info info) {
+  BEGIN("argmaxRows");
+  int64_t rows, V;
+  int32_t *out;
+  float *x;
+  CHECK(dim(c, 2, "rows", &rows) && dim(c, 3, "V", &V));
+  if (rows > 0 && V == 0) CHECK(fail(c, 1, "%sV must be at least 1 (each of the %lld rows needs a value)", "", rows, 0));
+  CHECK(I32(0, "out", &out, 0, rows) && F32(1, "x", &x, 0, rows, V));
+  lr_argmax_rows(out, x, rows, V);
+  return undef(env);
+}
+
 static int ids_in_range(call_t *c, const int32_t *ids, int64_t n, int64_t limit, const char *name, const char *table) {
   for (int64_t i = 0; i < n; i++)
     if (ids[i] < 0 || ids[i] >= limit) {
@@ -884,6 +897,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("embeddingBackward", js_embedding_backward),
       FN("crossEntropyForward", js_xent_forward),
       FN("crossEntropyBackward", js_xent_backward),
+      FN("argmaxRows", js_argmax_rows),
       FN("dropoutMask", js_dropout_mask),
       FN("mul", js_mul),
       FN("adamw", js_adamw),

@@ -1,4 +1,5 @@
 /** Token choice from a row of logits: greedy, or temperature / top-k / top-p sampling with a seeded RNG. */
+import { argmaxRange } from '../tensor/reference.js';
 
 export interface SamplingOptions {
   /** 0 (or greedy) = argmax. */
@@ -22,15 +23,9 @@ export function makeRng(seed: number): () => number {
   };
 }
 
-/** Index of the largest value (the first of equal ones; NaN is never larger). */
+/** Index of the largest value (the first of equal ones; NaN is never larger, so 0 when x[0] is NaN). */
 export function argmax(x: Float32Array): number {
-  let best = 0;
-  let max = x[0];
-  for (let i = 1; i < x.length; i++) {
-    const v = x[i];
-    if (v > max) { max = v; best = i; }
-  }
-  return best;
+  return argmaxRange(x, 0, x.length);
 }
 
 export function isGreedy(o: SamplingOptions): boolean {

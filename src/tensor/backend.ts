@@ -121,6 +121,13 @@ export interface Backend {
   crossEntropyBackward(dlogits: F32, logits: F32, targets: I32, dloss: F32, N: number, V: number): void;
 
   /**
+   * Greedy choice per row: out[r] = index of the largest value of row r of x [rows, V] (V >= 1), the first
+   * of equal maxima, NaN never larger than anything — exactly `best = 0; for i >= 1: if (x[i] > x[best])
+   * best = i`, so a row whose first value is NaN gives 0 (no value is larger than NaN).
+   */
+  argmaxRows(out: I32, x: F32, rows: number, V: number): void;
+
+  /**
    * Fills mask[n] with 0 (dropped) or 1/(1-p) (kept) from the shared counter-based hash of (seed, offset+i).
    * p = 0 gives all ones.
    */

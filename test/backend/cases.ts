@@ -381,6 +381,41 @@ function attentionRowsCases(): OpCase[] {
   });
 }
 
+/**
+ * x [rows, V] whose row r is of kind r % 8: random; a tie for the largest (the first wins); NaN at 0 (gives
+ * 0); NaNs around the largest; all -Infinity; -Infinity but the last; +Infinity twice; -0 then +0 over
+ * negatives (one value: the first).
+ */
+export function argmaxInput(r: Rng, rows: number, V: number): Float32Array {
+  const x = r.randn(rows * V);
+  for (let row = 0; row < rows; row++) {
+    const at = (i: number) => row * V + Math.min(i, V - 1);
+    const rand = () => r.int(V);
+    switch (row % 8) {
+      case 1: x[at(rand())] = 9; x[at(rand())] = 9; break;
+      case 2: x[at(0)] = NaN; x[at(rand())] = 9; break;
+      case 3: x[at(rand())] = 9; for (let k = 0; k < 4; k++) x[at(rand())] = NaN; break;
+      case 4: x.fill(-Infinity, row * V, (row + 1) * V); break;
+      case 5: x.fill(-Infinity, row * V, (row + 1) * V); x[at(V - 1)] = -3; break;
+      case 6: x[at(rand())] = Infinity; x[at(rand())] = Infinity; break;
+      case 7: for (let i = 0; i < V; i++) x[row * V + i] = -1 - (i % 5); x[at(0)] = -0; x[at(rand())] = 0; break;
+    }
+  }
+  return x;
+}
+
+function argmaxRowsCases(): OpCase[] {
+  // V = 1; rows of every kind; rows longer than the vector lanes with a tail; enough rows to use the native pool
+  const shapes: [number, number][] = [[1, 1], [3, 1], [1, 7], [8, 37], [16, 1000], [9, 4099]];
+  return shapes.map(([rows, V]) => defineCase({
+    op: 'argmaxRows', name: `rows=${rows} V=${V}`,
+    init: (r) => ({ out: new Int32Array(rows).fill(-7), x: argmaxInput(r, rows, V) }),
+    outputs: ['out'],
+    run: (be, b) => be.argmaxRows(b.out, b.x, rows, V),
+    exact: true,
+  }));
+}
+
 function embeddingCases(): OpCase[] {
   const cases: OpCase[] = [];
   // [BT, C, V, P]; ids repeat (scatter-add collisions) and positions restart per sequence
@@ -499,7 +534,7 @@ function trainingCases(): OpCase[] {
 export function allCases(): OpCase[] {
   return [
     ...matmulCases(), ...elementwiseCases(), ...layernormCases(), ...attentionCases(), ...attentionRowsCases(),
-    ...embeddingCases(), ...crossEntropyCases(), ...trainingCases(),
+    ...embeddingCases(), ...crossEntropyCases(), ...argmaxRowsCases(), ...trainingCases(),
   ];
 }
 

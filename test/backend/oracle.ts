@@ -311,6 +311,18 @@ export class Float64Oracle implements Backend {
     store(dlogits, g);
   }
 
+  /**
+   * From the definition: a row whose first value is NaN gives 0 (nothing is larger than NaN); otherwise the
+   * first index holding the largest of the row's numbers (NaN left out; -0 and +0 are one value).
+   */
+  argmaxRows(out: I32, x: F32, rows: number, V: number): void {
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * V, (r + 1) * V));
+      const max = row.reduce((m, v) => (v > m ? v : m), -Infinity); // (a NaN is never > m)
+      out[r] = Number.isNaN(row[0]) ? 0 : row.findIndex((v) => v === max);
+    }
+  }
+
   dropoutMask(mask: F32, n: number, p: number, seed: number, offset: number): void {
     store(mask, Float64Array.from({ length: n }, (_, i) => dropFactor(p, seed, offset + i)));
   }

@@ -139,6 +139,7 @@ export const BINDINGS: Binding[] = [
     name: 'crossEntropyBackward', sizes: XENT,
     args: [f32('dlogits', (s) => s.N * s.V), f32('logits', (s) => s.N * s.V), targets, f32('dloss', (s) => s.N), dim('N'), dim('V')],
   },
+  { name: 'argmaxRows', sizes: { rows: 3, V: 5 }, args: [i32('out', (s) => s.rows), f32('x', (s) => s.rows * s.V), dim('rows'), dim('V')] },
   { name: 'dropoutMask', sizes: { n: 9 }, args: [f32('mask', (s) => s.n), dim('n'), num('p', 0.5), num('seed', 3), num('offset', 2 ** 31 + 5)] },
   { name: 'mul', sizes: { n: 7 }, args: [f32('out', (s) => s.n), f32('x', (s) => s.n), f32('mask', (s) => s.n), dim('n')] },
   {

@@ -96,6 +96,23 @@ describe('native backend', { skip }, () => {
     assert.ok(k0.every((x) => x === 7), "row 0's cache is untouched");
   });
 
+  test('argmaxRows over GPT-2-sized rows (one row, and 16 on the pool) agrees with the reference', () => {
+    const V = 50257;
+    for (const rows of [1, 16]) {
+      const x = new Rng(rows).randn(rows * V);
+      x[V - 1] = 99; // row 0: the largest at its very end
+      if (rows > 1) {
+        x[V] = NaN; // row 1: NaN first gives 0
+        x.fill(5, 2 * V + 100, 2 * V + 40000); // row 2: a long tie, the first wins
+      }
+      const got = new Int32Array(rows).fill(-1), want = new Int32Array(rows).fill(-1);
+      be.argmaxRows(got, x, rows, V);
+      ref.argmaxRows(want, x, rows, V);
+      assert.deepEqual(got, want, `rows = ${rows}`);
+      assert.equal(got[0], V - 1);
+    }
+  });
+
   test('streaming matmul for few rows (column blocks, odd K, transposes) agrees with the reference', () => {
     const rng = new Rng(7);
     for (const M of [1, 2, 5, 8, 9]) {
