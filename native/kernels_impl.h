@@ -189,10 +189,10 @@ static int64_t k_argmax(const float *x, int64_t n) {
   if (x[0] != x[0]) return 0;
   const float m = max_f32(x, n);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    int hit = 0;
-    for (int j = 0; j < 16; j++) hit |= x[i + j] == m;
-    if (hit) break;
+  for (; i + 256 <= n; i += 256) { /* the first block of 256 that holds m (a counting loop vectorises) */
+    int32_t hits = 0;
+    for (int j = 0; j < 256; j++) hits += x[i + j] == m;
+    if (hits) break;
   }
   while (x[i] != m) i++; /* m is one of x[i..n) */
   return i;
