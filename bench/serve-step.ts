@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { alpacaPrompt } from '../src/data/template.js';
 import { LoraMixture } from '../src/lora/mixture.js';
 import { GPT2, type KVCache } from '../src/model/gpt2.js';
-import { sampleToken } from '../src/model/sampling.js';
+import { sampleRows } from '../src/model/sampling.js';
 import { RowCaches } from '../src/server/decode-backend.js';
 import { ModelRegistry } from '../src/server/registry.js';
 import type { Backend } from '../src/tensor/backend.js';
@@ -101,6 +101,7 @@ function main(): void {
           for (let b = 0; b < B; b++) pos[b]++;
         }
       };
+      const greedy = Array.from({ length: B }, () => ({ sampling: { greedy: true }, rng: () => 0 }));
       const wall: number[] = [];
       let fwdCpu = 0, sampleCpu = 0;
       for (let s = 0; s < steps; s++) {
@@ -108,7 +109,7 @@ function main(): void {
         const logits = step(plain, mixPlain);
         const t1 = cpuMs();
         wall.push(performance.now() - w0);
-        for (let b = 0; b < B; b++) ids[b] = sampleToken(logits.subarray(b * V, (b + 1) * V), { greedy: true }, () => 0);
+        ids.set(sampleRows(inner, logits, V, greedy)); // as the batcher: one argmaxRows call for the greedy rows
         fwdCpu += t1 - t0;
         sampleCpu += cpuMs() - t1;
       }

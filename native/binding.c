@@ -8,7 +8,9 @@
 #include <node_api.h>
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,16 +38,24 @@ typedef struct {
   size_t argc;
 } call_t;
 
-static int fail(call_t *c, int range, const char *fmt, const char *a, long long x, long long y) {
-  char msg[256];
-  char body[200];
-  snprintf(body, sizeof body, fmt, a, x, y);
+/* Throws "native <fn>: <message>" as a RangeError (range) or TypeError; returns 0. */
+__attribute__((format(printf, 3, 4))) static int failf(call_t *c, int range, const char *fmt, ...) {
+  char body[400], msg[460];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(body, sizeof body, fmt, ap);
+  va_end(ap);
   snprintf(msg, sizeof msg, "native %s: %s", c->fn, body);
   if (range)
     napi_throw_range_error(c->env, NULL, msg);
   else
     napi_throw_type_error(c->env, NULL, msg);
   return 0;
+}
+
+/* failf with one string and two integers (the older helper most bindings use) */
+static int fail(call_t *c, int range, const char *fmt, const char *a, long long x, long long y) {
+  return failf(c, range, fmt, a, x, y);
 }
 
 static int begin(call_t *c, napi_env env, napi_callback_info info, const char *fn) {
@@ -55,11 +65,31 @@ static int begin(call_t *c, napi_env env, napi_callback_info info, const char *f
   return napi_get_cb_info(env, info, &c->argc, c->argv, NULL, NULL) == napi_ok;
 }
 
-static int is_nullish(call_t *c, size_t i) {
+static int value_nullish(call_t *c, napi_value v) {
   napi_valuetype t;
-  if (i >= c->argc) return 1;
-  if (napi_typeof(c->env, c->argv[i], &t) != napi_ok) return 0;
+  if (napi_typeof(c->env, v, &t) != napi_ok) return 0;
   return t == napi_null || t == napi_undefined;
+}
+
+static int is_nullish(call_t *c, size_t i) { return i >= c->argc || value_nullish(c, c->argv[i]); }
+
+static const char *typed_msg(napi_typedarray_type want) {
+  return want == napi_float32_array ? "%s must be a Float32Array" : "%s must be an Int32Array";
+}
+
+/* v is a typed array of type `want` (TypeError naming `name` if not): its data and length */
+static int typed_value(call_t *c, napi_value v, const char *name, napi_typedarray_type want, void **data, int64_t *len) {
+  const char *msg = typed_msg(want);
+  bool is = false;
+  if (napi_is_typedarray(c->env, v, &is) != napi_ok || !is) return fail(c, 0, msg, name, 0, 0);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *ptr = NULL;
+  if (napi_get_typedarray_info(c->env, v, &type, &length, &ptr, NULL, NULL) != napi_ok) return 0;
+  if (type != want) return fail(c, 0, msg, name, 0, 0);
+  *data = ptr;
+  *len = (int64_t)length;
+  return 1;
 }
 
 static int typed(call_t *c, size_t i, const char *name, napi_typedarray_type want, void **data, int64_t *len,
@@ -69,18 +99,8 @@ static int typed(call_t *c, size_t i, const char *name, napi_typedarray_type wan
     *len = 0;
     return 1;
   }
-  bool is = false;
-  if (i >= c->argc || napi_is_typedarray(c->env, c->argv[i], &is) != napi_ok || !is)
-    return fail(c, 0, want == napi_float32_array ? "%s must be a Float32Array" : "%s must be an Int32Array", name, 0, 0);
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *ptr = NULL;
-  if (napi_get_typedarray_info(c->env, c->argv[i], &type, &length, &ptr, NULL, NULL) != napi_ok) return 0;
-  if (type != want)
-    return fail(c, 0, want == napi_float32_array ? "%s must be a Float32Array" : "%s must be an Int32Array", name, 0, 0);
-  *data = ptr;
-  *len = (int64_t)length;
-  return 1;
+  if (i >= c->argc) return fail(c, 0, typed_msg(want), name, 0, 0);
+  return typed_value(c, c->argv[i], name, want, data, len);
 }
 
 /* Element counts, byte counts and pointer offsets computed from JS sizes all stay below this. */
@@ -407,6 +427,136 @@ static napi_value js_attention_cached(napi_env env, napi_callback_info info) {
   CHECK(F32(2, "kCache", &kc, 0, B, S, C) && F32(3, "vCache", &vc, 0, B, S, C));
   CHECK(I32(4, "keyMask", &mask, 1, B, S));
   CHECK(lr_attention_cached(out, qkv, kc, vc, mask, past, B, Tq, C, NH, S) == 0 || oom(c));
+  return undef(env);
+}
+
+/* ---- attentionRows: one decode step of rows with their own caches ---------------------------------- */
+
+/* rows of one attentionRows call at most (the row table is allocated per call) */
+#define LR_MAX_ROWS 4096
+
+/* Entries b of kCaches, vCaches, keyMasks, read before any buffer's pointer is taken: reading an array's
+ * entry may run JS (a getter), which could detach a buffer read earlier. */
+typedef struct {
+  napi_value k, v, m;
+} row_args;
+
+/* argument i is a JS array of B entries: *arr */
+static int rows_array(call_t *c, size_t i, const char *name, const char *of, int64_t B, napi_value *arr) {
+  bool is = false;
+  uint32_t n = 0;
+  if (i >= c->argc || napi_is_array(c->env, c->argv[i], &is) != napi_ok || !is)
+    return failf(c, 0, "%s must be an array of B %s (one per row)", name, of);
+  if (napi_get_array_length(c->env, c->argv[i], &n) != napi_ok) return 0;
+  if ((int64_t)n != B) return failf(c, 1, "%s has length %u, but B is %lld (one entry per row)", name, n, (long long)B);
+  *arr = c->argv[i];
+  return 1;
+}
+
+static int rows_entries(call_t *c, row_args *a, int64_t B) {
+  napi_value ks, vs, ms;
+  if (!rows_array(c, 2, "kCaches", "Float32Arrays", B, &ks) || !rows_array(c, 3, "vCaches", "Float32Arrays", B, &vs) ||
+      !rows_array(c, 4, "keyMasks", "Int32Arrays or nulls", B, &ms))
+    return 0;
+  for (int64_t b = 0; b < B; b++)
+    if (napi_get_element(c->env, ks, (uint32_t)b, &a[b].k) != napi_ok ||
+        napi_get_element(c->env, vs, (uint32_t)b, &a[b].v) != napi_ok ||
+        napi_get_element(c->env, ms, (uint32_t)b, &a[b].m) != napi_ok)
+      return 0;
+  return 1;
+}
+
+/* Row b: caches kCaches[b], vCaches[b] of the same length, a multiple of C (S = length / C slots) with a
+ * slot for its new position pasts[b]; keyMasks[b] null or an Int32Array of S. */
+static int row_check(call_t *c, const row_args *a, int64_t b, int64_t C, int64_t past, lr_att_row *r) {
+  char kn[32], vn[32], mn[32];
+  snprintf(kn, sizeof kn, "kCaches[%lld]", (long long)b);
+  snprintf(vn, sizeof vn, "vCaches[%lld]", (long long)b);
+  snprintf(mn, sizeof mn, "keyMasks[%lld]", (long long)b);
+  int64_t kl, vl, ml = 0;
+  void *mask = NULL;
+  if (!typed_value(c, a->k, kn, napi_float32_array, (void **)&r->kc, &kl)) return 0;
+  if (kl % C != 0) return failf(c, 1, "%s has %lld elements, not a multiple of C (%lld): a cache is [NH, S, hs]", kn, (long long)kl, (long long)C);
+  r->S = kl / C;
+  if (past < 0) return failf(c, 1, "pasts[%lld] is %lld: a position must be >= 0", (long long)b, (long long)past);
+  if (past >= r->S)
+    return failf(c, 1, "%s holds %lld slots (%lld elements / C), but row %lld's new position pasts[%lld] = %lld needs %lld",
+                 kn, (long long)r->S, (long long)kl, (long long)b, (long long)b, (long long)past, (long long)past + 1);
+  if (!typed_value(c, a->v, vn, napi_float32_array, (void **)&r->vc, &vl)) return 0;
+  if (vl != kl) return failf(c, 1, "%s has %lld elements, but %s has %lld: a row's two caches are the same size", vn, (long long)vl, kn, (long long)kl);
+  if (!value_nullish(c, a->m)) {
+    if (!typed_value(c, a->m, mn, napi_int32_array, &mask, &ml)) return 0;
+    if (ml != r->S) return failf(c, 1, "%s has %lld elements, but %s holds %lld slots: a mask has one per slot", mn, (long long)ml, kn, (long long)r->S);
+  }
+  r->mask = mask;
+  r->past = past;
+  return 1;
+}
+
+typedef struct {
+  uintptr_t lo, hi; /* bytes [lo, hi) */
+  int64_t row;
+  int v;
+} span_t;
+
+static int span_cmp(const void *a, const void *b) {
+  const uintptr_t x = ((const span_t *)a)->lo, y = ((const span_t *)b)->lo;
+  return x < y ? -1 : x > y;
+}
+
+/* No two caches of the step share memory: the rows write them in parallel. */
+static int caches_apart(call_t *c, const lr_att_row *rows, int64_t B, int64_t C) {
+  span_t *sp = malloc(sizeof *sp * (size_t)(2 * B));
+  if (!sp) return oom(c);
+  for (int64_t b = 0; b < B; b++) {
+    const uintptr_t bytes = sizeof(float) * (uintptr_t)(rows[b].S * C);
+    sp[2 * b] = (span_t){(uintptr_t)rows[b].kc, (uintptr_t)rows[b].kc + bytes, b, 0};
+    sp[2 * b + 1] = (span_t){(uintptr_t)rows[b].vc, (uintptr_t)rows[b].vc + bytes, b, 1};
+  }
+  qsort(sp, (size_t)(2 * B), sizeof *sp, span_cmp);
+  int ok = 1;
+  for (int64_t i = 1; i < 2 * B && ok; i++)
+    if (sp[i].lo < sp[i - 1].hi)
+      ok = failf(c, 1, "%s[%lld] and %s[%lld] share memory: every row's caches must be its own (they are written)",
+                 sp[i - 1].v ? "vCaches" : "kCaches", (long long)sp[i - 1].row, sp[i].v ? "vCaches" : "kCaches",
+                 (long long)sp[i].row);
+  free(sp);
+  return ok;
+}
+
+/* attentionRows(out, qkv, kCaches, vCaches, keyMasks, pasts, B, C, NH): everything is checked before any
+ * row is computed, so a bad row leaves every cache as it was */
+static napi_value js_attention_rows(napi_env env, napi_callback_info info) {
+  BEGIN("attentionRows");
+  int64_t B, C, NH;
+  CHECK(dim(c, 6, "B", &B) && dim(c, 7, "C", &C) && dim(c, 8, "NH", &NH) && heads(c, C, NH) && qkv_row(c, C));
+  if (B > LR_MAX_ROWS) CHECK(fail(c, 1, "%sB (%lld) must be at most %lld rows", "", B, LR_MAX_ROWS));
+  if (C == 0) CHECK(fail(c, 1, "%sC must be positive (a cache holds length / C slots)", "", 0, 0));
+  row_args *args = malloc(sizeof *args * (size_t)(B > 0 ? B : 1));
+  lr_att_row *rows = malloc(sizeof *rows * (size_t)(B > 0 ? B : 1));
+  float *out, *qkv;
+  int32_t *pasts;
+  int ok = (args && rows) || oom(c);
+  ok = ok && rows_entries(c, args, B); /* the last step that may run JS */
+  ok = ok && F32(0, "out", &out, 0, B, C) && F32(1, "qkv", &qkv, 0, B, 3, C) && I32(5, "pasts", &pasts, 0, B);
+  for (int64_t b = 0; ok && b < B; b++) ok = row_check(c, &args[b], b, C, pasts[b], &rows[b]);
+  ok = ok && caches_apart(c, rows, B, C);
+  ok = ok && (lr_attention_rows(out, qkv, rows, B, C, NH) == 0 || oom(c));
+  free(args);
+  free(rows);
+  return ok ? undef(env) : NULL;
+}
+
+/* argmaxRows(out, x, rows, V) */
+static napi_value js_argmax_rows(napi_env env, napi_callback_info info) {
+  BEGIN("argmaxRows");
+  int64_t rows, V;
+  int32_t *out;
+  float *x;
+  CHECK(dim(c, 2, "rows", &rows) && dim(c, 3, "V", &V));
+  if (rows > 0 && V == 0) CHECK(fail(c, 1, "%sV must be at least 1 (each of the %lld rows needs a value)", "", rows, 0));
+  CHECK(I32(0, "out", &out, 0, rows) && F32(1, "x", &x, 0, rows, V));
+  lr_argmax_rows(out, x, rows, V);
   return undef(env);
 }
 
@@ -742,10 +892,12 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("attentionForward", js_attention_forward),
       FN("attentionBackward", js_attention_backward),
       FN("attentionCached", js_attention_cached),
+      FN("attentionRows", js_attention_rows),
       FN("embeddingForward", js_embedding_forward),
       FN("embeddingBackward", js_embedding_backward),
       FN("crossEntropyForward", js_xent_forward),
       FN("crossEntropyBackward", js_xent_backward),
+      FN("argmaxRows", js_argmax_rows),
       FN("dropoutMask", js_dropout_mask),
       FN("mul", js_mul),
       FN("adamw", js_adamw),

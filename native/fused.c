@@ -25,6 +25,7 @@ typedef struct {
   uint32_t seed;
   int64_t offset;
   double *partial;
+  int32_t *io;
 } fjob;
 
 static int64_t nchunks(int64_t n, int64_t chunk) { return (n + chunk - 1) / chunk; }
@@ -249,6 +250,18 @@ void lr_xent_backward(float *dlogits, const float *logits, const int32_t *target
                       int64_t V) {
   fjob j = {.o = dlogits, .i1 = logits, .t1 = targets, .i2 = dloss, .n = N, .cols = V, .chunk = row_chunk(N, V)};
   lr_pool_run(nchunks(N, j.chunk), c_xent_b, &j);
+}
+
+static void c_argmax(void *ctx, int64_t c, int t) {
+  (void)t;
+  fjob *j = ctx;
+  RANGE(j, c, s, len);
+  for (int64_t r = s; r < s + len; r++) j->io[r] = (int32_t)lr_k()->argmax(j->i1 + r * j->cols, j->cols);
+}
+/* whole rows per chunk: one GPT-2 row (50257 logits) is a few microseconds, less than handing half of it out */
+void lr_argmax_rows(int32_t *out, const float *x, int64_t rows, int64_t V) {
+  fjob j = {.io = out, .i1 = x, .n = rows, .cols = V, .chunk = row_chunk(rows, V)};
+  lr_pool_run(nchunks(rows, j.chunk), c_argmax, &j);
 }
 
 static void c_dropout(void *ctx, int64_t c, int t) {

@@ -24,6 +24,8 @@ void lr_layernorm_backward(float *dx, float *dw, float *db, const float *dout, c
 void lr_xent_forward(float *losses, const float *logits, const int32_t *targets, int64_t N, int64_t V);
 void lr_xent_backward(float *dlogits, const float *logits, const int32_t *targets, const float *dloss, int64_t N,
                       int64_t V);
+/* out[r] = the argmax of row r of x [rows, V] (V >= 1; kernels.h argmax) */
+void lr_argmax_rows(int32_t *out, const float *x, int64_t rows, int64_t V);
 void lr_dropout_mask(float *mask, int64_t n, double p, uint32_t seed, int64_t offset);
 void lr_adamw(float *params, const float *grads, float *m, float *v, int64_t n, double lr, double beta1, double beta2,
               double eps, double wd, double step);

@@ -39,6 +39,8 @@ typedef struct lr_kernels {
   void (*softmax_backward)(float *dp, const float *p, int64_t rows, int64_t n, float scale);
 
   float (*dot)(const float *a, const float *b, int64_t n);
+  /* index of the largest of x[0..n) (n >= 1): the first of equal ones, NaN never larger (0 when x[0] is NaN) */
+  int64_t (*argmax)(const float *x, int64_t n);
 
   void (*xent_forward)(float *losses, const float *logits, const int32_t *targets, int64_t N, int64_t V);
   void (*xent_backward)(float *dlogits, const float *logits, const int32_t *targets, const float *dloss,

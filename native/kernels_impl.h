@@ -181,6 +181,23 @@ static float max_f32(const float *x, int64_t n) {
   return m;
 }
 
+/* What `best = 0; for i >= 1: if (x[i] > x[best]) best = i` gives (src/model/sampling.ts argmax): the first
+ * index of the largest value, NaN never larger than anything, and so 0 when x[0] is NaN. Two passes that
+ * vectorise: the largest value m (max_f32 skips NaN; x[0] is a number, so m >= x[0]), then the first index
+ * holding m (compared with ==, so -0 and +0 are one value, as for `>`). */
+static int64_t k_argmax(const float *x, int64_t n) {
+  if (x[0] != x[0]) return 0;
+  const float m = max_f32(x, n);
+  int64_t i = 0;
+  for (; i + 256 <= n; i += 256) { /* the first block of 256 that holds m (a counting loop vectorises) */
+    int32_t hits = 0;
+    for (int j = 0; j < 256; j++) hits += x[i + j] == m;
+    if (hits) break;
+  }
+  while (x[i] != m) i++; /* m is one of x[i..n) */
+  return i;
+}
+
 /* out[i] = exp(x[i] - mx); returns the sum in double. out may alias x. */
 static double exp_shift_sum(float *out, const float *x, float mx, int64_t n) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -517,6 +534,7 @@ void LR_SUFFIX(lr_kernels_fill)(lr_kernels *t) {
   t->softmax_causal = k_softmax_causal;
   t->softmax_backward = k_softmax_backward;
   t->dot = k_dot;
+  t->argmax = k_argmax;
   t->xent_forward = k_xent_forward;
   t->xent_backward = k_xent_backward;
   t->dropout_mask = k_dropout_mask;

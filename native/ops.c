@@ -288,20 +288,36 @@ int lr_attention_backward(float *dqkv, const float *dout, const float *qkv, cons
 
 /* From this many new positions on, cached attention uses sgemm (prefill); below, per-row dot products. */
 #define LR_CACHED_GEMM_MIN 4
+/* cached attention with less work than this (new positions x keys x C, summed over rows) runs on the calling
+ * thread: a decode step of short rows is too little work to hand out */
+#define LR_CACHED_INLINE_WORK ((int64_t)1 << 15)
+
+/* One new position's key and value (src: its qkv row at the head's offset) into slot `slot` of a head's
+ * caches [S, hs]. */
+static void cache_put(float *kh, float *vh, const float *src, int64_t slot, int64_t C, int64_t hs) {
+  memcpy(kh + slot * hs, src + C, sizeof(float) * (size_t)hs);
+  memcpy(vh + slot * hs, src + 2 * C, sizeof(float) * (size_t)hs);
+}
+
+/* One query q [hs] of one head over keys 0..n-1 of its caches [S, hs], keys whose mask entry is 0 dropped:
+ * scores sc [n] = scale * k[0:n] @ q;  softmax;  o [hs] = p @ v[0:n] (both streaming kernels). The decode
+ * path of attentionCached and every row of attentionRows run this, so a row's bits are the same in both. */
+static void att_query(const lr_kernels *k, float *o, const float *q, const float *kh, const float *vh,
+                      const int32_t *mask, int64_t n, int64_t hs, float *sc) {
+  const float scale = (float)(1.0 / sqrt((double)hs));
+  k->gemm_small_nt(sc, q, kh, 1, n, hs, scale, 0.0f);
+  k->softmax_causal(sc, 1, n, n, n - 1, mask);
+  k->gemm_small_nn(o, sc, vh, 1, hs, n, 1.0f, 0.0f);
+}
 
 static void att_cached_head(void *ctx, int64_t task, int thread) {
   att_job *j = ctx;
   const lr_kernels *k = lr_k();
   const int64_t Tq = j->Tq, C = j->C, NH = j->NH, S = j->S, past = j->past, hs = C / NH, C3 = 3 * C, L = past + Tq;
   const int64_t b = task / NH, h = task % NH;
-  const float scale = (float)(1.0 / sqrt((double)hs));
   float *kh = j->kc + task * S * hs, *vh = j->vc + task * S * hs;
   /* this head's new keys and values: cache [B, NH, S, hs] */
-  for (int64_t t = 0; t < Tq; t++) {
-    const float *src = j->qkv + (b * Tq + t) * C3 + h * hs;
-    memcpy(kh + (past + t) * hs, src + C, sizeof(float) * (size_t)hs);
-    memcpy(vh + (past + t) * hs, src + 2 * C, sizeof(float) * (size_t)hs);
-  }
+  for (int64_t t = 0; t < Tq; t++) cache_put(kh, vh, j->qkv + (b * Tq + t) * C3 + h * hs, past + t, C, hs);
   const int gemm = Tq >= LR_CACHED_GEMM_MIN;
   float *sc = lr_scratch(thread, sizeof(float) * (size_t)(gemm ? Tq : 1) * (size_t)L);
   if (!sc) {
@@ -312,6 +328,7 @@ static void att_cached_head(void *ctx, int64_t task, int thread) {
   const float *q = j->qkv + b * Tq * C3 + h * hs;
   float *o = j->out + b * Tq * C + h * hs;
   if (gemm) {
+    const float scale = (float)(1.0 / sqrt((double)hs));
     /* scores [Tq, L] = scale * q @ k^T;  softmax (query t sees keys 0..past+t);  out = p @ v */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Tq, (int)L, (int)hs, scale, q, (int)C3, kh, (int)hs, 0.0f,
                 sc, (int)L);
@@ -320,15 +337,7 @@ static void att_cached_head(void *ctx, int64_t task, int thread) {
                 o, (int)C);
     return;
   }
-  for (int64_t t = 0; t < Tq; t++) {
-    const float *qt = q + t * C3;
-    float *ot = o + t * C;
-    const int64_t n = past + t + 1;
-    /* scores [n] = scale * k[0:n] @ q;  softmax;  out [hs] = p @ v[0:n] (both streaming kernels) */
-    k->gemm_small_nt(sc, qt, kh, 1, n, hs, scale, 0.0f);
-    k->softmax_causal(sc, 1, n, n, n - 1, mrow);
-    k->gemm_small_nn(ot, sc, vh, 1, hs, n, 1.0f, 0.0f);
-  }
+  for (int64_t t = 0; t < Tq; t++) att_query(k, o + t * C, q + t * C3, kh, vh, mrow, past + t + 1, hs, sc);
 }
 
 int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, const int32_t *mask, int64_t past,
@@ -336,11 +345,48 @@ int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, cons
   att_job j = {.out = out, .qkv = qkv, .kc = kc, .vc = vc, .mask = mask, .past = past, .B = B, .Tq = Tq, .C = C,
                .NH = NH, .S = S};
   atomic_init(&j.failed, 0);
-  /* a decode step of one short row is too little work to hand out */
-  if (Tq * (past + Tq) * C < ((int64_t)1 << 15)) {
+  if (Tq * (past + Tq) * C < LR_CACHED_INLINE_WORK) {
     for (int64_t t = 0; t < B * NH; t++) att_cached_head(&j, t, 0);
   } else {
     lr_pool_run(B * NH, att_cached_head, &j);
+  }
+  return atomic_load(&j.failed) ? -1 : 0;
+}
+
+typedef struct {
+  float *out;
+  const float *qkv;
+  const lr_att_row *rows;
+  int64_t C, NH;
+  atomic_int failed;
+} rows_job;
+
+/* task = (row b, head h): row b's new key and value into its cache, then its one query (as attentionCached
+ * with B = 1, Tq = 1 computes it: cache_put and att_query) */
+static void att_rows_head(void *ctx, int64_t task, int thread) {
+  rows_job *j = ctx;
+  const int64_t C = j->C, NH = j->NH, hs = C / NH, b = task / NH, h = task % NH;
+  const lr_att_row *r = &j->rows[b];
+  float *kh = r->kc + h * r->S * hs, *vh = r->vc + h * r->S * hs; /* row b's caches [NH, S_b, hs] */
+  const float *q = j->qkv + b * 3 * C + h * hs;                   /* qkv [B, 3C] */
+  cache_put(kh, vh, q, r->past, C, hs);
+  float *sc = lr_scratch(thread, sizeof(float) * (size_t)(r->past + 1));
+  if (!sc) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  att_query(lr_k(), j->out + b * C + h * hs, q, kh, vh, r->mask, r->past + 1, hs, sc);
+}
+
+int lr_attention_rows(float *out, const float *qkv, const lr_att_row *rows, int64_t B, int64_t C, int64_t NH) {
+  rows_job j = {.out = out, .qkv = qkv, .rows = rows, .C = C, .NH = NH};
+  atomic_init(&j.failed, 0);
+  int64_t work = 0; /* keys x C over the rows */
+  for (int64_t b = 0; b < B; b++) work += (rows[b].past + 1) * C;
+  if (work < LR_CACHED_INLINE_WORK) {
+    for (int64_t t = 0; t < B * NH; t++) att_rows_head(&j, t, 0);
+  } else {
+    lr_pool_run(B * NH, att_rows_head, &j); /* every (row, head) of the step: one job */
   }
   return atomic_load(&j.failed) ? -1 : 0;
 }

@@ -1,6 +1,6 @@
 /*
  * Ops built on OpenBLAS sgemm plus the fused kernels: matmul (with a streaming path for a few rows) and
- * the three attention ops. Shapes are row-major, as in src/tensor/backend.ts. Threading: the pool of
+ * the attention ops. Shapes are row-major, as in src/tensor/backend.ts. Threading: the pool of
  * pool.h (OpenBLAS itself runs single-threaded, see lr_ops_init).
  */
 #ifndef LORAROUTE_OPS_H
@@ -42,5 +42,17 @@ int lr_attention_backward(float *dqkv, const float *dout, const float *qkv, cons
 /* out [B, Tq, C]; caches [B, NH, S, hs]; mask [B, S] or NULL */
 int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, const int32_t *mask, int64_t past,
                         int64_t B, int64_t Tq, int64_t C, int64_t NH, int64_t S);
+
+/* One row of a decode step (lr_attention_rows): its own caches [NH, S, hs] and key mask [S] (or NULL), and
+ * the position `past` (< S) of its new token. */
+typedef struct {
+  float *kc, *vc;
+  const int32_t *mask;
+  int64_t past, S;
+} lr_att_row;
+/* out [B, C], qkv [B, 3C]: row b's new k, v into rows[b]'s caches at rows[b].past, then its attention
+ * over keys 0..past; bit for bit what lr_attention_cached gives that row alone (B = 1, Tq = 1). The rows'
+ * caches must not overlap (they are written in parallel). Returns 0, or -1 if out of memory. */
+int lr_attention_rows(float *out, const float *qkv, const lr_att_row *rows, int64_t B, int64_t C, int64_t NH);
 
 #endif

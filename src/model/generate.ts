@@ -1,7 +1,7 @@
 import type { GPT2 } from './gpt2.js';
 import { createKVCache } from './gpt2.js';
 import type { LinearHook } from './hooks.js';
-import { makeRng, sampleToken, type SamplingOptions } from './sampling.js';
+import { makeRng, sampleRows, type RowSampler, type SamplingOptions } from './sampling.js';
 import { LoraRouteError } from '../errors.js';
 
 export interface GenerateIdsOptions extends SamplingOptions {
@@ -81,8 +81,9 @@ export function generateIds(model: GPT2, prompts: number[][], opts: GenerateIdsO
   const out: GeneratedIds[] = rows.map((r) => ({ tokenIds: [], finishReason: 'length' as FinishReason, promptTokens: r.length }));
   if (maxNew === 0) return out;
   const done = new Array<boolean>(B).fill(false);
-  // one stream per row, each from the same seed: a row samples the same tokens in a batch as alone
-  const rngs = rows.map(() => makeRng(opts.seed ?? 0));
+  // one stream per row, each from the same seed: a row samples the same tokens in a batch as alone;
+  // a row's sampler is dropped (null) once it is done
+  const samplers: (RowSampler | null)[] = rows.map(() => ({ sampling: opts, rng: makeRng(opts.seed ?? 0) }));
   const V = cfg.vocabSize;
 
   let res = model.forward({ ids, B, T: Lmax, positions }, { cache, logits: lastRow, hook: opts.hook ?? null });
@@ -90,10 +91,10 @@ export function generateIds(model: GPT2, prompts: number[][], opts: GenerateIdsO
   const stepPos = new Int32Array(B);
   const stepRows = Int32Array.from({ length: B }, (_, b) => b);
   for (let step = 0; step < maxNew; step++) {
-    const logits = res.logits as Float32Array; // [B, V]
+    const tokens = sampleRows(model.backend, res.logits as Float32Array, V, samplers); // logits [B, V]
     for (let b = 0; b < B; b++) {
       if (done[b]) { stepIds[b] = eos; continue; }
-      const tok = sampleToken(logits.subarray(b * V, (b + 1) * V), opts, rngs[b]);
+      const tok = tokens[b];
       stepIds[b] = tok;
       if (stopAtEos && tok === eos) {
         done[b] = true;
@@ -107,6 +108,7 @@ export function generateIds(model: GPT2, prompts: number[][], opts: GenerateIdsO
         out[b].finishReason = 'stop';
       }
     }
+    done.forEach((d, b) => { if (d) samplers[b] = null; });
     if (step + 1 === maxNew || done.every(Boolean)) break;
     for (let b = 0; b < B; b++) {
       stepPos[b] = L[b] + step;

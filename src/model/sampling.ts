@@ -1,4 +1,6 @@
 /** Token choice from a row of logits: greedy, or temperature / top-k / top-p sampling with a seeded RNG. */
+import type { Backend } from '../tensor/backend.js';
+import { argmaxRange } from '../tensor/reference.js';
 
 export interface SamplingOptions {
   /** 0 (or greedy) = argmax. */
@@ -22,15 +24,9 @@ export function makeRng(seed: number): () => number {
   };
 }
 
-/** Index of the largest value (the first of equal ones; NaN is never larger). */
+/** Index of the largest value (the first of equal ones; NaN is never larger, so 0 when x[0] is NaN). */
 export function argmax(x: Float32Array): number {
-  let best = 0;
-  let max = x[0];
-  for (let i = 1; i < x.length; i++) {
-    const v = x[i];
-    if (v > max) { max = v; best = i; }
-  }
-  return best;
+  return argmaxRange(x, 0, x.length);
 }
 
 export function isGreedy(o: SamplingOptions): boolean {
@@ -158,6 +154,28 @@ export function sampleToken(logits: Float32Array, o: SamplingOptions, rng: () =>
     r -= p[i];
     if (r <= 0) return ids[i];
   }
+}
+
+/** How one row of a batch picks its token: its settings and its own random stream. */
+export interface RowSampler {
+  sampling: SamplingOptions;
+  rng: () => number;
+}
+
+/**
+ * Tokens of a batch's rows from their logits [rows, V] (rows = samplers.length), row r picked by samplers[r]
+ * (null: the row needs no token; its entry is then meaningless). The greedy rows get theirs from one
+ * backend.argmaxRows call over all the rows (one native call instead of a JS scan per row); the others go
+ * through sampleToken. Each token is the one sampleToken gives that row alone.
+ */
+export function sampleRows(backend: Pick<Backend, 'argmaxRows'>, logits: Float32Array, V: number, samplers: readonly (RowSampler | null)[]): Int32Array {
+  const rows = samplers.length;
+  const out = new Int32Array(rows);
+  if (samplers.some((s) => s !== null && isGreedy(s.sampling))) backend.argmaxRows(out, logits, rows, V);
+  samplers.forEach((s, r) => {
+    if (s && !isGreedy(s.sampling)) out[r] = sampleToken(logits.subarray(r * V, (r + 1) * V), s.sampling, s.rng);
+  });
+  return out;
 }
 
 /** Draws from the first n (of `count`, best first) probabilities p, cut at topP and renormalised. */

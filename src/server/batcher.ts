@@ -1,5 +1,5 @@
 import { GPT2, type KVCache } from '../model/gpt2.js';
-import { makeRng, sampleToken, type SamplingOptions } from '../model/sampling.js';
+import { makeRng, sampleRows, type SamplingOptions } from '../model/sampling.js';
 import { TextStream } from '../model/text-stream.js';
 import { LoraMixture } from '../lora/mixture.js';
 import type { LoraAdapter } from '../lora/adapter.js';
@@ -257,11 +257,11 @@ export class Batcher {
     this.setGates(hook, [s]);
     const res = this.model.forward({ ids: chunk, B: 1, T, positions }, { cache, logits: last ? Int32Array.of(T - 1) : 'none', hook });
     s.prefilled += T;
-    if (last) this.accept(s, res.logits as Float32Array);
+    if (last) this.accept(s, this.sample([s], res.logits as Float32Array)[0]);
     return T;
   }
 
-  /** One forward for every active row (T = 1), each from its own cache; samples each row's next token. */
+  /** One forward for every active row (T = 1), each from its own cache; samples each row's next token (the greedy ones in one call). */
   private decodeStep(hook: LoraMixture | null): void {
     const seqs = this.active;
     const B = seqs.length;
@@ -279,14 +279,18 @@ export class Batcher {
       this.rows.end();
     }
     this.o.onStep?.(B);
-    const V = this.model.config.vocabSize;
-    for (let b = 0; b < B; b++) this.accept(seqs[b], logits.subarray(b * V, (b + 1) * V));
+    const tokens = this.sample(seqs, logits);
+    for (let b = 0; b < B; b++) this.accept(seqs[b], tokens[b]);
     for (let i = seqs.length - 1; i >= 0; i--) if (seqs[i].done) seqs.splice(i, 1);
   }
 
-  /** Samples s's next token from its logits [V] and decides whether s is done. */
-  private accept(s: Sequence, logits: Float32Array): void {
-    const tok = sampleToken(logits, s.spec.sampling, s.rng);
+  /** The next token of each of seqs from their logits [seqs.length, V], each with its own settings and stream. */
+  private sample(seqs: Sequence[], logits: Float32Array): Int32Array {
+    return sampleRows(this.model.backend, logits, this.model.config.vocabSize, seqs.map((s) => ({ sampling: s.spec.sampling, rng: s.rng })));
+  }
+
+  /** Takes tok as s's next token and decides whether s is done. */
+  private accept(s: Sequence, tok: number): void {
     if (s.ttftMs === null) {
       s.ttftMs = performance.now() - s.t0;
       this.o.onFirstToken?.(s.ttftMs);

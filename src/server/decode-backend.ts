@@ -13,15 +13,18 @@ export const DECODE_ROW_BLOCK_NT = 16;
 
 /**
  * One decode step (T = 1) over rows that each have their own KV cache, through GPT2.forward: the backend
- * below serves the model's cached attention row by row from these caches, and cuts every matmul into
- * blocks of at most DECODE_ROW_BLOCK (A @ B) or DECODE_ROW_BLOCK_NT (A @ B^T) rows. A row's logits are then bit-identical whatever batch it is in
- * (its cache layout and its kernels are those it has alone): batching changes no token.
+ * below serves the model's cached attention from these caches (one attentionRows call per layer, each row
+ * computed as attentionCached computes it alone), and cuts every matmul into blocks of at most
+ * DECODE_ROW_BLOCK (A @ B) or DECODE_ROW_BLOCK_NT (A @ B^T) rows. A row's logits are then bit-identical
+ * whatever batch it is in (its cache layout and its kernels are those it has alone): batching changes no token.
  */
 export class RowCaches {
   /** What GPT2.forward is given: one empty key/value array per layer (it only passes them back to us). */
   readonly cache: KVCache;
   private readonly layerOf = new Map<F32, number>();
   private rows: KVCache[] = [];
+  /** The step's rows as attentionRows takes them: per layer their k and v caches, and their masks and positions. */
+  private step: { k: F32[][]; v: F32[][]; masks: I32[]; pasts: I32 } | null = null;
 
   constructor(private readonly cfg: GPT2Config) {
     const k = Array.from({ length: cfg.nLayer }, () => new Float32Array(0));
@@ -39,6 +42,13 @@ export class RowCaches {
   begin(rows: KVCache[]): void {
     for (const r of rows) r.keyMask[r.past] = 1;
     this.rows = rows;
+    const layers = this.cfg.nLayer;
+    this.step = {
+      k: Array.from({ length: layers }, (_, l) => rows.map((r) => r.k[l])),
+      v: Array.from({ length: layers }, (_, l) => rows.map((r) => r.v[l])),
+      masks: rows.map((r) => r.keyMask),
+      pasts: Int32Array.from(rows, (r) => r.past),
+    };
     this.cache.past = 0;
   }
 
@@ -46,6 +56,7 @@ export class RowCaches {
   end(): void {
     for (const r of this.rows) r.past += 1;
     this.rows = [];
+    this.step = null;
     this.cache.past = 0;
   }
 
@@ -64,12 +75,10 @@ export class RowCaches {
       out: F32, qkv: F32, kCache: F32, _vCache: F32, _keyMask: I32 | null, _past: number, B: number, Tq: number, C: number, NH: number,
     ): void => {
       const l = this.layerOf.get(kCache);
-      if (l === undefined || Tq !== 1 || B !== this.rows.length) throw new Error('RowCaches: a decode step needs begin(rows) and T = 1');
-      for (let b = 0; b < B; b++) {
-        const r = this.rows[b];
-        // out[b] [1, C], qkv[b] [1, 3C]; the row's own cache [1, NH, S, hs]
-        inner.attentionCached(out.subarray(b * C, (b + 1) * C), qkv.subarray(b * 3 * C, (b + 1) * 3 * C), r.k[l], r.v[l], r.keyMask, r.past, 1, 1, C, NH, r.S);
-      }
+      const step = this.step;
+      if (l === undefined || Tq !== 1 || !step || B !== this.rows.length) throw new Error('RowCaches: a decode step needs begin(rows) and T = 1');
+      // out [B, C], qkv [B, 3C]; row b's own caches of layer l [1, NH, S_b, hs]: one call for every row
+      inner.attentionRows(out, qkv, step.k[l], step.v[l], step.masks, step.pasts, B, C, NH);
     };
     const bound = new Map<PropertyKey, unknown>([['matmul', matmul], ['attentionCached', attentionCached]]);
     return new Proxy(inner, {

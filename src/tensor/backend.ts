@@ -89,6 +89,17 @@ export interface Backend {
     out: F32, qkv: F32, kCache: F32, vCache: F32, keyMask: I32 | null,
     past: number, B: number, Tq: number, C: number, NH: number, S: number,
   ): void;
+  /**
+   * Decode attention for B rows that each have their own KV cache, one new token per row (inference only):
+   * qkv [B, 3C] (row b's new position is pasts[b]), out [B, C]; row b's cache kCaches[b], vCaches[b]
+   * [NH, S_b, hs] (S_b = kCaches[b].length / C) and keyMasks[b] [S_b] (or null: all keys real). Row b's new
+   * k, v are written at pasts[b] first. Row b's result is exactly what attentionCached(out_b, qkv_b,
+   * kCaches[b], vCaches[b], keyMasks[b], pasts[b], 1, 1, C, NH, S_b) gives. The rows' caches must not
+   * share memory.
+   */
+  attentionRows(
+    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+  ): void;
 
   /**
    * out[B*T, C] = wte[ids] + wpe[positions]. positions[b*T+t] gives the position id of each token
@@ -108,6 +119,13 @@ export interface Backend {
    * (overwrites; dlogits may alias logits).
    */
   crossEntropyBackward(dlogits: F32, logits: F32, targets: I32, dloss: F32, N: number, V: number): void;
+
+  /**
+   * Greedy choice per row: out[r] = index of the largest value of row r of x [rows, V] (V >= 1), the first
+   * of equal maxima, NaN never larger than anything — exactly `best = 0; for i >= 1: if (x[i] > x[best])
+   * best = i`, so a row whose first value is NaN gives 0 (no value is larger than NaN).
+   */
+  argmaxRows(out: I32, x: F32, rows: number, V: number): void;
 
   /**
    * Fills mask[n] with 0 (dropped) or 1/(1-p) (kept) from the shared counter-based hash of (seed, offset+i).

@@ -31,6 +31,10 @@ interface NativeAddon {
   attentionCached(
     out: F32, qkv: F32, kCache: F32, vCache: F32, keyMask: I32 | null, past: number, B: number, Tq: number, C: number, NH: number, S: number,
   ): void;
+  attentionRows(
+    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+  ): void;
+  argmaxRows(out: I32, x: F32, rows: number, V: number): void;
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void;
   embeddingBackward(dwte: F32 | null, dwpe: F32 | null, dout: F32, ids: I32, positions: I32, BT: number, C: number): void;
   crossEntropyForward(losses: F32, logits: F32, targets: I32, N: number, V: number): void;
@@ -238,6 +242,16 @@ export class NativeBackend implements Backend {
     past: number, B: number, Tq: number, C: number, NH: number, S: number,
   ): void {
     this.addon.attentionCached(out, qkv, kCache, vCache, keyMask, past, B, Tq, C, NH, S);
+  }
+
+  attentionRows(
+    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+  ): void {
+    this.addon.attentionRows(out, qkv, kCaches, vCaches, keyMasks, pasts, B, C, NH);
+  }
+
+  argmaxRows(out: I32, x: F32, rows: number, V: number): void {
+    this.addon.argmaxRows(out, x, rows, V);
   }
 
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void {

@@ -2,6 +2,20 @@ import type { Backend, F32, I32, MatmulOptions } from './backend.js';
 import { hashUniform } from './hash.js';
 
 /**
+ * Index (counted from `start`) of the largest of x[start .. start+n), n >= 1: the first of equal ones, NaN
+ * never larger (so 0 when x[start] is NaN). Greedy sampling (src/model/sampling.ts argmax) and argmaxRows.
+ */
+export function argmaxRange(x: F32, start: number, n: number): number {
+  let best = 0;
+  let max = x[start];
+  for (let i = 1; i < n; i++) {
+    const v = x[start + i];
+    if (v > max) { max = v; best = i; }
+  }
+  return best;
+}
+
+/**
  * The reference backend: plain TypeScript loops, written to be obviously right rather than fast.
  * Every other backend is tested against it.
  */
@@ -258,6 +272,16 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  attentionRows(
+    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+  ): void {
+    for (let b = 0; b < B; b++) {
+      // row b alone: out[b] [1, C], qkv[b] [1, 3C], its caches [1, NH, S_b, hs]
+      const S = kCaches[b].length / C;
+      this.attentionCached(out.subarray(b * C, (b + 1) * C), qkv.subarray(b * 3 * C, (b + 1) * 3 * C), kCaches[b], vCaches[b], keyMasks[b], pasts[b], 1, 1, C, NH, S);
+    }
+  }
+
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void {
     for (let i = 0; i < BT; i++) {
       const t = ids[i] * C;
@@ -304,6 +328,10 @@ export class ReferenceBackend implements Backend {
         dlogits[o + v] = (p - (v === tgt ? 1 : 0)) * g;
       }
     }
+  }
+
+  argmaxRows(out: I32, x: F32, rows: number, V: number): void {
+    for (let r = 0; r < rows; r++) out[r] = argmaxRange(x, r * V, V);
   }
 
   dropoutMask(mask: F32, n: number, p: number, seed: number, offset: number): void {

@@ -3,7 +3,7 @@
  * fully padded row, every matmul transpose with alpha/beta, accumulate flags, null gradients, and the
  * aliasing the contract allows. The suite runs each case on the backend under test and on the float64 oracle.
  */
-import type { Backend, I32, MatmulOptions } from '../../src/tensor/backend.js';
+import type { Backend, F32, I32, MatmulOptions } from '../../src/tensor/backend.js';
 import { Float64Oracle } from './oracle.js';
 import { nans, Rng, type Bufs } from './util.js';
 
@@ -311,6 +311,111 @@ function attentionCases(): OpCase[] {
   return cases;
 }
 
+/** One row of an attentionRows step: its cache's slots, its new token's position, and its key mask. */
+export interface DecodeRow {
+  S: number;
+  past: number;
+  /** null: no mask (all keys real); else the slots that are padding */
+  masked: number[] | null;
+}
+
+/** A row's key mask [S]: 0 at the `masked` slots, 1 elsewhere (null when the row has none). */
+export function rowMask(r: DecodeRow): Int32Array | null {
+  if (!r.masked) return null;
+  const m = new Int32Array(r.S).fill(1);
+  for (const s of r.masked) m[s] = 0;
+  return m;
+}
+
+/** Buffers of one attentionRows step: out [B, C], qkv [B, 3C], pasts [B], and row b's k{b}, v{b} [NH, S_b, hs], m{b} [S_b]. */
+export function decodeRowsInit(r: Rng, rows: DecodeRow[], C: number): Bufs {
+  const B = rows.length;
+  const bufs: Bufs = { out: nans(B * C), qkv: r.randn(B * 3 * C), pasts: Int32Array.from(rows, (x) => x.past) };
+  rows.forEach((row, b) => {
+    bufs[`k${b}`] = r.randn(row.S * C);
+    bufs[`v${b}`] = r.randn(row.S * C);
+    const m = rowMask(row);
+    if (m) bufs[`m${b}`] = m;
+  });
+  return bufs;
+}
+
+/** attentionRows over the buffers of decodeRowsInit */
+export function runDecodeRows(be: Backend, bufs: Bufs, rows: DecodeRow[], C: number, NH: number): void {
+  const ks = rows.map((_, b) => bufs[`k${b}`] as F32);
+  const vs = rows.map((_, b) => bufs[`v${b}`] as F32);
+  const ms = rows.map((_, b) => (bufs[`m${b}`] as I32 | undefined) ?? null);
+  be.attentionRows(bufs.out as F32, bufs.qkv as F32, ks, vs, ms, bufs.pasts as I32, rows.length, C, NH);
+}
+
+/** Rows of a step with about `past` tokens each (some masked): enough work that the native backend uses its pool. */
+export function longDecodeRows(B: number, past: number): DecodeRow[] {
+  return Array.from({ length: B }, (_, b) => {
+    const p = past + 7 * b;
+    return { S: p + 1 + (b % 3), past: p, masked: b % 2 ? [0, 1, 2, Math.floor(p / 2)] : null };
+  });
+}
+
+/** Decode steps: [what, C, NH, rows] */
+export const DECODE_STEPS: [string, number, number, DecodeRow[]][] = [
+  ['one row, its first token', 8, 2, [{ S: 1, past: 0, masked: null }]],
+  ['one row after left padding', 8, 2, [{ S: 6, past: 4, masked: [0, 1] }]],
+  ['three rows of different lengths, no masks', 8, 2, [{ S: 1, past: 0, masked: null }, { S: 7, past: 6, masked: null }, { S: 5, past: 2, masked: null }]],
+  ['three rows: masked keys mid-cache, a null mask, left padding', 12, 3, [
+    { S: 6, past: 5, masked: [1, 3] }, { S: 3, past: 1, masked: null }, { S: 8, past: 4, masked: [0, 1, 2] },
+  ]],
+  ['a row whose keys are all masked gives zeros', 8, 2, [{ S: 4, past: 2, masked: [0, 1, 2, 3] }, { S: 4, past: 3, masked: [0] }]],
+  ['five long rows (hs = 32)', 64, 2, longDecodeRows(5, 120)],
+];
+
+function attentionRowsCases(): OpCase[] {
+  return DECODE_STEPS.map(([what, C, NH, rows]) => {
+    const desc = rows.map((r) => `S=${r.S} past=${r.past}${r.masked ? ` masked ${r.masked.length}` : ''}`).join('; ');
+    return {
+      op: 'attentionRows',
+      name: `${what}: B=${rows.length} C=${C} NH=${NH} (${desc})`,
+      init: (r: Rng) => decodeRowsInit(r, rows, C),
+      outputs: ['out', ...rows.flatMap((_, b) => [`k${b}`, `v${b}`])],
+      run: (be: Backend, b: Bufs) => runDecodeRows(be, b, rows, C, NH),
+    };
+  });
+}
+
+/**
+ * x [rows, V] whose row r is of kind r % 8: random; a tie for the largest (the first wins); NaN at 0 (gives
+ * 0); NaNs around the largest; all -Infinity; -Infinity but the last; +Infinity twice; -0 then +0 over
+ * negatives (one value: the first).
+ */
+export function argmaxInput(r: Rng, rows: number, V: number): Float32Array {
+  const x = r.randn(rows * V);
+  for (let row = 0; row < rows; row++) {
+    const at = (i: number) => row * V + Math.min(i, V - 1);
+    const rand = () => r.int(V);
+    switch (row % 8) {
+      case 1: x[at(rand())] = 9; x[at(rand())] = 9; break;
+      case 2: x[at(0)] = NaN; x[at(rand())] = 9; break;
+      case 3: x[at(rand())] = 9; for (let k = 0; k < 4; k++) x[at(rand())] = NaN; break;
+      case 4: x.fill(-Infinity, row * V, (row + 1) * V); break;
+      case 5: x.fill(-Infinity, row * V, (row + 1) * V); x[at(V - 1)] = -3; break;
+      case 6: x[at(rand())] = Infinity; x[at(rand())] = Infinity; break;
+      case 7: for (let i = 0; i < V; i++) x[row * V + i] = -1 - (i % 5); x[at(0)] = -0; x[at(rand())] = 0; break;
+    }
+  }
+  return x;
+}
+
+function argmaxRowsCases(): OpCase[] {
+  // V = 1; rows of every kind; rows longer than the vector lanes with a tail; enough rows to use the native pool
+  const shapes: [number, number][] = [[1, 1], [3, 1], [1, 7], [8, 37], [16, 1000], [9, 4099]];
+  return shapes.map(([rows, V]) => defineCase({
+    op: 'argmaxRows', name: `rows=${rows} V=${V}`,
+    init: (r) => ({ out: new Int32Array(rows).fill(-7), x: argmaxInput(r, rows, V) }),
+    outputs: ['out'],
+    run: (be, b) => be.argmaxRows(b.out, b.x, rows, V),
+    exact: true,
+  }));
+}
+
 function embeddingCases(): OpCase[] {
   const cases: OpCase[] = [];
   // [BT, C, V, P]; ids repeat (scatter-add collisions) and positions restart per sequence
@@ -428,8 +533,8 @@ function trainingCases(): OpCase[] {
 
 export function allCases(): OpCase[] {
   return [
-    ...matmulCases(), ...elementwiseCases(), ...layernormCases(), ...attentionCases(), ...embeddingCases(),
-    ...crossEntropyCases(), ...trainingCases(),
+    ...matmulCases(), ...elementwiseCases(), ...layernormCases(), ...attentionCases(), ...attentionRowsCases(),
+    ...embeddingCases(), ...crossEntropyCases(), ...argmaxRowsCases(), ...trainingCases(),
   ];
 }
 

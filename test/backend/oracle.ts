@@ -263,6 +263,16 @@ export class Float64Oracle implements Backend {
     store(vCache, v64);
   }
 
+  /** Each row alone through this oracle's attentionCached (the op's definition). */
+  attentionRows(
+    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+  ): void {
+    for (let b = 0; b < B; b++) {
+      const S = kCaches[b].length / C;
+      this.attentionCached(out.subarray(b * C, (b + 1) * C), qkv.subarray(b * 3 * C, (b + 1) * 3 * C), kCaches[b], vCaches[b], keyMasks[b], pasts[b], 1, 1, C, NH, S);
+    }
+  }
+
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void {
     store(out, Float64Array.from({ length: BT * C }, (_, i) => {
       const [r, c] = [Math.floor(i / C), i % C];
@@ -299,6 +309,18 @@ export class Float64Oracle implements Backend {
       for (let v = 0; v < V; v++) g[n * V + v] = (Math.exp(logits[n * V + v] - lse) - (v === targets[n] ? 1 : 0)) * dloss[n];
     }
     store(dlogits, g);
+  }
+
+  /**
+   * From the definition: a row whose first value is NaN gives 0 (nothing is larger than NaN); otherwise the
+   * first index holding the largest of the row's numbers (NaN left out; -0 and +0 are one value).
+   */
+  argmaxRows(out: I32, x: F32, rows: number, V: number): void {
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * V, (r + 1) * V));
+      const max = row.reduce((m, v) => (v > m ? v : m), -Infinity); // (a NaN is never > m)
+      out[r] = Number.isNaN(row[0]) ? 0 : row.findIndex((v) => v === max);
+    }
   }
 
   dropoutMask(mask: F32, n: number, p: number, seed: number, offset: number): void {

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import type { Backend } from '../../src/tensor/backend.js';
 import { hashUniform } from '../../src/tensor/hash.js';
 import { adamw64 } from './oracle.js';
-import { cacheMask, padMask } from './cases.js';
-import { assertClose, assertExact, Rng } from './util.js';
+import { cacheMask, DECODE_STEPS, decodeRowsInit, longDecodeRows, padMask, runDecodeRows, type DecodeRow } from './cases.js';
+import { assertClose, assertExact, clone, Rng } from './util.js';
 
 /** rows t0..t1-1 of every sequence of x [B, T, W] -> [B, t1 - t0, W] */
 function rows(x: Float32Array, B: number, T: number, W: number, t0: number, t1: number): Float32Array {
@@ -99,6 +99,33 @@ function attentionCachedTests(be: () => Backend, tol: number): void {
     b.attentionCached(out2, qkv, k2, v2, mask, 4, B, 1, C, NH, S);
     assertClose(out2, out, tol, 'out with masked slots scrambled');
     for (let i = 2 * C; i < 3 * C; i++) assert.equal(out[i], 0, 'a fully masked row gives zeros');
+  });
+}
+
+function attentionRowsTests(be: () => Backend): void {
+  const steps: [string, number, number, DecodeRow[]][] = [
+    ...DECODE_STEPS, ["sixteen rows of the bundled model's shape (C = 128, NH = 4)", 128, 4, longDecodeRows(16, 60)],
+  ];
+  steps.forEach(([what, C, NH, rows], i) => {
+    test(`attentionRows: every row is bit for bit attentionCached of that row alone (${what}, B=${rows.length})`, () => {
+      const b = be();
+      const init = decodeRowsInit(new Rng(1300 + i), rows, C);
+      const got = clone(init);
+      runDecodeRows(b, got, rows, C, NH);
+      const want = clone(init);
+      rows.forEach((r, row) => {
+        // row alone: out [1, C], qkv [1, 3C], its caches [1, NH, S, hs]
+        b.attentionCached(
+          (want.out as Float32Array).subarray(row * C, (row + 1) * C), (want.qkv as Float32Array).subarray(row * 3 * C, (row + 1) * 3 * C),
+          want[`k${row}`] as Float32Array, want[`v${row}`] as Float32Array, (want[`m${row}`] as Int32Array | undefined) ?? null, r.past, 1, 1, C, NH, r.S,
+        );
+      });
+      assertExact(got.out, want.out, 'out');
+      rows.forEach((_, row) => {
+        assertExact(got[`k${row}`], want[`k${row}`], `kCaches[${row}]`);
+        assertExact(got[`v${row}`], want[`v${row}`], `vCaches[${row}]`);
+      });
+    });
   });
 }
 
@@ -314,6 +341,7 @@ export function semanticsTests(be: () => Backend, tol: number): void {
     attentionForwardTests(be, tol);
     attentionDropoutTests(be, tol);
     attentionCachedTests(be, tol);
+    attentionRowsTests(be);
     dropoutTests(be);
     adamwTests(be, tol);
     reductionTests(be, tol);

@@ -27,8 +27,15 @@ type Arg =
    * outside it, `bad` lists them); `table`: shortening it leaves the largest id outside it
    */
   | { kind: 'f32' | 'i32'; name: string; len: (s: Sizes) => number; nullable?: boolean; fill?: (s: Sizes, n: number) => Buffer; bad?: (s: Sizes) => number[]; table?: boolean }
+  /**
+   * a JS array of `count(sizes)` typed arrays (one per row), entry e of `len(sizes, e)` elements;
+   * `nullable`: an entry may be null
+   */
+  | { kind: 'f32s' | 'i32s'; name: string; count: (s: Sizes) => number; len: (s: Sizes, e: number) => number; nullable?: boolean }
   /** a half-weights handle or null */
   | { kind: 'half'; name: string };
+type ListArg = Extract<Arg, { kind: 'f32s' | 'i32s' }>;
+const isList = (a: Arg): a is ListArg => a.kind === 'f32s' || a.kind === 'i32s';
 
 interface Binding {
   name: string;
@@ -44,12 +51,22 @@ const i32 = (name: string, len: (s: Sizes) => number, nullable = false): Arg => 
 /** ids in [0, limit) that include limit - 1 (so a table one row short leaves one outside) */
 const idsUpTo = (limit: (s: Sizes) => number) => (s: Sizes, n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => (n - 1 - i) % limit(s));
 const ids = (name: string, limit: (s: Sizes) => number, bad: (s: Sizes) => number[]): Arg => ({ kind: 'i32', name, len: (s) => s.BT, fill: idsUpTo(limit), bad });
+const f32s = (name: string, count: (s: Sizes) => number, len: (s: Sizes, e: number) => number): Arg => ({ kind: 'f32s', name, count, len });
+const i32s = (name: string, count: (s: Sizes) => number, len: (s: Sizes, e: number) => number, nullable = false): Arg => ({ kind: 'i32s', name, count, len, nullable });
 const table = (name: string, len: (s: Sizes) => number, nullable = false): Arg => ({ kind: 'f32', name, len, nullable, table: true });
 
 const M_N_K = { M: 2, N: 3, K: 4 };
 const ATT = { B: 2, T: 3, C: 4, NH: 2 };
 const EMB = { BT: 5, C: 3, V: 4, P: 5 }; // V, P <= BT: the ids reach the last row of each table
 const XENT = { N: 3, V: 5 };
+const ROWS = { B: 2, C: 4, NH: 2 };
+const ROW_SLOTS = [3, 5]; // S of row 0 and row 1 (their caches hold S * C floats)
+const rowCache = (s: Sizes, e: number): number => ROW_SLOTS[e] * s.C;
+/** pasts: each row's last slot; hostile values are below 0 or past row 1's cache */
+const pasts: Arg = {
+  kind: 'i32', name: 'pasts', len: (s) => s.B, fill: (s, n) => Int32Array.from({ length: n }, (_, b) => ROW_SLOTS[b] - 1),
+  bad: () => [-1, ROW_SLOTS[1], 2 ** 31 - 1],
+};
 const targets: Arg = { kind: 'i32', name: 'targets', len: (s) => s.N, fill: (s, n) => Int32Array.from({ length: n }, (_, i) => (i === 1 ? -100 : i % s.V)), bad: (s) => [s.V, 2 ** 31 - 1] };
 
 /** What the addon exports, argument by argument (native/binding.c, src/tensor/native.ts NativeAddon). */
@@ -97,6 +114,13 @@ export const BINDINGS: Binding[] = [
     ],
   },
   {
+    name: 'attentionRows', sizes: ROWS,
+    args: [
+      f32('out', (s) => s.B * s.C), f32('qkv', (s) => s.B * 3 * s.C), f32s('kCaches', (s) => s.B, rowCache), f32s('vCaches', (s) => s.B, rowCache),
+      i32s('keyMasks', (s) => s.B, (_, e) => ROW_SLOTS[e], true), pasts, dim('B'), dim('C'), dim('NH'),
+    ],
+  },
+  {
     name: 'embeddingForward', sizes: EMB,
     args: [
       f32('out', (s) => s.BT * s.C), ids('ids', (s) => s.V, (s) => [-1, s.V, 2 ** 31 - 1, -(2 ** 31)]), ids('positions', (s) => s.P, (s) => [-1, s.P, 2 ** 31 - 1]),
@@ -115,6 +139,7 @@ export const BINDINGS: Binding[] = [
     name: 'crossEntropyBackward', sizes: XENT,
     args: [f32('dlogits', (s) => s.N * s.V), f32('logits', (s) => s.N * s.V), targets, f32('dloss', (s) => s.N), dim('N'), dim('V')],
   },
+  { name: 'argmaxRows', sizes: { rows: 3, V: 5 }, args: [i32('out', (s) => s.rows), f32('x', (s) => s.rows * s.V), dim('rows'), dim('V')] },
   { name: 'dropoutMask', sizes: { n: 9 }, args: [f32('mask', (s) => s.n), dim('n'), num('p', 0.5), num('seed', 3), num('offset', 2 ** 31 + 5)] },
   { name: 'mul', sizes: { n: 7 }, args: [f32('out', (s) => s.n), f32('x', (s) => s.n), f32('mask', (s) => s.n), dim('n')] },
   {
@@ -166,6 +191,26 @@ function badBuffers(arg: Extract<Arg, { kind: 'f32' | 'i32' }>, n: number): [str
   return out;
 }
 
+/**
+ * Hostile values for a list of buffers: not an array, an entry short or over, a hole (where entries may not
+ * be null), and entry 0 replaced by each hostile buffer. `valid` is a valid list.
+ */
+function badLists(arg: ListArg, s: Sizes, valid: Buffer[]): [string, unknown, 'RangeError' | 'TypeError'][] {
+  const out: [string, unknown, 'RangeError' | 'TypeError'][] = [
+    ['a Float32Array', new Float32Array(4), 'TypeError'], ['a number', 2, 'TypeError'], ['a string', 'rows', 'TypeError'],
+    ['null', null, 'TypeError'], ['undefined', undefined, 'TypeError'], ['an object', {}, 'TypeError'],
+    ['one entry short', valid.slice(1), 'RangeError'], ['one entry over', [...valid, valid[0].slice()], 'RangeError'],
+  ];
+  if (!arg.nullable) {
+    const holed: unknown[] = new Array(valid.length); // entry 0 is a hole (undefined)
+    valid.forEach((v, e) => { if (e > 0) holed[e] = v; });
+    out.push(['an array with a hole', holed, 'TypeError']);
+  }
+  const entry = { kind: arg.kind === 'f32s' ? 'f32' : 'i32', name: arg.name, len: () => arg.len(s, 0), nullable: arg.nullable } as const;
+  for (const [what, v, want] of badBuffers(entry, arg.len(s, 0))) out.push([`entry 0 ${what}`, [v, ...valid.slice(1)], want]);
+  return out;
+}
+
 type Outcome = { ok: true } | { ok: false; error: unknown };
 
 export interface Failure {
@@ -204,6 +249,10 @@ export function fuzz(addon: Record<string, (...args: unknown[]) => unknown>, see
       case 'num': return a.value;
       case 'flag': return false;
       case 'half': return half;
+      case 'f32s': case 'i32s': {
+        const Typed = a.kind === 'f32s' ? Float32Array : Int32Array;
+        return Array.from({ length: a.count(s) }, (_, e) => new Typed(a.len(s, e)).fill(a.kind === 'f32s' ? 0.25 : 1));
+      }
       default: {
         const n = a.len(s);
         if (a.fill) return a.fill(s, n);
@@ -267,6 +316,8 @@ export function fuzz(addon: Record<string, (...args: unknown[]) => unknown>, see
         for (const v of badNumbers(a)) hostile(v, describeValue(v), 'TypeError');
       } else if (a.kind === 'half') {
         for (const v of BAD_HALVES) hostile(v, describeValue(v), 'TypeError');
+      } else if (isList(a)) {
+        for (const [what, v, want] of badLists(a, b.sizes, valid(b)[i] as Buffer[])) hostile(v, what, want);
       } else if (a.kind === 'f32' || a.kind === 'i32') {
         const n = a.len(b.sizes);
         for (const [what, v, want] of badBuffers(a, n)) {
@@ -291,6 +342,7 @@ export function fuzz(addon: Record<string, (...args: unknown[]) => unknown>, see
       b.args.forEach((a, i) => {
         if (a.kind === 'dim') args[i] = huge[k++ % huge.length];
         else if (a.kind === 'f32' || a.kind === 'i32') args[i] = a.nullable ? null : a.kind === 'f32' ? new Float32Array(0) : new Int32Array(0);
+        else if (isList(a)) args[i] = [];
         else if (a.kind === 'num' && a.optional) args[i] = undefined;
       });
       expectThrow(b, args, 'every size huge, every buffer empty', 'RangeError', []);
@@ -315,6 +367,7 @@ export function fuzz(addon: Record<string, (...args: unknown[]) => unknown>, see
         args[i] = v;
       } else if (a.kind === 'num') args[i] = pick(badNumbers(a));
       else if (a.kind === 'half') args[i] = pick(BAD_HALVES);
+      else if (isList(a)) args[i] = pick(badLists(a, b.sizes, args[i] as Buffer[]))[1];
       else {
         const bad = badBuffers(a, a.len(b.sizes));
         if (bad.length === 0) return;

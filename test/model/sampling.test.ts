@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmax, isGreedy, makeRng, sampleToken, topKIds, type SamplingOptions } from '../../src/model/sampling.js';
+import { argmax, isGreedy, makeRng, sampleRows, sampleToken, topKIds, type RowSampler, type SamplingOptions } from '../../src/model/sampling.js';
+import type { Backend } from '../../src/tensor/backend.js';
+import { loadNativeBackend } from '../../src/tensor/native.js';
+import { ReferenceBackend } from '../../src/tensor/reference.js';
 
 /** Frequencies of each token over n draws. */
 function frequencies(logits: number[], o: SamplingOptions, n = 20000, seed = 1): number[] {
@@ -30,6 +33,30 @@ test('greedy is the argmax (first of ties); temperature 0 or unset is greedy', (
   const rng = makeRng(1);
   assert.equal(sampleToken(Float32Array.of(0, 5, 1), { temperature: 0 }, rng), 1);
 });
+
+test('argmax: NaN is never larger, so a row that starts with NaN gives 0', () => {
+  assert.equal(argmax(Float32Array.of(NaN, 3, 5)), 0);
+  assert.equal(argmax(Float32Array.of(1, NaN, 5, NaN, 5)), 2);
+  assert.equal(argmax(Float32Array.of(-Infinity, -Infinity)), 0);
+});
+
+const backends: Backend[] = [new ReferenceBackend(), ...[loadNativeBackend()].filter((b) => b !== null)];
+for (const be of backends) {
+  test(`sampleRows on the ${be.name} backend: every row gets the token sampleToken gives it alone; null rows are skipped`, () => {
+    const V = 50257;
+    const settings: (SamplingOptions | null)[] = [{}, { temperature: 0.8, topK: 40 }, null, { greedy: true }, { temperature: 1, topP: 0.9 }, { temperature: 0 }];
+    const rows = settings.length;
+    const rng = makeRng(9);
+    const logits = Float32Array.from({ length: rows * V }, () => 4 * (rng() - 0.5));
+    logits[3 * V + 7] = 50; // a clear winner in the greedy row 3
+    const samplers = settings.map((o, r): RowSampler | null => (o ? { sampling: o, rng: makeRng(100 + r) } : null));
+    const got = sampleRows(be, logits, V, samplers);
+    settings.forEach((o, r) => {
+      if (o) assert.equal(got[r], sampleToken(logits.subarray(r * V, (r + 1) * V), o, makeRng(100 + r)), `row ${r}`);
+    });
+    assert.equal(got[3], 7);
+  });
+}
 
 test('temperature sampling follows softmax(logits / T)', () => {
   const logits = [1.0, 0.2, -0.5, 0.6];

@@ -67,6 +67,52 @@ describe('native backend', { skip }, () => {
     assert.throws(() => be.crossEntropyForward(new Float32Array(1), new Float32Array(5), Int32Array.of(5), 1, 5), /targets holds 5/);
   });
 
+  test('attentionRows checks every row before computing any, and names what is wrong', () => {
+    const [C, NH] = [4, 2];
+    const f = (n: number) => new Float32Array(n);
+    // two rows: caches of 3 and 5 slots ([NH, S, hs] = S * C floats), new tokens at their last slots
+    const call = (o: { k?: Float32Array[]; v?: Float32Array[]; m?: (Int32Array | null)[]; pasts?: Int32Array } = {}) => {
+      const k = o.k ?? [f(3 * C), f(5 * C)];
+      be.attentionRows(f(2 * C), new Rng(3).randn(2 * 3 * C), k, o.v ?? [f(3 * C), f(5 * C)], o.m ?? [null, null], o.pasts ?? Int32Array.of(2, 4), 2, C, NH);
+      return k;
+    };
+    const rejects = (what: string, fn: () => unknown, kind: typeof RangeError | typeof TypeError, message: RegExp): void => {
+      assert.throws(fn, (e: unknown) => e instanceof kind && message.test(e.message), what);
+    };
+    call();
+    rejects('a cache not a whole number of slots', () => call({ k: [f(3 * C), f(5 * C - 1)] }), RangeError, /kCaches\[1\] has 19 elements, not a multiple of C/);
+    rejects('a new position past the cache', () => call({ pasts: Int32Array.of(2, 5) }), RangeError, /kCaches\[1\] holds 5 slots .*pasts\[1\] = 5/);
+    rejects('a negative position', () => call({ pasts: Int32Array.of(-1, 4) }), RangeError, /pasts\[0\] is -1/);
+    rejects('a cache that is not a Float32Array', () => call({ v: [f(3 * C), new Float64Array(5 * C) as unknown as Float32Array] }), TypeError, /vCaches\[1\] must be a Float32Array/);
+    rejects('caches of a row that differ in size', () => call({ v: [f(3 * C), f(6 * C)] }), RangeError, /vCaches\[1\] has 24 elements, but kCaches\[1\] has 20/);
+    rejects('a mask of the wrong length', () => call({ m: [null, new Int32Array(4)] }), RangeError, /keyMasks\[1\] has 4 elements, but kCaches\[1\] holds 5 slots/);
+    rejects('one cache per row', () => call({ k: [f(3 * C)] }), RangeError, /kCaches has length 1, but B is 2/);
+    rejects('not an array', () => call({ k: f(8 * C) as unknown as Float32Array[] }), TypeError, /kCaches must be an array/);
+    const shared = f(7 * C); // row 0's slots 0..2 and row 1's 0..4 overlap by one slot
+    rejects('two rows in one buffer', () => call({ k: [shared.subarray(0, 3 * C), shared.subarray(2 * C)] }), RangeError, /kCaches\[0\] and kCaches\[1\] share memory/);
+    // a bad row 1 leaves row 0's cache as it was: nothing runs before every row is checked
+    const k0 = f(3 * C).fill(7);
+    assert.throws(() => call({ k: [k0, f(5 * C)], pasts: Int32Array.of(2, 9) }), RangeError);
+    assert.ok(k0.every((x) => x === 7), "row 0's cache is untouched");
+  });
+
+  test('argmaxRows over GPT-2-sized rows (one row, and 16 on the pool) agrees with the reference', () => {
+    const V = 50257;
+    for (const rows of [1, 16]) {
+      const x = new Rng(rows).randn(rows * V);
+      x[V - 1] = 99; // row 0: the largest at its very end
+      if (rows > 1) {
+        x[V] = NaN; // row 1: NaN first gives 0
+        x.fill(5, 2 * V + 100, 2 * V + 40000); // row 2: a long tie, the first wins
+      }
+      const got = new Int32Array(rows).fill(-1), want = new Int32Array(rows).fill(-1);
+      be.argmaxRows(got, x, rows, V);
+      ref.argmaxRows(want, x, rows, V);
+      assert.deepEqual(got, want, `rows = ${rows}`);
+      assert.equal(got[0], V - 1);
+    }
+  });
+
   test('streaming matmul for few rows (column blocks, odd K, transposes) agrees with the reference', () => {
     const rng = new Rng(7);
     for (const M of [1, 2, 5, 8, 9]) {
