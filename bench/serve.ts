@@ -1,19 +1,21 @@
 /**
  * `npm run bench:serve`: the bundled tiny GPT-2 with three experts behind `loraroute serve` on 127.0.0.1, under a
  * bounded client loop at concurrency 1, 4 and 16, next to the same requests served one at a time without a
- * server (the peer: `generateText` with the request's expert, one request after another, in this process
- * before the server starts).
+ * server (the peer: `generateText` with the request's expert, one request after another, in this process while
+ * the server idles). Peer and server levels alternate in rounds (--rounds, default 3); the RESULT line is the
+ * round with the median ratio, and every round's ratio is printed.
  *
  * Every request streams (stream: true, so the time to first token is seen), is greedy, ignores
  * <|endoftext|> (every request generates exactly --tokens tokens), and cycles over the models auto, simple,
  * medium, complex — so a batch mixes experts. Per concurrency: requests/s, generated tokens/s, p50/p99
  * latency, p50/p99 time to first token. The server runs in its own process (`bin/loraroute.js serve`).
  *
- * The experts are a fixture run at the default rank (random LoRA weights, untrained router: what serving costs does not depend
- * on training) unless --model-dir RUN/best_model names a real one.
+ * The experts are a fixture run at the default rank (random LoRA weights, untrained router: what serving costs
+ * does not depend on training) unless --model-dir RUN/best_model names a real one.
  *
- * Options: --requests N (default 48), --tokens N (64), --concurrency 1,4,16, --model-dir DIR, --max-batch N (16).
- * Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential tokens/s> ratio=…`.
+ * Options: --requests N (default 48), --tokens N (64), --concurrency 1,4,16, --model-dir DIR, --max-batch N (16),
+ * --rounds N (3). Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential
+ * tokens/s> ratio=…`.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -181,11 +183,12 @@ function startServer(root: string, modelDir: string, maxBatch: number): Promise<
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     requests: { type: 'string', default: '48' }, tokens: { type: 'string', default: '64' }, concurrency: { type: 'string', default: '1,4,16' },
-    'model-dir': { type: 'string' }, 'max-batch': { type: 'string', default: '16' },
+    'model-dir': { type: 'string' }, 'max-batch': { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' },
   } });
   const root = repoRoot(import.meta.url);
   const N = Number(values.requests), tokens = Number(values.tokens), maxBatch = Number(values['max-batch']);
   const levels = (values.concurrency as string).split(',').map(Number);
+  const rounds = Math.max(1, Number(values.rounds));
   const tmp = mkdtempSync(join(tmpdir(), 'loraroute-bench-serve-'));
   try {
     const modelDir = values['model-dir'] ?? writeFixtureRun(tmp, defaultConfig().model.lora_rank).modelDir;
@@ -194,26 +197,45 @@ async function main(): Promise<void> {
     console.log(`bench:serve — ${N} streamed requests x ${tokens} tokens, models ${MODELS.join('/')}, max batch ${maxBatch}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}; load ${loadAverage()}`);
     const reg = ModelRegistry.load({ modelDir });
     sequential(reg, reqs.slice(0, 4), 8); // warm-up
-    const seq = sequential(reg, reqs, tokens);
-    print(seq);
     const server = await startServer(root, modelDir, maxBatch);
-    const rows: Row[] = [];
+    const seqRuns: Row[] = [];
+    const runs = new Map<number, Row[]>(levels.map((c) => [c, []]));
     try {
       await loadTest(server.url, reqs.slice(0, 8), 4, 8); // warm-up
-      for (const c of levels) {
-        const r = await loadTest(server.url, reqs, c, tokens, server.pid);
-        rows.push(r);
-        print(r);
-        // the same work as the peer: greedy texts must match request by request
-        const same = [...r.texts].filter(([i, t]) => seq.texts.get(i) === t).length;
-        console.log(`${''.padEnd(22)} texts equal to the sequential peer's: ${same}/${r.texts.size}`);
+      // rounds of peer then server: this machine's speed drifts by a quarter from minute to minute, and
+      // a ratio of neighbouring runs is steadier than one of runs minutes apart
+      for (let round = 1; round <= rounds; round++) {
+        console.log(`round ${round} of ${rounds} (load ${loadAverage()})`);
+        const seq = sequential(reg, reqs, tokens);
+        seqRuns.push(seq);
+        print(seq);
+        for (const c of levels) {
+          const r = await loadTest(server.url, reqs, c, tokens, server.pid);
+          runs.get(c)?.push(r);
+          print(r);
+          // the same work as the peer: greedy texts must match request by request
+          const same = [...r.texts].filter(([i, t]) => seq.texts.get(i) === t).length;
+          console.log(`${''.padEnd(22)} texts equal to the sequential peer's: ${same}/${r.texts.size}`);
+        }
       }
     } finally {
       await server.stop();
     }
-    const c16 = rows[levels.indexOf(16)];
+    const tps = (r: Row) => r.tokens / r.wallS;
+    const median = (xs: number[]) => percentile(xs, 50);
     console.log(`load after: ${loadAverage()}`);
-    console.log(resultLine('serve_tokens_per_s_c16', c16 ? c16.tokens / c16.wallS : null, seq.tokens / seq.wallS));
+    console.log(`median over ${rounds} rounds: sequential ${median(seqRuns.map(tps)).toFixed(0)} tok/s; ` +
+      levels.map((c) => `concurrency ${c} ${median((runs.get(c) ?? []).map(tps)).toFixed(0)} tok/s`).join(', '));
+    const c16 = runs.get(16) ?? [], c1 = runs.get(1) ?? [];
+    if (c16.length) {
+      const ratios = c16.map((r, i) => tps(r) / tps(seqRuns[i]));
+      console.log(`concurrency 16 / sequential, round by round: ${ratios.map((x) => x.toFixed(2)).join(', ')}`);
+      if (c1.length) console.log(`concurrency 16 / concurrency 1 (batching through the same server), median: ${median(c16.map((r, i) => tps(r) / tps(c1[i]))).toFixed(2)}`);
+    }
+    // ours and peer: the medians of the round that gives the median ratio (a pair measured side by side)
+    const order = c16.map((r, i) => ({ i, ratio: tps(r) / tps(seqRuns[i]) })).sort((x, y) => x.ratio - y.ratio);
+    const mid = order.length ? order[(order.length - 1) >> 1].i : -1;
+    console.log(resultLine('serve_tokens_per_s_c16', mid >= 0 ? tps(c16[mid]) : null, mid >= 0 ? tps(seqRuns[mid]) : median(seqRuns.map(tps))));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
