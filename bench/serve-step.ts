@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { percentile } from '../src/eval/stats.js';
 import { alpacaPrompt } from '../src/data/template.js';
 import { LoraMixture } from '../src/lora/mixture.js';
 import { GPT2, type KVCache } from '../src/model/gpt2.js';
@@ -115,7 +116,7 @@ function main(): void {
       }
       for (let s = 0; s < steps; s++) step(profiled, mixProf);
       const fwd = fwdCpu / steps;
-      console.log(`B=${String(B).padStart(2)}  forward ${fwd.toFixed(3)} ms CPU (${(fwd / B).toFixed(3)} ms/row; fastest step ${Math.min(...wall).toFixed(3)} ms wall)` +
+      console.log(`B=${String(B).padStart(2)}  forward ${fwd.toFixed(3)} ms CPU (${(fwd / B).toFixed(3)} ms/row; step wall median ${percentile(wall, 50).toFixed(3)}, fastest ${Math.min(...wall).toFixed(3)} ms)` +
         `   greedy sampling ${(sampleCpu / steps).toFixed(3)} ms CPU`);
       const sorted = [...times].sort((a, b) => b[1] - a[1]);
       const sum = sorted.reduce((a, [, t]) => a + t, 0);

@@ -148,8 +148,9 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
     }
     if (g_avx2) {
       mm_job j = {out, arow, b, lr_half_lookup(half, b, K * N), M, N, K, N, 0, transB, 0, alpha, beta};
-      /* memory-bound: split the columns of B when there are enough of them (blocks of 64 columns) */
-      if (flops >= LR_SPLIT_MIN_FLOPS / 4) j.chunk = lr_pool_chunk(N, 256, 64, 2);
+      /* split the columns of B when there are enough of them: blocks of 64 columns, 8 per thread, so that a
+       * worker that wakes late or a core that runs slower evens out */
+      if (flops >= LR_SPLIT_MIN_FLOPS / 4) j.chunk = lr_pool_chunk(N, 256, 64, 8);
       lr_pool_run((N + j.chunk - 1) / j.chunk, gemv_block, &j);
     } else if (transB) {
       k->gemm_small_nt(out, arow, b, M, N, K, alpha, beta);
