@@ -153,3 +153,36 @@ test('route in bulk, stop strings, raw prompts, health and Prometheus metrics', 
   }
   assert.match(text2, /loraroute_requests_total\{endpoint="\/v1\/completions",model="base",expert="base",status="200"\} [3-9]/);
 });
+
+test('a streamed response on the wire: SSE headers, the expert header, one event per chunk, [DONE] last; a slow reader still gets every token', async () => {
+  const s = await fx.serve();
+  const r = await fetch(s.url + '/v1/completions', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'simple', prompt: PROMPTS[2], max_tokens: 12, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
+  });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
+  assert.equal(r.headers.get('x-loraroute-expert'), 'simple');
+  assert.equal(r.headers.get('x-accel-buffering'), 'no');
+  assert.equal(r.headers.get('cache-control'), 'no-cache');
+  // read slowly: the server coalesces what it could not write yet, and loses nothing
+  const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+  const dec = new TextDecoder();
+  let raw = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    raw += dec.decode(value, { stream: true });
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  const events = raw.split('\n\n').filter((e) => e.length > 0);
+  assert.ok(events.every((e) => e.startsWith('data: ')), 'every event is one data line');
+  assert.equal(events.at(-1), 'data: [DONE]');
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { choices: Array<{ text?: string; finish_reason: string | null }>; usage?: { completion_tokens: number }; routing?: unknown });
+  assert.ok(chunks[0].routing, 'the first chunk carries routing');
+  assert.equal(chunks.at(-1)?.usage?.completion_tokens, 12);
+  assert.equal(chunks.at(-2)?.choices[0].finish_reason, 'length');
+  const text = chunks.map((c) => c.choices[0]?.text ?? '').join('');
+  const whole = await post(s.url, '/v1/completions', { model: 'simple', prompt: PROMPTS[2], max_tokens: 12, temperature: 0, ignore_eos: true });
+  assert.equal(text, (whole.json.choices as Array<{ text: string }>)[0].text, 'streamed text = the non-streamed completion');
+});
