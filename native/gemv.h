@@ -20,7 +20,8 @@ typedef struct lr_half {
 
 /* Converts n floats to fp16 (round to nearest even). */
 void lr_f16_convert(uint16_t *dst, const float *src, int64_t n);
-/* out[M, N] = alpha * A[M, K] @ B + beta * out (M <= 8): nn: B [K, N]; nt: B [N, K]. beta == 0 never
+/* out[M, N] = alpha * A[M, K] @ B + beta * out (few rows: ops.c sends nn up to 8, nt up to 16): nn: B [K, N];
+ * nt: B [N, K]. Each row's result is the same whatever the other rows are. beta == 0 never
  * reads out. ldo: row stride of out; ldb: row stride of B (N for nn, K for nt when B is whole), so that a
  * block of columns can be one thread's share. */
 void lr_gemv_nn_f32(float *out, int64_t ldo, const float *a, const float *b, int64_t ldb, int64_t M, int64_t N, int64_t K,

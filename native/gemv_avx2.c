@@ -5,9 +5,10 @@
  * A decode step reads every weight once, so these run at memory speed or not at all. Measured on the
  * 2-core EPYC here (single thread, GB/s of weights read): a plain sum over memory 21-24; B [N, K] one row
  * at a time 21-23, but four rows interleaved only 14-15; B [K, N] eight rows per pass 21-23, four 19-21.
- * Software prefetch only hurt. Hence: `nt` walks one row of B at a time, `nn` consumes eight rows of B per
- * pass over a block of out that stays in L1 (for one row of A, 16 columns per step: 22-26 GB/s with 2 MB
- * pages, where a plain sum reads 30-34).
+ * Software prefetch only hurt. Hence: `nn` consumes eight rows of B per pass over a block of out that stays
+ * in L1 (for one row of A, 16 columns per step: 22-26 GB/s with 2 MB pages, where a plain sum reads 30-34);
+ * `nt` reads B a few rows at a time (fp16 weights: three; fp32 with fewer than 4 rows of A: one), and from
+ * 4 rows of A on it is compute-bound (the LM head of a 16-row decode step), hence its register blocks.
  */
 #include "gemv.h"
 
