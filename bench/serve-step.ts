@@ -16,7 +16,7 @@ import { alpacaPrompt } from '../src/data/template.js';
 import { LoraMixture } from '../src/lora/mixture.js';
 import { GPT2, type KVCache } from '../src/model/gpt2.js';
 import { sampleRows } from '../src/model/sampling.js';
-import { RowCaches } from '../src/server/decode-backend.js';
+import { RowCaches, withDecodeWeights } from '../src/server/decode-backend.js';
 import { ModelRegistry } from '../src/server/registry.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { writeFixtureRun } from '../test/server/fixture.js';
@@ -94,9 +94,8 @@ function main(): void {
         mix.setGates(gates, B);
         rows.begin(caches);
         try {
-          // as the batcher: the fp16 decode weights when the model has them
           const pass = () => m.forward({ ids, B, T: 1, positions: pos }, { cache: rows.cache, logits: logitRows, hook: mix });
-          return (model.decodeWeights ? model.decodeWeights.run(pass) : pass()).logits as Float32Array;
+          return withDecodeWeights(model, pass).logits as Float32Array; // as the batcher
         } finally {
           rows.end();
           for (let b = 0; b < B; b++) pos[b]++;

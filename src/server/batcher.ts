@@ -5,7 +5,7 @@ import { LoraMixture } from '../lora/mixture.js';
 import type { LoraAdapter } from '../lora/adapter.js';
 import type { GPT2Tokenizer } from '../tokenizer/gpt2.js';
 import { LoraRouteError } from '../errors.js';
-import { RowCaches } from './decode-backend.js';
+import { RowCaches, withDecodeWeights } from './decode-backend.js';
 import type { MixPart } from './registry.js';
 
 /** One generation request, tokenized and validated (ids fit the context with maxNewTokens). */
@@ -272,9 +272,7 @@ export class Batcher {
     let logits: Float32Array;
     try {
       const pass = () => this.decodeModel.forward({ ids, B, T: 1, positions }, { cache: this.rows.cache, logits: Int32Array.from({ length: B }, (_, b) => b), hook });
-      // the model's fp16 decode weights when it has them (useHalfWeightsForDecode), as generate's decode steps
-      const half = this.model.decodeWeights;
-      logits = (half ? half.run(pass) : pass()).logits as Float32Array;
+      logits = withDecodeWeights(this.model, pass).logits as Float32Array;
     } finally {
       this.rows.end();
     }

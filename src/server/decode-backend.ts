@@ -1,4 +1,4 @@
-import { createKVCache, type KVCache } from '../model/gpt2.js';
+import { createKVCache, type GPT2, type KVCache } from '../model/gpt2.js';
 import type { GPT2Config } from '../model/config.js';
 import type { Backend, F32, I32, MatmulOptions } from '../tensor/backend.js';
 
@@ -10,6 +10,15 @@ import type { Backend, F32, I32, MatmulOptions } from '../tensor/backend.js';
  */
 export const DECODE_ROW_BLOCK = 8;
 export const DECODE_ROW_BLOCK_NT = 16;
+
+/**
+ * Runs a decode pass over RowCaches with `model`'s fp16 decode weights when it has them
+ * (useHalfWeightsForDecode), as generate's decode steps do: GPT2.forward cannot see that such a pass is a
+ * decode step, since the cache it is given (RowCaches.cache) reports past = 0.
+ */
+export function withDecodeWeights<T>(model: GPT2, pass: () => T): T {
+  return model.decodeWeights ? model.decodeWeights.run(pass) : pass();
+}
 
 /**
  * One decode step (T = 1) over rows that each have their own KV cache, through GPT2.forward: the backend
