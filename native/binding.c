@@ -74,7 +74,9 @@ static int value_nullish(call_t *c, napi_value v) {
 static int is_nullish(call_t *c, size_t i) { return i >= c->argc || value_nullish(c, c->argv[i]); }
 
 static const char *typed_msg(napi_typedarray_type want) {
-  return want == napi_float32_array ? "%s must be a Float32Array" : "%s must be an Int32Array";
+  return want == napi_float32_array   ? "%s must be a Float32Array"
+         : want == napi_float64_array ? "%s must be a Float64Array"
+                                      : "%s must be an Int32Array";
 }
 
 /* v is a typed array of type `want` (TypeError naming `name` if not): its data and length */
@@ -705,17 +707,54 @@ static void half_finalize(napi_env env, void *data, void *hint) {
     int64_t adjusted;
     napi_adjust_external_memory(env, -bytes, &adjusted);
   }
+  free(h->regions);
   free(h);
 }
 
-/* halfWeights(buffer) -> handle, or null where the CPU lacks F16C */
+/* The packed regions of halfWeights: regions [off0, K0, N0, off1, ...] (float offsets into a buffer of `len`
+ * floats), each a whole [K, N] weight with N a multiple of LR_PANEL, in ascending order without overlap.
+ * Checked before anything is allocated; *out is malloc'd (NULL for none). */
+static int half_regions(call_t *c, size_t i, int64_t len, lr_half_region **out, int64_t *n) {
+  *out = NULL;
+  *n = 0;
+  double *r;
+  int64_t rl;
+  if (!typed(c, i, "regions", napi_float64_array, (void **)&r, &rl, 1)) return 0;
+  if (rl % 3) return failf(c, 1, "regions has %lld numbers; expected [offset, K, N] triples", (long long)rl);
+  int64_t end = 0;
+  for (int64_t q = 0; q < rl / 3; q++) {
+    const double off = r[3 * q], K = r[3 * q + 1], N = r[3 * q + 2];
+    const int whole = off == floor(off) && K == floor(K) && N == floor(N);
+    if (!whole || off < 0 || K < 1 || N < 1 || K > (double)len || N > (double)len)
+      return failf(c, 1, "region %lld: offset %g, K %g, N %g must be integers, offset >= 0, K and N in 1..%lld", (long long)q, off, K, N, (long long)len);
+    if ((int64_t)N % LR_PANEL)
+      return failf(c, 1, "region %lld: N = %lld must be a multiple of %d (the panel width)", (long long)q, (long long)N, LR_PANEL);
+    if (off < (double)end || off + K * N > (double)len)
+      return failf(c, 1, "region %lld: [%lld, %lld) must lie in the %lld weights, after the region before it", (long long)q,
+                   (long long)off, (long long)(off + K * N), (long long)len);
+    end = (int64_t)(off + K * N);
+  }
+  if (rl == 0) return 1;
+  *out = malloc(sizeof **out * (size_t)(rl / 3));
+  if (!*out) return oom(c);
+  for (int64_t q = 0; q < rl / 3; q++) (*out)[q] = (lr_half_region){(int64_t)r[3 * q], (int64_t)r[3 * q + 1], (int64_t)r[3 * q + 2]};
+  *n = rl / 3;
+  return 1;
+}
+
+/* halfWeights(buffer, regions?) -> handle, or null where the CPU lacks F16C. regions: Float64Array of
+ * [offset, K, N] triples, weights [K, N] whose copy is stored as panels (see lr_half) */
 static napi_value js_half_weights(napi_env env, napi_callback_info info) {
   BEGIN("halfWeights");
   float *buf;
   int64_t len;
   CHECK(typed(c, 0, "weights", napi_float32_array, (void **)&buf, &len, 0));
+  lr_half_region *regions;
+  int64_t nregions;
+  CHECK(half_regions(c, 1, len, &regions, &nregions));
   napi_value result;
   if (!lr_half_supported()) {
+    free(regions);
     napi_get_null(env, &result);
     return result;
   }
@@ -724,17 +763,23 @@ static napi_value js_half_weights(napi_env env, napi_callback_info info) {
   if (!h || !copy) {
     free(h);
     free(copy);
+    free(regions);
     oom(c);
     return NULL;
   }
   lr_f16_convert(copy, buf, len);
+  for (int64_t q = 0; q < nregions; q++)
+    lr_f16_pack_panels(copy + regions[q].off, buf + regions[q].off, regions[q].K, regions[q].N);
   h->base = buf;
   h->len = len;
   h->h = copy;
+  h->regions = regions;
+  h->nregions = nregions;
   int64_t adjusted;
   napi_adjust_external_memory(env, len * 2, &adjusted);
   if (napi_create_external(env, h, half_finalize, NULL, &result) != napi_ok) {
     free(copy);
+    free(regions);
     free(h);
     return NULL;
   }

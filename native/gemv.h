@@ -12,10 +12,22 @@
 
 #include <stdint.h>
 
+/* Columns per panel of a packed weight (see lr_half): GPT-2's widths are multiples of it. */
+#define LR_PANEL 16
+
+/* A weight [K, N] (row-major, at float offset `off` of the buffer) whose fp16 copy is stored as panels:
+ * [N / LR_PANEL][K][LR_PANEL], in the same K * N elements the flat copy would take. */
+typedef struct {
+  int64_t off, K, N;
+} lr_half_region;
+
 typedef struct lr_half {
   const float *base; /* the fp32 buffer this copies (JS keeps it alive while registered) */
   int64_t len;       /* floats */
   uint16_t *h;       /* fp16 copy, NULL once released */
+  /* the weights stored as panels (A @ B products read them with lr_gemv_panels_f16), sorted by offset */
+  int64_t nregions;
+  lr_half_region *regions;
 } lr_half;
 
 /* Converts n floats to fp16 (round to nearest even). */
@@ -33,10 +45,34 @@ void lr_gemv_nn_f16(float *out, int64_t ldo, const float *a, const uint16_t *b, 
 void lr_gemv_nt_f16(float *out, int64_t ldo, const float *a, const uint16_t *b, int64_t ldb, int64_t M, int64_t N,
                     int64_t K, float alpha, float beta);
 
-/* The fp16 view of b when [b, b + n) lies inside h's buffer, else NULL. */
+/* Writes src [K, N] (N a multiple of LR_PANEL) as fp16 panels dst [N / LR_PANEL][K][LR_PANEL]. */
+void lr_f16_pack_panels(uint16_t *dst, const float *src, int64_t K, int64_t N);
+/* out[M, 16 * np] = alpha * A[M, K] @ B + beta * out, B given as np fp16 panels [np][K][LR_PANEL] (M up to
+ * 16 from ops.c). Every output is one fp32 accumulator over k = 0..K-1 in order (fused multiply-adds from
+ * zero), times alpha, plus beta * out: the same arithmetic whatever M and the other rows are. */
+void lr_gemv_panels_f16(float *out, int64_t ldo, const float *a, const uint16_t *p, int64_t M, int64_t np, int64_t K,
+                        float alpha, float beta);
+
+/* The packed region of h that is exactly the weight b [K, N], else NULL. */
+static inline const lr_half_region *lr_half_region_of(const lr_half *h, const float *b, int64_t K, int64_t N) {
+  if (!h || !h->h) return 0;
+  const int64_t off = b - h->base;
+  for (int64_t i = 0; i < h->nregions; i++) {
+    const lr_half_region *r = &h->regions[i];
+    if (r->off == off && r->K == K && r->N == N) return r;
+  }
+  return 0;
+}
+
+/* The flat fp16 view of b when [b, b + n) lies inside h's buffer and overlaps no packed region, else NULL. */
 static inline const uint16_t *lr_half_lookup(const lr_half *h, const float *b, int64_t n) {
   if (!h || !h->h || b < h->base || b + n > h->base + h->len) return 0;
-  return h->h + (b - h->base);
+  const int64_t lo = b - h->base, hi = lo + n;
+  for (int64_t i = 0; i < h->nregions; i++) {
+    const lr_half_region *r = &h->regions[i];
+    if (lo < r->off + r->K * r->N && r->off < hi) return 0;
+  }
+  return h->h + lo;
 }
 
 #endif

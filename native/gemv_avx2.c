@@ -227,6 +227,58 @@ static inline __m256 tail8_f16(const uint16_t *p, int64_t n) {
     }                                                                                                           \
   }
 
+/*
+ * out[M, 16 np] = alpha * A[M, K] @ B + beta * out with B as fp16 panels [np][K][16] (lr_half's packed
+ * weights): each panel is one contiguous stream, read once from memory and then from L1 for every block of
+ * rows. Rows go in blocks of 6 (12 accumulators: 6 rows x 2 vectors of 8 columns), then 4, 2, 1; each
+ * output is one accumulator over k in order whatever the block, so a row's bits do not depend on M.
+ */
+static inline void panel_store(float *o, __m256 acc, float alpha, float beta) {
+  const __m256 t = _mm256_mul_ps(_mm256_set1_ps(alpha), acc);
+  _mm256_storeu_ps(o, beta == 0.0f ? t : _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(o), t));
+}
+
+#define DEFINE_PANEL_ROWS(R)                                                                                    \
+  static void panel_rows_##R(float *out, int64_t ldo, const float *a, const uint16_t *pp, int64_t K, float alpha, \
+                             float beta) {                                                                      \
+    __m256 s0[R], s1[R];                                                                                        \
+    for (int r = 0; r < R; r++) s0[r] = s1[r] = _mm256_setzero_ps();                                            \
+    for (int64_t k = 0; k < K; k++) {                                                                           \
+      const __m256 w0 = load8_f16(pp + k * LR_PANEL), w1 = load8_f16(pp + k * LR_PANEL + 8);                    \
+      for (int r = 0; r < R; r++) {                                                                             \
+        const __m256 x = _mm256_broadcast_ss(a + r * K + k);                                                    \
+        s0[r] = _mm256_fmadd_ps(x, w0, s0[r]);                                                                  \
+        s1[r] = _mm256_fmadd_ps(x, w1, s1[r]);                                                                  \
+      }                                                                                                         \
+    }                                                                                                           \
+    for (int r = 0; r < R; r++) {                                                                               \
+      panel_store(out + r * ldo, s0[r], alpha, beta);                                                           \
+      panel_store(out + r * ldo + 8, s1[r], alpha, beta);                                                       \
+    }                                                                                                           \
+  }
+DEFINE_PANEL_ROWS(6)
+DEFINE_PANEL_ROWS(4)
+DEFINE_PANEL_ROWS(2)
+DEFINE_PANEL_ROWS(1)
+
+void lr_gemv_panels_f16(float *out, int64_t ldo, const float *a, const uint16_t *p, int64_t M, int64_t np, int64_t K,
+                        float alpha, float beta) {
+  for (int64_t q = 0; q < np; q++) {
+    const uint16_t *pp = p + q * K * LR_PANEL;
+    float *o = out + q * LR_PANEL;
+    int64_t m = 0;
+    for (; m + 6 <= M; m += 6) panel_rows_6(o + m * ldo, ldo, a + m * K, pp, K, alpha, beta);
+    for (; m + 4 <= M; m += 4) panel_rows_4(o + m * ldo, ldo, a + m * K, pp, K, alpha, beta);
+    for (; m + 2 <= M; m += 2) panel_rows_2(o + m * ldo, ldo, a + m * K, pp, K, alpha, beta);
+    for (; m < M; m++) panel_rows_1(o + m * ldo, ldo, a + m * K, pp, K, alpha, beta);
+  }
+}
+
+void lr_f16_pack_panels(uint16_t *dst, const float *src, int64_t K, int64_t N) {
+  for (int64_t q = 0; q < N / LR_PANEL; q++)
+    for (int64_t k = 0; k < K; k++) lr_f16_convert(dst + (q * K + k) * LR_PANEL, src + k * N + q * LR_PANEL, LR_PANEL);
+}
+
 DEFINE_NN(lr_gemv_nn_f32, float, load8_f32, at_f32)
 DEFINE_NT(lr_gemv_nt_f32, float, load8_f32, tail8_f32)
 DEFINE_NN(lr_gemv_nn_f16, uint16_t, load8_f16, at_f16)
@@ -240,6 +292,11 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) { (void)dst, (vo
             float alpha, float beta) {                                                                          \
     (void)out, (void)ldo, (void)a, (void)b, (void)ldb, (void)M, (void)N, (void)K, (void)alpha, (void)beta;       \
   }
+void lr_f16_pack_panels(uint16_t *dst, const float *src, int64_t K, int64_t N) { (void)dst, (void)src, (void)K, (void)N; }
+void lr_gemv_panels_f16(float *out, int64_t ldo, const float *a, const uint16_t *p, int64_t M, int64_t np, int64_t K,
+                        float alpha, float beta) {
+  (void)out, (void)ldo, (void)a, (void)p, (void)M, (void)np, (void)K, (void)alpha, (void)beta;
+}
 DEFINE_STUB(lr_gemv_nn_f32, float)
 DEFINE_STUB(lr_gemv_nt_f32, float)
 DEFINE_STUB(lr_gemv_nn_f16, uint16_t)

@@ -80,15 +80,18 @@ void lr_ops_init(int threads) {
  * OpenBLAS 0.3.21 packs B for every sgemm, which for a decode step (M = 1) costs more than the product. */
 #define LR_SMALL_M 8
 /* A @ B^T keeps B's tile in L1 across rows (gemv_avx2.c), so it streams for up to 16 rows: a decode step of
- * 16 rows reads the LM head once, with every row's bits what they are alone */
+ * 16 rows reads the LM head once, with every row's bits what they are alone. So does A @ B with fp16 weights:
+ * from a packed copy (lr_half's panels) in one pass, else in blocks of LR_SMALL_M rows. */
 #define LR_SMALL_M_NT 16
+#define LR_SMALL_M_HALF 16
 /* products below this many multiply-adds run as one call (splitting costs more than it gains) */
 #define LR_SPLIT_MIN_FLOPS ((int64_t)1 << 21)
 
 typedef struct {
   float *out;
   const float *a, *b;
-  const uint16_t *bh;
+  const uint16_t *bh; /* fp16 copy of b: flat, or panels when `panels` */
+  int panels;
   int64_t M, N, K, chunk;
   int transA, transB, byRows;
   float alpha, beta;
@@ -117,7 +120,9 @@ static void gemv_block(void *ctx, int64_t c, int thread) {
   const mm_job *j = ctx;
   const int64_t n0 = c * j->chunk, n = j->N - n0 < j->chunk ? j->N - n0 : j->chunk;
   float *out = j->out + n0;
-  if (j->bh && j->transB)
+  if (j->panels) /* chunk and n0 are multiples of LR_PANEL */
+    lr_gemv_panels_f16(out, j->N, j->a, j->bh + n0 * j->K, j->M, n / LR_PANEL, j->K, j->alpha, j->beta);
+  else if (j->bh && j->transB)
     lr_gemv_nt_f16(out, j->N, j->a, j->bh + n0 * j->K, j->K, j->M, n, j->K, j->alpha, j->beta);
   else if (j->bh)
     lr_gemv_nn_f16(out, j->N, j->a, j->bh + n0, j->N, j->M, n, j->K, j->alpha, j->beta);
@@ -137,6 +142,25 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
   }
   const lr_kernels *k = lr_k();
   const int64_t flops = M * N * K;
+  const lr_half_region *region = !transA && !transB ? lr_half_region_of(half, b, K, N) : NULL;
+  if (g_avx2 && !transA && M > LR_SMALL_M && M <= LR_SMALL_M_HALF && (region || (!transB && lr_half_lookup(half, b, K * N)))) {
+    /* fp16 A @ B of up to 16 rows: panels in one pass, or the flat copy in blocks of LR_SMALL_M rows (each
+     * row's bits the same as alone: the streaming kernels compute every row by itself) */
+    if (!region) {
+      for (int64_t m0 = 0; m0 < M; m0 += LR_SMALL_M) {
+        const int64_t m = M - m0 < LR_SMALL_M ? M - m0 : LR_SMALL_M;
+        lr_matmul(out + m0 * N, a + m0 * K, b, m, N, K, 0, 0, alpha, beta, half);
+      }
+      return;
+    }
+  }
+  if (region && g_avx2 && M <= LR_SMALL_M_HALF) {
+    mm_job j = {out, a, b, half->h + region->off, 1, M, N, K, N, 0, 0, 0, alpha, beta};
+    /* blocks of whole panels, 8 per thread (as below) */
+    if (flops >= LR_SPLIT_MIN_FLOPS / 4) j.chunk = lr_pool_chunk(N, 256, 64, 8);
+    lr_pool_run((N + j.chunk - 1) / j.chunk, gemv_block, &j);
+    return;
+  }
   if (M <= (transB && !transA ? LR_SMALL_M_NT : LR_SMALL_M)) {
     const float *arow = a;
     if (transA && M > 1) { /* A is [K, M]: make it [M, K] (for M == 1 the two layouts are the same) */
@@ -147,7 +171,7 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
       arow = at;
     }
     if (g_avx2) {
-      mm_job j = {out, arow, b, lr_half_lookup(half, b, K * N), M, N, K, N, 0, transB, 0, alpha, beta};
+      mm_job j = {out, arow, b, lr_half_lookup(half, b, K * N), 0, M, N, K, N, 0, transB, 0, alpha, beta};
       /* split the columns of B when there are enough of them: blocks of 64 columns, 8 per thread, so that a
        * worker that wakes late or a core that runs slower evens out */
       if (flops >= LR_SPLIT_MIN_FLOPS / 4) j.chunk = lr_pool_chunk(N, 256, 64, 8);
@@ -160,7 +184,7 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
     return;
   }
 blas:;
-  mm_job j = {out, a, b, NULL, M, N, K, 0, transA, transB, 0, alpha, beta};
+  mm_job j = {out, a, b, NULL, 0, M, N, K, 0, transA, transB, 0, alpha, beta};
   if (flops < LR_SPLIT_MIN_FLOPS || lr_pool_threads() == 1) {
     j.chunk = N;
     sgemm_block(&j, 0, 0);

@@ -1,6 +1,29 @@
 import { HalfWeights, NativeBackend } from '../tensor/native.js';
+import type { GPT2Config } from './config.js';
 import type { DecodeWeights, GPT2 } from './gpt2.js';
+import { weightLayout } from './weights.js';
 import { weightsVersion } from './weights-version.js';
+
+/** Columns per panel of the native backend's packed fp16 weights (native/gemv.h LR_PANEL). */
+const PANEL = 16;
+
+/**
+ * The blocks' linear weights (Conv1D [in, out]: the B of an A @ B product) as fp16 regions packed in
+ * panels, those whose width is a multiple of the panel (every GPT-2 width is): a decode step of up to 16
+ * rows reads each of them once, as one stream.
+ */
+function panelRegions(cfg: GPT2Config): Array<{ offset: number; K: number; N: number }> {
+  const out: Array<{ offset: number; K: number; N: number }> = [];
+  let offset = 0;
+  for (const t of weightLayout(cfg)) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (/\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/.test(t.name) && t.shape[1] % PANEL === 0) {
+      out.push({ offset, K: t.shape[0], N: t.shape[1] });
+    }
+    offset += n;
+  }
+  return out;
+}
 
 /**
  * fp16 weights for KV-cache decode steps only (a pass of one new token per row after the prompt is in the
@@ -13,14 +36,14 @@ class HalfDecodeWeights implements DecodeWeights {
   private copy: HalfWeights | null = null;
   private version = -1;
 
-  constructor(private readonly backend: NativeBackend, private readonly buffer: Float32Array) {}
+  constructor(private readonly backend: NativeBackend, private readonly buffer: Float32Array, private readonly cfg: GPT2Config) {}
 
   /** Makes the copy of the current weights if there is none (false where the CPU cannot use one). */
   refresh(): boolean {
     const version = weightsVersion(this.buffer);
     if (this.copy && this.version === version) return true;
     this.release();
-    this.copy = this.backend.halfWeights(this.buffer);
+    this.copy = this.backend.halfWeights(this.buffer, panelRegions(this.cfg));
     this.version = version;
     return this.copy !== null;
   }
@@ -46,7 +69,7 @@ export function useHalfWeightsForDecode(model: GPT2, on = true): boolean {
   if (model.decodeWeights instanceof HalfDecodeWeights) model.decodeWeights.release();
   model.decodeWeights = null;
   if (!on || !(model.backend instanceof NativeBackend)) return false;
-  const half = new HalfDecodeWeights(model.backend, model.weights.buffer);
+  const half = new HalfDecodeWeights(model.backend, model.weights.buffer, model.config);
   if (!half.refresh()) return false;
   model.decodeWeights = half;
   return true;

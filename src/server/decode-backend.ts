@@ -1,14 +1,16 @@
 import { createKVCache, type GPT2, type KVCache } from '../model/gpt2.js';
 import type { GPT2Config } from '../model/config.js';
 import type { Backend, F32, I32, MatmulOptions } from '../tensor/backend.js';
+import { NativeBackend } from '../tensor/native.js';
 
 /**
- * Rows per matmul in a decode step. The native backend computes A @ B products of at most 8 rows, and
- * A @ B^T products (the LM head, LoRA factors) of at most 16, with streaming kernels in which every row is
- * its own (same code, same order, whatever the other rows are); past those, OpenBLAS's sgemm blocks rows
- * together and a row's rounding depends on the batch around it.
+ * Rows per matmul in a decode step. The native backend computes A @ B products of at most 8 rows (16 while
+ * it reads fp16 weights), and A @ B^T products (the LM head, LoRA factors) of at most 16, with streaming
+ * kernels in which every row is its own (same code, same order, whatever the other rows are); past those,
+ * OpenBLAS's sgemm blocks rows together and a row's rounding depends on the batch around it.
  */
 export const DECODE_ROW_BLOCK = 8;
+export const DECODE_ROW_BLOCK_HALF = 16;
 export const DECODE_ROW_BLOCK_NT = 16;
 
 /**
@@ -72,7 +74,7 @@ export class RowCaches {
   /** The backend for the decode model: `inner` with per-row attention and row-blocked matmuls. */
   wrap(inner: Backend): Backend {
     const matmul = (out: F32, a: F32, b: F32, M: number, N: number, K: number, opts?: MatmulOptions): void => {
-      const block = opts?.transB ? DECODE_ROW_BLOCK_NT : DECODE_ROW_BLOCK;
+      const block = opts?.transB ? DECODE_ROW_BLOCK_NT : inner instanceof NativeBackend && inner.readingHalfWeights ? DECODE_ROW_BLOCK_HALF : DECODE_ROW_BLOCK;
       if (M <= block || opts?.transA) return inner.matmul(out, a, b, M, N, K, opts);
       for (let m0 = 0; m0 < M; m0 += block) {
         const m = Math.min(block, M - m0);

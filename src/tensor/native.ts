@@ -46,7 +46,7 @@ interface NativeAddon {
   ): void;
   sumSquares(x: F32, n: number): number;
   scale(x: F32, s: number, n: number): void;
-  halfWeights(weights: F32): HalfHandle | null;
+  halfWeights(weights: F32, regions?: Float64Array): HalfHandle | null;
   releaseHalf(handle: HalfHandle): void;
   adviseHugePages(weights: F32, collapse: boolean): boolean;
   info(): AddonInfo;
@@ -127,17 +127,26 @@ export class NativeBackend implements Backend {
   /**
    * An fp16 copy of `weights` (one buffer, e.g. GPT2Weights.buffer) for inference, or null where the CPU
    * lacks AVX2/F16C. Nothing reads it until withHalfWeights; src/model/decode-weights.ts
-   * (useHalfWeightsForDecode) uses it for KV-cache decode steps only.
+   * (useHalfWeightsForDecode) uses it for KV-cache decode steps only. `regions` names weights B [K, N] inside
+   * the buffer that `A @ B` products read (each { offset, K, N }, N a multiple of 16, ascending, disjoint):
+   * their copy is stored in column panels, which a product of up to 16 rows reads as one stream.
    */
-  halfWeights(weights: F32): HalfWeights | null {
-    const handle = this.addon.halfWeights(weights);
+  halfWeights(weights: F32, regions: ReadonlyArray<{ offset: number; K: number; N: number }> = []): HalfWeights | null {
+    const handle = this.addon.halfWeights(weights, Float64Array.from(regions.flatMap((r) => [r.offset, r.K, r.N])));
     return handle ? new HalfWeights(weights, handle, this.addon) : null;
   }
 
+  /** Whether matmuls read an fp16 copy now (inside withHalfWeights). */
+  get readingHalfWeights(): boolean {
+    return this.half?.native != null;
+  }
+
   /**
-   * Runs `fn` with every matmul of at most 8 rows whose B lies inside `half.source` reading the fp16 copy,
-   * widened to fp32 on the fly: half the memory traffic, about 1.7x the decode speed, results that differ
-   * from fp32 by the fp16 rounding of the weights (~5e-4 relative). Outside `fn` every matmul is fp32.
+   * Runs `fn` with every matmul of few rows whose B lies inside `half.source` reading the fp16 copy, widened
+   * to fp32 on the fly: half the memory traffic, about 1.7x the decode speed, results that differ from fp32
+   * by the fp16 rounding of the weights (~5e-4 relative). Few rows: up to 8 for `A @ B`, 16 for `A @ B^T`
+   * and for `A @ B` over a region packed in panels; each row's bits are then the same as alone (up to 16
+   * rows for any `A @ B`). Outside `fn` every matmul is fp32.
    */
   withHalfWeights<T>(half: HalfWeights, fn: () => T): T {
     const before = this.half;

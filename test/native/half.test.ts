@@ -1,8 +1,10 @@
 /**
  * NativeBackend.halfWeights / withHalfWeights (fp16 copy of frozen weights for decode-sized matmuls): inside
- * withHalfWeights, products of at most 8 rows (16 for A @ B^T) whose B lies inside the copied buffer equal
- * fp32 products with B rounded to fp16; everything else (outside withHalfWeights, more rows, other buffers, a
- * released copy) is untouched fp32. Skipped without the addon or F16C.
+ * withHalfWeights, products of at most 16 rows whose B lies inside the copied buffer equal fp32 products with
+ * B rounded to fp16, from the flat copy or from weights packed in panels (`regions`); everything else
+ * (outside withHalfWeights, more rows, other buffers, a released copy, a B that is only part of a packed
+ * weight) is untouched fp32. Bad regions are refused before anything is copied. Skipped without the addon
+ * or F16C.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,7 +33,6 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
     try {
       for (const M of [1, 3, 8, 13, 16]) {
         for (const [transB, W] of [[false, W1], [true, W2]] as const) {
-          if (M > 8 && !transB) continue; // A @ B streams up to 8 rows
           const a = rng.randn(M * K);
           const init = rng.randn(M * N);
           const opts = { transB, alpha: 1.25, beta: 0.5 };
@@ -52,7 +53,7 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
   });
 
   test('outside withHalfWeights, more rows, other buffers and released copies stay fp32', () => {
-    const a9 = rng.randn(9 * K);
+    const a17 = rng.randn(17 * K);
     const other = W1.slice(); // same values, another buffer
     const a1 = rng.randn(K);
     const plain = (M: number, a: Float32Array, W: Float32Array): Float32Array => {
@@ -60,21 +61,20 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
       be.matmul(out, a, W, M, N, K);
       return out;
     };
-    const a17 = rng.randn(17 * K);
     const plainNT = (M: number, a: Float32Array): Float32Array => {
       const out = new Float32Array(M * N);
       be.matmul(out, a, W2, M, N, K, { transB: true });
       return out;
     };
     const before17 = plainNT(17, a17);
-    const before9 = plain(9, a9, W1);
+    const before17NN = plain(17, a17, W1);
     const beforeOther = plain(1, a1, other);
     const before1 = plain(1, a1, W1);
     const half = be.halfWeights(buffer);
     assert.ok(half);
     assertExact(plain(1, a1, W1), before1, 'a copy that exists is not read outside withHalfWeights');
     be.withHalfWeights(half, () => {
-      assertExact(plain(9, a9, W1), before9, '9 rows of A @ B: sgemm on fp32');
+      assertExact(plain(17, a17, W1), before17NN, '17 rows of A @ B: sgemm on fp32');
       assertExact(plainNT(17, a17), before17, '17 rows of A @ B^T: sgemm on fp32');
       assertExact(plain(1, a1, other), beforeOther, 'a B outside the copied buffer');
       assert.ok(plain(1, a1, W1).some((v, i) => v !== before1[i]), 'one row inside the buffer uses fp16');
@@ -95,5 +95,77 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
     be.matmul(out, a1, W1, 1, N, K);
     assertExact(out, before, 'fp32 again');
     half.release();
+  });
+
+  describe('weights packed in panels', () => {
+    // W [K, Np] at offset 5 packed (Np a multiple of 16); V [Np, K] after it stays flat
+    const Np = 1104;
+    const buf = rng.randn(5 + 2 * K * Np, 0.5);
+    const W = buf.subarray(5, 5 + K * Np);
+    const V = buf.subarray(5 + K * Np);
+    const regions = [{ offset: 5, K, N: Np }];
+
+    test('A @ B of up to 16 rows reads the panels: fp32 math on fp16-rounded weights, each row as alone', () => {
+      const half = be.halfWeights(buf, regions);
+      assert.ok(half);
+      try {
+        for (const M of [1, 2, 3, 5, 6, 7, 12, 16]) {
+          const a = rng.randn(M * K);
+          const init = rng.randn(M * Np);
+          const opts = { alpha: 0.75, beta: M % 2 ? 0 : 0.5 };
+          const got = init.slice();
+          be.withHalfWeights(half, () => be.matmul(got, a, W, M, Np, K, opts));
+          const want = init.slice();
+          ref.matmul(want, a, rounded(W), M, Np, K, opts);
+          assertClose(got, want, 1e-5, `M=${M}`);
+          for (let m = 0; m < M; m++) {
+            const alone = init.slice(m * Np, (m + 1) * Np);
+            be.withHalfWeights(half, () => be.matmul(alone, a.subarray(m * K, (m + 1) * K), W, 1, Np, K, opts));
+            assertExact(got.subarray(m * Np, (m + 1) * Np), alone, `M=${M}: row ${m} alone`);
+          }
+        }
+        // the flat weight beside the region still reads its fp16 copy
+        const a = rng.randn(3 * K);
+        const got = new Float32Array(3 * Np);
+        be.withHalfWeights(half, () => be.matmul(got, a, V, 3, Np, K, { transB: true }));
+        const want = new Float32Array(3 * Np);
+        ref.matmul(want, a, rounded(V), 3, Np, K, { transB: true });
+        assertClose(got, want, 1e-5, 'the flat weight after the region');
+      } finally {
+        half.release();
+      }
+    });
+
+    test('a product over part of a packed weight, or over it transposed, stays fp32', () => {
+      const half = be.halfWeights(buf, regions);
+      assert.ok(half);
+      const a = rng.randn(2 * Np);
+      const part = W.subarray(0, (K - 1) * Np); // the first K - 1 rows of W: not the packed weight itself
+      const plain = (b: Float32Array, N: number, k: number, transB: boolean): Float32Array => {
+        const out = new Float32Array(2 * N);
+        be.matmul(out, a.subarray(0, 2 * k), b, 2, N, k, { transB });
+        return out;
+      };
+      const cases: Array<[string, Float32Array, number, number, boolean]> = [
+        ['part of a packed weight', part, Np, K - 1, false],
+        ['a packed weight as B^T', W, K, Np, true],
+      ];
+      for (const [what, b, N, k, transB] of cases) {
+        const before = plain(b, N, k, transB);
+        be.withHalfWeights(half, () => assertExact(plain(b, N, k, transB), before, what));
+      }
+      half.release();
+    });
+
+    test('bad regions are refused with a message naming them', () => {
+      const bad: Array<[string, Array<{ offset: number; K: number; N: number }>, RegExp]> = [
+        ['width not a multiple of 16', [{ offset: 5, K, N: 1100 }], /region 0: N = 1100 must be a multiple of 16/],
+        ['past the buffer', [{ offset: 5 + K * Np, K: K + 1, N: Np }], /region 0: .* must lie in the/],
+        ['overlapping', [{ offset: 5, K, N: Np }, { offset: 5 + K * Np - 16, K: 1, N: 16 }], /region 1: .* after the region before it/],
+        ['not an integer', [{ offset: 0.5, K, N: Np }], /region 0: offset 0.5/],
+        ['no rows', [{ offset: 0, K: 0, N: 16 }], /K and N in 1\.\./],
+      ];
+      for (const [what, r, re] of bad) assert.throws(() => be.halfWeights(buf, r), re, what);
+    });
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The native backend's few-row products compute every output with the same arithmetic whatever the other
- * rows are: a row of A @ B^T (up to 16 rows) or of A @ B (up to 8) gets the same bits alone as in any
- * batch, with fp32 and with fp16 weights, K with and without a tail of K % 8, N with a partial last tile.
+ * rows are: a row of A @ B^T (up to 16 rows) or of A @ B (up to 8 with fp32 weights, 16 with fp16 ones, flat
+ * or packed in panels) gets the same bits alone as in any batch, K with and without a tail of K % 8, N with
+ * a partial last tile.
  * The server's decode steps (src/server/decode-backend.ts) rely on it: batching must change no token.
  * Skipped without the addon.
  */
@@ -16,28 +17,35 @@ test('few-row products: each row gets alone the bits it gets in a batch (fp32 an
   const be = native as NonNullable<typeof native>;
   const rng = new Rng(5);
   let compared = 0;
-  for (const [N, K] of [[37, 133], [203, 128], [9, 5]] as const) {
+  for (const [N, K] of [[37, 133], [203, 128], [9, 5], [208, 133]] as const) {
     const W = rng.randn(N * K, 0.5); // [N, K] for A @ B^T, [K, N] for A @ B
     const half = be.halfWeights(W);
+    // W as A @ B's [K, N] packed in panels, where N allows
+    const packed = N % 16 === 0 ? be.halfWeights(W, [{ offset: 0, K, N }]) : null;
     for (const transB of [true, false]) {
-      for (const M of transB ? [2, 3, 4, 5, 8, 13, 16] : [2, 5, 8]) {
+      for (const M of [2, 3, 4, 5, 6, 7, 8, 13, 16]) {
         const a = rng.randn(M * K);
         const opts = { transB, alpha: 0.75, beta: 0.5 };
         const init = rng.randn(M * N);
-        for (const useHalf of half ? [false, true] : [false]) {
-          const run = (f: () => void): void => (useHalf && half ? be.withHalfWeights(half, f) : f());
+        const copies = [null, half, transB ? null : packed].filter((h, i) => i === 0 || h !== null);
+        for (const copy of copies) {
+          if (!transB && M > 8 && copy === null) continue; // fp32 A @ B streams up to 8 rows
+          const useHalf = copy !== null;
+          const kind = copy !== null && copy === packed ? 'fp16 panels' : useHalf ? 'fp16' : 'fp32';
+          const run = (f: () => void): void => (copy ? be.withHalfWeights(copy, f) : f());
           const batched = init.slice();
           run(() => be.matmul(batched, a, W, M, N, K, opts));
           for (let m = 0; m < M; m++) {
             const alone = init.slice(m * N, (m + 1) * N);
             run(() => be.matmul(alone, a.subarray(m * K, (m + 1) * K), W, 1, N, K, opts));
-            assertExact(batched.subarray(m * N, (m + 1) * N), alone, `N=${N} K=${K} transB=${transB} M=${M} ${useHalf ? 'fp16' : 'fp32'}: row ${m}`);
+            assertExact(batched.subarray(m * N, (m + 1) * N), alone, `N=${N} K=${K} transB=${transB} M=${M} ${kind}: row ${m}`);
             compared++;
           }
         }
       }
     }
     half?.release();
+    packed?.release();
   }
   assert.ok(compared > 100, `compared ${compared} rows`);
 });
