@@ -31,18 +31,19 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
-import { parseGPT2Config, type GPT2Config } from '../src/model/config.js';
+import type { GPT2Config } from '../src/model/config.js';
 import { GPT2 } from '../src/model/gpt2.js';
 import { useHalfWeightsForDecode } from '../src/model/decode-weights.js';
 import { generateIds } from '../src/model/generate.js';
 import { viewWeights, weightLayout, type GPT2Weights } from '../src/model/weights.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { hashUniform } from '../src/tensor/hash.js';
+import { fillHashWeights, shapeConfig } from './shaped-model.js';
 import { loadNativeBackend, NativeBackend } from '../src/tensor/native.js';
 import { getBackend, type BackendName } from '../src/tensor/select.js';
 import {
   findPeerPython, fmt, loadAverage, median, parseShape, peakRssMb, printEngineHeader, repoRoot, resultLine, runTagged, shapeArgs,
-  SHAPES, startBusyProcess, type BenchShape, type ShapeName,
+  SHAPES, startBusyProcess, type ShapeName,
 } from './common.js';
 
 type Phase = 'forward' | 'decode' | 'sampled' | 'batched';
@@ -99,35 +100,16 @@ function parseArgs(argv: string[]): Opts {
   return o;
 }
 
-function benchConfig(s: BenchShape, layers: number): GPT2Config {
-  return parseGPT2Config({
-    model_type: 'gpt2', n_layer: layers, n_head: s.heads, n_embd: s.embd, n_positions: s.positions, vocab_size: s.vocab,
-  }, 'bench config');
-}
-
 /** forward batch: 4 x 128 at GPT-2 shapes (the README's figure), the training batch at the tiny shapes */
 function forwardBatch(o: Opts): { B: number; T: number } {
   return o.shape === 'gpt2' ? { B: 4, T: 128 } : { B: SHAPES[o.shape].batch, T: SHAPES[o.shape].seq };
 }
 
-/**
- * Weights from the shared hash, tensor i of the HF layout seeded i + 1 (bench/peer/infer.py makes the same):
- * matrices uniform with std 0.02, biases std 0.01, layernorm weights 1 + uniform(std 0.1).
- */
+/** The weights from the shared hash (fillHashWeights), on 2 MB pages asked for before they are touched. */
 function hashWeights(cfg: GPT2Config, backend: Backend): GPT2Weights {
   const w = viewWeights(cfg);
-  // 2 MB pages for the weights, asked for before they are touched (free then; see NativeBackend)
-  if (backend instanceof NativeBackend) backend.adviseHugePages(w.buffer);
-  const root3 = 2 * Math.sqrt(3);
-  let off = 0;
-  weightLayout(cfg).forEach((t, i) => {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const isLnW = /ln_[12f]\.weight$/.test(t.name);
-    const [std, base] = t.shape.length === 2 ? [0.02, 0] : isLnW ? [0.1, 1] : [0.01, 0];
-    const seed = i + 1;
-    for (let j = 0; j < n; j++) w.buffer[off + j] = base + std * ((hashUniform(seed, j) - 0.5) * root3);
-    off += n;
-  });
+  if (backend instanceof NativeBackend) backend.adviseHugePages(w.buffer); // free before the first touch (see NativeBackend)
+  fillHashWeights(cfg, w.buffer);
   return w;
 }
 
@@ -161,7 +143,7 @@ interface PhaseResult {
 
 /** One phase, in this process: prints `OURS {json}`. */
 function runPhase(o: Opts): void {
-  const cfg = benchConfig(SHAPES[o.shape], o.layers);
+  const cfg = shapeConfig(SHAPES[o.shape], o.layers);
   const backend = getBackend(o.backend);
   const weights = hashWeights(cfg, backend);
   const model = new GPT2(cfg, weights, backend);
@@ -223,7 +205,7 @@ function main(): void {
   const root = repoRoot(import.meta.url);
   const self = fileURLToPath(import.meta.url);
   const shape = SHAPES[o.shape];
-  const cfg = benchConfig(shape, o.layers);
+  const cfg = shapeConfig(shape, o.layers);
   const common = ['--runs', String(o.runs), '--layers', String(o.layers), '--new', String(o.newTokens)];
   const fb = forwardBatch(o);
   const peerCommon = [...shapeArgs(shape, o.layers), '--runs', String(o.runs), '--new', String(o.newTokens), '--batch', String(fb.B), '--seq', String(fb.T), '--rows', String(o.rows)];

@@ -5,7 +5,15 @@
  * around the forward (LM head, LoRA, attention, sampling). Times are CPU time (process.cpuUsage: all
  * threads together), which a busy machine disturbs far less than wall time; run it with
  * LORAROUTE_THREADS=1 for a breakdown in which CPU time is the step's time. Also printed: the fastest
- * step's wall time. `node dist/bench/serve-step.js [--steps N] [--rows 1,16]`.
+ * step's wall time.
+ *
+ * Then a ceiling: the most that batching B rows could give a server over requests served one at a time
+ * (the bench:serve peer, measured here too) if everything but the engine cost nothing: a request alone takes
+ * its peer time; in a full batch of B it takes its prefill (alone, as the batcher does it) plus its
+ * other tokens at the B-row step's median wall time / B. Sampling, streaming, HTTP and the client are left
+ * out, so a server measures below it.
+ *
+ * `node dist/bench/serve-step.js [--steps N] [--rows 1,16] [--tokens 64] [--shape tiny|gpt2]`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +30,9 @@ import type { Backend } from '../src/tensor/backend.js';
 import { writeFixtureRun } from '../test/server/fixture.js';
 import { defaultConfig } from '../src/config/index.js';
 import { PROMPTS } from '../test/server/helpers.js';
-import { printEngineHeader } from './common.js';
+import { parseShape, printEngineHeader, SHAPES } from './common.js';
+import { servePeerOne } from './serve-peer.js';
+import { writeShapedModel } from './shaped-model.js';
 
 const MODELS = ['auto', 'simple', 'medium', 'complex'];
 
@@ -52,15 +62,28 @@ function timed(inner: Backend, times: Map<string, number>, calls: Map<string, nu
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { steps: { type: 'string', default: '40' }, rows: { type: 'string', default: '1,4,8,16' } } });
-  const steps = Number(values.steps);
+  const { values } = parseArgs({ options: {
+    steps: { type: 'string', default: '40' }, rows: { type: 'string', default: '1,4,8,16' }, tokens: { type: 'string', default: '64' },
+    shape: { type: 'string', default: 'tiny' },
+  } });
+  const steps = Number(values.steps), tokens = Number(values.tokens);
+  const shape = parseShape(values.shape as string, 'bench:serve-step');
   const tmp = mkdtempSync(join(tmpdir(), 'loraroute-serve-step-'));
   try {
-    const reg = ModelRegistry.load({ modelDir: writeFixtureRun(tmp, defaultConfig().model.lora_rank).modelDir });
+    const base = shape === 'gpt2' ? writeShapedModel(join(tmp, 'gpt2-shaped'), SHAPES.gpt2) : undefined;
+    const reg = ModelRegistry.load({ modelDir: writeFixtureRun(tmp, defaultConfig().model.lora_rank, base).modelDir });
     const model = reg.model;
     const cfg = model.config;
     const V = cfg.vocabSize;
     printEngineHeader();
+    console.log(`bench:serve-step — fixture run on ${shape === 'gpt2' ? `${SHAPES.gpt2.label} (random weights)` : 'the bundled model'}`);
+    // the peer: each of the four requests alone (after one warm-up pass), as bench:serve's sequential side
+    const peerReqs = MODELS.map((m, i) => ({ model: m, prompt: PROMPTS[i % PROMPTS.length] }));
+    for (const r of peerReqs) servePeerOne(reg, r, 4);
+    const peerMs = peerReqs.map((r) => servePeerOne(reg, r, tokens).latencyMs);
+    const peerMean = peerMs.reduce((a, x) => a + x, 0) / peerMs.length;
+    console.log(`peer: a request of ${tokens} tokens alone (generateText) takes ${peerMean.toFixed(1)} ms (mean of ${peerMs.length}), ${(peerMean / tokens).toFixed(3)} ms per token`);
+    const ceilings: string[] = [];
     for (const B of (values.rows as string).split(',').map(Number)) {
       const rows = new RowCaches(cfg);
       const times = new Map<string, number>();
@@ -74,6 +97,7 @@ function main(): void {
       const mixProf = new LoraMixture(adapters, profiled.backend);
       const gates = new Float32Array(B * adapters.length);
       const caches: KVCache[] = [];
+      const prefillMs: number[] = [];
       const ids = new Int32Array(B);
       const pos = new Int32Array(B);
       for (let b = 0; b < B; b++) {
@@ -84,7 +108,10 @@ function main(): void {
         c.keyMask.fill(1, 0, prompt.length);
         const mix1 = new LoraMixture(adapters, inner);
         mix1.setGates(gates.subarray(b * adapters.length, (b + 1) * adapters.length), 1);
-        model.forward({ ids: Int32Array.from(prompt), B: 1, T: prompt.length }, { cache: c, logits: 'none', hook: mix1 });
+        const p0 = performance.now();
+        // as the batcher's prefill: the prompt alone, logits of its last position only
+        model.forward({ ids: Int32Array.from(prompt), B: 1, T: prompt.length }, { cache: c, logits: Int32Array.of(prompt.length - 1), hook: mix1 });
+        prefillMs.push(performance.now() - p0);
         caches.push(c);
         ids[b] = 100 + b;
         pos[b] = prompt.length;
@@ -117,12 +144,16 @@ function main(): void {
       const fwd = fwdCpu / steps;
       console.log(`B=${String(B).padStart(2)}  forward ${fwd.toFixed(3)} ms CPU (${(fwd / B).toFixed(3)} ms/row; step wall median ${percentile(wall, 50).toFixed(3)}, fastest ${Math.min(...wall).toFixed(3)} ms)` +
         `   greedy sampling ${(sampleCpu / steps).toFixed(3)} ms CPU`);
+      const stepMs = percentile(wall, 50), prefill = percentile(prefillMs, 50);
+      ceilings.push(`B=${B}: ${(peerMean / (prefill + ((tokens - 1) * stepMs) / B)).toFixed(2)}x (prefill ${prefill.toFixed(2)} ms + ${tokens - 1} x ${stepMs.toFixed(3)} / ${B} ms)`);
       const sorted = [...times].sort((a, b) => b[1] - a[1]);
       const sum = sorted.reduce((a, [, t]) => a + t, 0);
-      for (const [k, t] of sorted.slice(0, 12)) {
+      for (const [k, t] of sorted.slice(0, Number(process.env.SERVE_STEP_TOP ?? 12))) {
         console.log(`    ${(t / steps).toFixed(3).padStart(7)} ms/step  ${((100 * t) / sum).toFixed(1).padStart(5)}%  ${String((calls.get(k) ?? 0) / steps).padStart(4)} calls  ${k}`);
       }
     }
+    console.log(`ceiling of a server over the peer from the engine alone (${tokens}-token requests; nothing but prefill and decode steps costs time):`);
+    for (const c of ceilings) console.log(`    ${c}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -11,10 +11,13 @@
  * latency, p50/p99 time to first token. The server runs in its own process (`bin/loraroute.js serve`).
  *
  * The experts are a fixture run at the default rank (random LoRA weights, untrained router: what serving costs
- * does not depend on training) unless --model-dir RUN/best_model names a real one.
+ * does not depend on training) unless --model-dir RUN/best_model names a real one. Its base is the bundled
+ * model, or with --shape gpt2 a GPT-2 folder of GPT-2 124M's shapes with random weights (bench/shaped-model.ts),
+ * written to a temporary folder first: where the blocks' weights, not the vocabulary projection, are most of
+ * a decode step.
  *
- * Options: --requests N (default 48), --tokens N (64), --concurrency 1,4,16, --model-dir DIR, --max-batch N (16),
- * --rounds N (3). Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential
+ * Options: --requests N (default 48), --tokens N (64), --concurrency 1,4,16, --model-dir DIR, --shape tiny|gpt2
+ * (tiny), --max-batch N (16), --rounds N (3). Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential
  * tokens/s> ratio=…`.
  */
 import { spawn } from 'node:child_process';
@@ -24,29 +27,16 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile } from '../src/eval/stats.js';
-import { alpacaPrompt } from '../src/data/template.js';
-import { LoraMixture } from '../src/lora/mixture.js';
-import { generateText } from '../src/model/text.js';
 import { ModelRegistry } from '../src/server/registry.js';
 import { writeFixtureRun } from '../test/server/fixture.js';
 import { defaultConfig } from '../src/config/index.js';
 import { PROMPTS } from '../test/server/helpers.js';
-import { loadAverage, printEngineHeader, repoRoot, resultLine } from './common.js';
+import { loadAverage, parseShape, printEngineHeader, repoRoot, resultLine, SHAPES } from './common.js';
+import { writeShapedModel } from './shaped-model.js';
+import { servePeerOne, type Req, type Timing } from './serve-peer.js';
 
 const MODELS = ['auto', 'simple', 'medium', 'complex'];
 
-interface Req {
-  model: string;
-  prompt: string;
-}
-
-interface Timing {
-  latencyMs: number;
-  ttftMs: number;
-  tokens: number;
-  /** The generated text (to check that the server produced what the peer did). */
-  text: string;
-}
 
 interface Row {
   label: string;
@@ -93,21 +83,11 @@ function print(r: Row): void {
     `   latency p50 ${p(r.latency, 50)} p99 ${p(r.latency, 99)} ms   ttft p50 ${p(r.ttft, 50)} p99 ${p(r.ttft, 99)} ms${cpu}`);
 }
 
-/** The peer: each request alone through generateText with its expert (the model's routed choice for auto). */
+/** The peer: each request alone through generateText with its expert (servePeerOne), one after another. */
 function sequential(reg: ModelRegistry, reqs: Req[], tokens: number): Row {
   const times = new Map<number, Timing>();
   const t0 = performance.now();
-  for (const [i, r] of reqs.entries()) {
-    const s = performance.now();
-    const res = reg.resolve(r.model, { instruction: r.prompt });
-    const hook = res.mix.length ? new LoraMixture(res.mix.map((m) => m.adapter), reg.model.backend) : null;
-    hook?.setGates(res.mix.map((m) => m.weight), 1);
-    let first = 0;
-    const [g] = generateText(reg.model, reg.tokenizer, [alpacaPrompt(r.prompt)], {
-      maxNewTokens: tokens, greedy: true, stopAtEos: false, hook, onText: () => { if (!first) first = performance.now() - s; },
-    });
-    times.set(i, { latencyMs: performance.now() - s, ttftMs: first, tokens: g.tokenIds.length, text: g.text });
-  }
+  for (const [i, r] of reqs.entries()) times.set(i, servePeerOne(reg, r, tokens));
   return summary('sequential (no server)', performance.now() - t0, times);
 }
 
@@ -183,7 +163,7 @@ function startServer(root: string, modelDir: string, maxBatch: number): Promise<
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     requests: { type: 'string', default: '48' }, tokens: { type: 'string', default: '64' }, concurrency: { type: 'string', default: '1,4,16' },
-    'model-dir': { type: 'string' }, 'max-batch': { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' },
+    'model-dir': { type: 'string' }, shape: { type: 'string', default: 'tiny' }, 'max-batch': { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' },
   } });
   const root = repoRoot(import.meta.url);
   const N = Number(values.requests), tokens = Number(values.tokens), maxBatch = Number(values['max-batch']);
@@ -191,10 +171,14 @@ async function main(): Promise<void> {
   const rounds = Math.max(1, Number(values.rounds));
   const tmp = mkdtempSync(join(tmpdir(), 'loraroute-bench-serve-'));
   try {
-    const modelDir = values['model-dir'] ?? writeFixtureRun(tmp, defaultConfig().model.lora_rank).modelDir;
+    const shape = parseShape(values.shape as string, 'bench:serve');
+    if (values['model-dir'] && shape !== 'tiny') throw new Error('bench:serve: --shape makes a fixture run, --model-dir names one: give one of them');
+    const base = shape === 'gpt2' ? writeShapedModel(join(tmp, 'gpt2-shaped'), SHAPES.gpt2) : undefined;
+    const modelDir = values['model-dir'] ?? writeFixtureRun(tmp, defaultConfig().model.lora_rank, base).modelDir;
     const reqs: Req[] = Array.from({ length: N }, (_, i) => ({ model: MODELS[i % MODELS.length], prompt: `${PROMPTS[i % PROMPTS.length]} (${i})` }));
     printEngineHeader();
-    console.log(`bench:serve — ${N} streamed requests x ${tokens} tokens, models ${MODELS.join('/')}, max batch ${maxBatch}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}; load ${loadAverage()}`);
+    const what = values['model-dir'] ? `run ${modelDir}` : `fixture run on ${shape === 'gpt2' ? `${SHAPES.gpt2.label} (random weights)` : 'the bundled model'}`;
+    console.log(`bench:serve — ${what}; ${N} streamed requests x ${tokens} tokens, models ${MODELS.join('/')}, max batch ${maxBatch}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}; load ${loadAverage()}`);
     const reg = ModelRegistry.load({ modelDir });
     sequential(reg, reqs.slice(0, 4), 8); // warm-up
     const server = await startServer(root, modelDir, maxBatch);

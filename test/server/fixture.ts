@@ -25,11 +25,13 @@ export interface FixtureRun {
 
 /**
  * Writes RUN/best_model, RUN/baseline_lora and an extra adapter under `dir`. The adapters have rank `rank`
- * (alpha = 2 * rank): 4 keeps the tests fast; the benches use the product's default (16).
+ * (alpha = 2 * rank): 4 keeps the tests fast; the benches use the product's default (16). The base model is
+ * the bundled one unless `baseModelDir` names another GPT-2 folder (an absolute path).
  */
-export function writeFixtureRun(dir: string, rank = 4): FixtureRun {
-  const cfg = readGPT2Config(bundledModelDir());
+export function writeFixtureRun(dir: string, rank = 4, baseModelDir?: string): FixtureRun {
+  const cfg = readGPT2Config(baseModelDir ?? bundledModelDir());
   const config = defaultConfig();
+  if (baseModelDir) config.model.base_model_name = baseModelDir;
   const lora = { r: rank, loraAlpha: 2 * rank };
   config.model.lora_rank = lora.r;
   config.model.lora_alpha = lora.loraAlpha;
