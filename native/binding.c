@@ -711,23 +711,25 @@ static void half_finalize(napi_env env, void *data, void *hint) {
   free(h);
 }
 
-/* The packed regions of halfWeights: regions [off0, K0, N0, off1, ...] (float offsets into a buffer of `len`
- * floats), each a whole [K, N] weight with N a multiple of LR_PANEL, in ascending order without overlap.
- * Checked before anything is allocated; *out is malloc'd (NULL for none). */
+/* The packed regions of halfWeights: regions [off0, K0, N0, trans0, off1, ...] (float offsets into a buffer
+ * of `len` floats), each a whole weight of K * N floats (trans 0: B [K, N] of A @ B, N a multiple of
+ * LR_PANEL; trans 1: B [N, K] of A @ B^T), in ascending order without overlap. Checked before anything is
+ * allocated; *out is malloc'd (NULL for none). */
 static int half_regions(call_t *c, size_t i, int64_t len, lr_half_region **out, int64_t *n) {
   *out = NULL;
   *n = 0;
   double *r;
   int64_t rl;
   if (!typed(c, i, "regions", napi_float64_array, (void **)&r, &rl, 1)) return 0;
-  if (rl % 3) return failf(c, 1, "regions has %lld numbers; expected [offset, K, N] triples", (long long)rl);
+  if (rl % 4) return failf(c, 1, "regions has %lld numbers; expected [offset, K, N, transposed] quadruples", (long long)rl);
   int64_t end = 0;
-  for (int64_t q = 0; q < rl / 3; q++) {
-    const double off = r[3 * q], K = r[3 * q + 1], N = r[3 * q + 2];
+  for (int64_t q = 0; q < rl / 4; q++) {
+    const double off = r[4 * q], K = r[4 * q + 1], N = r[4 * q + 2], t = r[4 * q + 3];
     const int whole = off == floor(off) && K == floor(K) && N == floor(N);
     if (!whole || off < 0 || K < 1 || N < 1 || K > (double)len || N > (double)len)
       return failf(c, 1, "region %lld: offset %g, K %g, N %g must be integers, offset >= 0, K and N in 1..%lld", (long long)q, off, K, N, (long long)len);
-    if ((int64_t)N % LR_PANEL)
+    if (t != 0 && t != 1) return failf(c, 1, "region %lld: transposed must be 0 or 1, got %g", (long long)q, t);
+    if (t == 0 && (int64_t)N % LR_PANEL)
       return failf(c, 1, "region %lld: N = %lld must be a multiple of %d (the panel width)", (long long)q, (long long)N, LR_PANEL);
     if (off < (double)end || off + K * N > (double)len)
       return failf(c, 1, "region %lld: [%lld, %lld) must lie in the %lld weights, after the region before it", (long long)q,
@@ -735,15 +737,16 @@ static int half_regions(call_t *c, size_t i, int64_t len, lr_half_region **out, 
     end = (int64_t)(off + K * N);
   }
   if (rl == 0) return 1;
-  *out = malloc(sizeof **out * (size_t)(rl / 3));
+  *out = malloc(sizeof **out * (size_t)(rl / 4));
   if (!*out) return oom(c);
-  for (int64_t q = 0; q < rl / 3; q++) (*out)[q] = (lr_half_region){(int64_t)r[3 * q], (int64_t)r[3 * q + 1], (int64_t)r[3 * q + 2]};
-  *n = rl / 3;
+  for (int64_t q = 0; q < rl / 4; q++)
+    (*out)[q] = (lr_half_region){(int64_t)r[4 * q], (int64_t)r[4 * q + 1], (int64_t)r[4 * q + 2], (int)r[4 * q + 3]};
+  *n = rl / 4;
   return 1;
 }
 
 /* halfWeights(buffer, regions?) -> handle, or null where the CPU lacks F16C. regions: Float64Array of
- * [offset, K, N] triples, weights [K, N] whose copy is stored as panels (see lr_half) */
+ * [offset, K, N, transposed] quadruples, weights whose copy is stored as panels (see lr_half_region) */
 static napi_value js_half_weights(napi_env env, napi_callback_info info) {
   BEGIN("halfWeights");
   float *buf;
@@ -768,8 +771,7 @@ static napi_value js_half_weights(napi_env env, napi_callback_info info) {
     return NULL;
   }
   lr_f16_convert(copy, buf, len);
-  for (int64_t q = 0; q < nregions; q++)
-    lr_f16_pack_panels(copy + regions[q].off, buf + regions[q].off, regions[q].K, regions[q].N);
+  for (int64_t q = 0; q < nregions; q++) lr_f16_pack_region(copy, buf, &regions[q]);
   h->base = buf;
   h->len = len;
   h->h = copy;

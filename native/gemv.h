@@ -12,13 +12,19 @@
 
 #include <stdint.h>
 
-/* Columns per panel of a packed weight (see lr_half): GPT-2's widths are multiples of it. */
+/* Columns of out per panel of a packed weight (see lr_half_region): GPT-2's widths are multiples of it. */
 #define LR_PANEL 16
 
-/* A weight [K, N] (row-major, at float offset `off` of the buffer) whose fp16 copy is stored as panels:
- * [N / LR_PANEL][K][LR_PANEL], in the same K * N elements the flat copy would take. */
+/*
+ * A weight whose fp16 copy is stored as panels of LR_PANEL columns of op(B), in the K * N elements the flat
+ * copy would take (at float offset `off` of the buffer): panel q holds op(B)[0:K, 16q:16q+16] as [K][16].
+ * - trans = 0: B [K, N] of A @ B (N a multiple of LR_PANEL), all panels;
+ * - trans = 1: B [N, K] of A @ B^T (e.g. the LM head): its first N16 = N - N % 16 rows as panels, the last
+ *   N % 16 rows flat where they were.
+ */
 typedef struct {
   int64_t off, K, N;
+  int trans;
 } lr_half_region;
 
 typedef struct lr_half {
@@ -45,21 +51,26 @@ void lr_gemv_nn_f16(float *out, int64_t ldo, const float *a, const uint16_t *b, 
 void lr_gemv_nt_f16(float *out, int64_t ldo, const float *a, const uint16_t *b, int64_t ldb, int64_t M, int64_t N,
                     int64_t K, float alpha, float beta);
 
-/* Writes src [K, N] (N a multiple of LR_PANEL) as fp16 panels dst [N / LR_PANEL][K][LR_PANEL]. */
-void lr_f16_pack_panels(uint16_t *dst, const float *src, int64_t K, int64_t N);
+/* Writes region r of the fp32 buffer `base` into the fp16 copy `h` (same offsets) as lr_half_region says. */
+void lr_f16_pack_region(uint16_t *h, const float *base, const lr_half_region *r);
 /* out[M, 16 * np] = alpha * A[M, K] @ B + beta * out, B given as np fp16 panels [np][K][LR_PANEL] (M up to
  * 16 from ops.c). Every output is one fp32 accumulator over k = 0..K-1 in order (fused multiply-adds from
- * zero), times alpha, plus beta * out: the same arithmetic whatever M and the other rows are. */
+ * zero), times alpha, plus beta * out: the same arithmetic whatever M and the other rows are, and the same
+ * in the AVX2 and the AVX-512 kernel. */
+typedef void (*lr_panels_fn)(float *out, int64_t ldo, const float *a, const uint16_t *p, int64_t M, int64_t np,
+                             int64_t K, float alpha, float beta);
 void lr_gemv_panels_f16(float *out, int64_t ldo, const float *a, const uint16_t *p, int64_t M, int64_t np, int64_t K,
                         float alpha, float beta);
+void lr_gemv_panels_f16_avx512(float *out, int64_t ldo, const float *a, const uint16_t *p, int64_t M, int64_t np,
+                               int64_t K, float alpha, float beta);
 
-/* The packed region of h that is exactly the weight b [K, N], else NULL. */
-static inline const lr_half_region *lr_half_region_of(const lr_half *h, const float *b, int64_t K, int64_t N) {
+/* The packed region of h that is exactly the weight b of a product (K, N as lr_matmul gets them), else NULL. */
+static inline const lr_half_region *lr_half_region_of(const lr_half *h, const float *b, int64_t K, int64_t N, int trans) {
   if (!h || !h->h) return 0;
   const int64_t off = b - h->base;
   for (int64_t i = 0; i < h->nregions; i++) {
     const lr_half_region *r = &h->regions[i];
-    if (r->off == off && r->K == K && r->N == N) return r;
+    if (r->off == off && r->K == K && r->N == N && r->trans == trans) return r;
   }
   return 0;
 }

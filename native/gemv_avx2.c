@@ -274,9 +274,21 @@ void lr_gemv_panels_f16(float *out, int64_t ldo, const float *a, const uint16_t 
   }
 }
 
-void lr_f16_pack_panels(uint16_t *dst, const float *src, int64_t K, int64_t N) {
-  for (int64_t q = 0; q < N / LR_PANEL; q++)
-    for (int64_t k = 0; k < K; k++) lr_f16_convert(dst + (q * K + k) * LR_PANEL, src + k * N + q * LR_PANEL, LR_PANEL);
+void lr_f16_pack_region(uint16_t *h, const float *base, const lr_half_region *r) {
+  uint16_t *dst = h + r->off;
+  const float *src = base + r->off;
+  const int64_t K = r->K, np = r->N / LR_PANEL;
+  float col[LR_PANEL];
+  for (int64_t q = 0; q < np; q++)
+    for (int64_t k = 0; k < K; k++) {
+      if (r->trans) { /* column k of rows 16q..16q+15 of B [N, K] */
+        for (int j = 0; j < LR_PANEL; j++) col[j] = src[(q * LR_PANEL + j) * K + k];
+        lr_f16_convert(dst + (q * K + k) * LR_PANEL, col, LR_PANEL);
+      } else { /* row k, columns 16q..16q+15 of B [K, N] */
+        lr_f16_convert(dst + (q * K + k) * LR_PANEL, src + k * r->N + q * LR_PANEL, LR_PANEL);
+      }
+    }
+  /* trans: the last N % 16 rows stay as the flat copy has them */
 }
 
 DEFINE_NN(lr_gemv_nn_f32, float, load8_f32, at_f32)
@@ -292,7 +304,7 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) { (void)dst, (vo
             float alpha, float beta) {                                                                          \
     (void)out, (void)ldo, (void)a, (void)b, (void)ldb, (void)M, (void)N, (void)K, (void)alpha, (void)beta;       \
   }
-void lr_f16_pack_panels(uint16_t *dst, const float *src, int64_t K, int64_t N) { (void)dst, (void)src, (void)K, (void)N; }
+void lr_f16_pack_region(uint16_t *h, const float *base, const lr_half_region *r) { (void)h, (void)base, (void)r; }
 void lr_gemv_panels_f16(float *out, int64_t ldo, const float *a, const uint16_t *p, int64_t M, int64_t np, int64_t K,
                         float alpha, float beta) {
   (void)out, (void)ldo, (void)a, (void)p, (void)M, (void)np, (void)K, (void)alpha, (void)beta;

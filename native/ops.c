@@ -26,6 +26,7 @@ void openblas_set_num_threads(int num_threads);
 static lr_kernels g_kernels; /* written once at load (lr_select_kernels), read-only afterwards */
 static lr_cpu g_cpu;
 static int g_avx2; /* AVX2 + FMA + F16C: the gemv_avx2.c kernels (and fp16 weights) may be used */
+static lr_panels_fn g_panels = lr_gemv_panels_f16; /* the packed-panel kernel of the chosen level */
 
 const lr_kernels *lr_k(void) { return &g_kernels; }
 const lr_cpu *lr_cpu_info(void) { return &g_cpu; }
@@ -53,6 +54,7 @@ int lr_select_kernels(int force) {
   }
   t.isa = lr_isa_name(level);
   g_avx2 = level >= LR_ISA_AVX2;
+  g_panels = level >= LR_ISA_AVX512 ? lr_gemv_panels_f16_avx512 : lr_gemv_panels_f16;
   g_kernels = t;
   return 0;
 }
@@ -90,8 +92,9 @@ void lr_ops_init(int threads) {
 typedef struct {
   float *out;
   const float *a, *b;
-  const uint16_t *bh; /* fp16 copy of b: flat, or panels when `panels` */
+  const uint16_t *bh; /* fp16 copy of b: flat, or panels when `panels` (over the first `ncol` columns) */
   int panels;
+  int64_t ncol;
   int64_t M, N, K, chunk;
   int transA, transB, byRows;
   float alpha, beta;
@@ -118,10 +121,10 @@ static void sgemm_block(void *ctx, int64_t c, int thread) {
 static void gemv_block(void *ctx, int64_t c, int thread) {
   (void)thread;
   const mm_job *j = ctx;
-  const int64_t n0 = c * j->chunk, n = j->N - n0 < j->chunk ? j->N - n0 : j->chunk;
+  const int64_t cols = j->panels ? j->ncol : j->N, n0 = c * j->chunk, n = cols - n0 < j->chunk ? cols - n0 : j->chunk;
   float *out = j->out + n0;
-  if (j->panels) /* chunk and n0 are multiples of LR_PANEL */
-    lr_gemv_panels_f16(out, j->N, j->a, j->bh + n0 * j->K, j->M, n / LR_PANEL, j->K, j->alpha, j->beta);
+  if (j->panels) /* chunk, n0 and n are multiples of LR_PANEL */
+    g_panels(out, j->N, j->a, j->bh + n0 * j->K, j->M, n / LR_PANEL, j->K, j->alpha, j->beta);
   else if (j->bh && j->transB)
     lr_gemv_nt_f16(out, j->N, j->a, j->bh + n0 * j->K, j->K, j->M, n, j->K, j->alpha, j->beta);
   else if (j->bh)
@@ -142,23 +145,25 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
   }
   const lr_kernels *k = lr_k();
   const int64_t flops = M * N * K;
-  const lr_half_region *region = !transA && !transB ? lr_half_region_of(half, b, K, N) : NULL;
-  if (g_avx2 && !transA && M > LR_SMALL_M && M <= LR_SMALL_M_HALF && (region || (!transB && lr_half_lookup(half, b, K * N)))) {
-    /* fp16 A @ B of up to 16 rows: panels in one pass, or the flat copy in blocks of LR_SMALL_M rows (each
-     * row's bits the same as alone: the streaming kernels compute every row by itself) */
-    if (!region) {
-      for (int64_t m0 = 0; m0 < M; m0 += LR_SMALL_M) {
-        const int64_t m = M - m0 < LR_SMALL_M ? M - m0 : LR_SMALL_M;
-        lr_matmul(out + m0 * N, a + m0 * K, b, m, N, K, 0, 0, alpha, beta, half);
-      }
-      return;
+  const lr_half_region *region = !transA ? lr_half_region_of(half, b, K, N, transB) : NULL;
+  if (g_avx2 && !transA && !transB && !region && M > LR_SMALL_M && M <= LR_SMALL_M_HALF && lr_half_lookup(half, b, K * N)) {
+    /* fp16 A @ B of up to 16 rows from the flat copy: blocks of LR_SMALL_M rows (each row's bits the same as
+     * alone: the streaming kernels compute every row by itself) */
+    for (int64_t m0 = 0; m0 < M; m0 += LR_SMALL_M) {
+      const int64_t m = M - m0 < LR_SMALL_M ? M - m0 : LR_SMALL_M;
+      lr_matmul(out + m0 * N, a + m0 * K, b, m, N, K, 0, 0, alpha, beta, half);
     }
+    return;
   }
   if (region && g_avx2 && M <= LR_SMALL_M_HALF) {
-    mm_job j = {out, a, b, half->h + region->off, 1, M, N, K, N, 0, 0, 0, alpha, beta};
+    /* the packed panels (over the first N16 columns; A @ B^T's last N % 16 rows of B stay flat) */
+    const int64_t N16 = N - N % LR_PANEL;
+    const uint16_t *h = half->h + region->off;
+    mm_job j = {out, a, b, h, 1, N16, M, N, K, N16, 0, 0, 0, alpha, beta};
     /* blocks of whole panels, 8 per thread (as below) */
-    if (flops >= LR_SPLIT_MIN_FLOPS / 4) j.chunk = lr_pool_chunk(N, 256, 64, 8);
-    lr_pool_run((N + j.chunk - 1) / j.chunk, gemv_block, &j);
+    if (flops >= LR_SPLIT_MIN_FLOPS / 4) j.chunk = lr_pool_chunk(N16, 256, 64, 8);
+    if (N16) lr_pool_run((N16 + j.chunk - 1) / j.chunk, gemv_block, &j);
+    if (N16 < N) lr_gemv_nt_f16(out + N16, N, a, h + N16 * K, K, M, N - N16, K, alpha, beta);
     return;
   }
   if (M <= (transB && !transA ? LR_SMALL_M_NT : LR_SMALL_M)) {
@@ -171,7 +176,7 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
       arow = at;
     }
     if (g_avx2) {
-      mm_job j = {out, arow, b, lr_half_lookup(half, b, K * N), 0, M, N, K, N, 0, transB, 0, alpha, beta};
+      mm_job j = {out, arow, b, lr_half_lookup(half, b, K * N), 0, 0, M, N, K, N, 0, transB, 0, alpha, beta};
       /* split the columns of B when there are enough of them: blocks of 64 columns, 8 per thread, so that a
        * worker that wakes late or a core that runs slower evens out */
       if (flops >= LR_SPLIT_MIN_FLOPS / 4) j.chunk = lr_pool_chunk(N, 256, 64, 8);
@@ -184,7 +189,7 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
     return;
   }
 blas:;
-  mm_job j = {out, a, b, NULL, 0, M, N, K, 0, transA, transB, 0, alpha, beta};
+  mm_job j = {out, a, b, NULL, 0, 0, M, N, K, 0, transA, transB, 0, alpha, beta};
   if (flops < LR_SPLIT_MIN_FLOPS || lr_pool_threads() == 1) {
     j.chunk = N;
     sgemm_block(&j, 0, 0);

@@ -1,4 +1,4 @@
-import { HalfWeights, NativeBackend } from '../tensor/native.js';
+import { HalfWeights, NativeBackend, type HalfRegion } from '../tensor/native.js';
 import type { GPT2Config } from './config.js';
 import type { DecodeWeights, GPT2 } from './gpt2.js';
 import { weightLayout } from './weights.js';
@@ -8,15 +8,17 @@ import { weightsVersion } from './weights-version.js';
 const PANEL = 16;
 
 /**
- * The blocks' linear weights (Conv1D [in, out]: the B of an A @ B product) as fp16 regions packed in
- * panels, those whose width is a multiple of the panel (every GPT-2 width is): a decode step of up to 16
- * rows reads each of them once, as one stream.
+ * The weights a decode step multiplies by, as fp16 regions packed in panels: the LM head (the tied wte
+ * [V, C], the B of logits = h @ wte^T) and the blocks' linear weights (Conv1D [in, out], the B of x @ W)
+ * whose width is a multiple of the panel (every GPT-2 width is). A decode step of up to 16 rows reads each
+ * once, as one stream.
  */
-function panelRegions(cfg: GPT2Config): Array<{ offset: number; K: number; N: number }> {
-  const out: Array<{ offset: number; K: number; N: number }> = [];
+function panelRegions(cfg: GPT2Config): HalfRegion[] {
+  const out: HalfRegion[] = [];
   let offset = 0;
   for (const t of weightLayout(cfg)) {
     const n = t.shape.reduce((a, b) => a * b, 1);
+    if (t.name === 'wte.weight') out.push({ offset, K: t.shape[1], N: t.shape[0], transposed: true });
     if (/\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/.test(t.name) && t.shape[1] % PANEL === 0) {
       out.push({ offset, K: t.shape[0], N: t.shape[1] });
     }

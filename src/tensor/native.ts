@@ -54,6 +54,14 @@ interface NativeAddon {
   readBandwidth(mb: number, passes: number, threads: number): number;
 }
 
+/** A weight inside a buffer given to halfWeights: B [K, N] (or [N, K] when transposed) at float `offset`. */
+export interface HalfRegion {
+  offset: number;
+  K: number;
+  N: number;
+  transposed?: boolean;
+}
+
 /** An fp16 copy of a weight buffer, owned by the addon (freed by releaseHalf or by GC). */
 type HalfHandle = object;
 
@@ -127,12 +135,13 @@ export class NativeBackend implements Backend {
   /**
    * An fp16 copy of `weights` (one buffer, e.g. GPT2Weights.buffer) for inference, or null where the CPU
    * lacks AVX2/F16C. Nothing reads it until withHalfWeights; src/model/decode-weights.ts
-   * (useHalfWeightsForDecode) uses it for KV-cache decode steps only. `regions` names weights B [K, N] inside
-   * the buffer that `A @ B` products read (each { offset, K, N }, N a multiple of 16, ascending, disjoint):
-   * their copy is stored in column panels, which a product of up to 16 rows reads as one stream.
+   * (useHalfWeightsForDecode) uses it for KV-cache decode steps only. `regions` names weights inside the
+   * buffer (ascending, disjoint) whose copy is stored in panels of 16 output columns, which a product of up to
+   * 16 rows reads as one stream: B [K, N] of `A @ B` products (N a multiple of 16), or with `transposed`
+   * B [N, K] of `A @ B^T` ones (the LM head).
    */
-  halfWeights(weights: F32, regions: ReadonlyArray<{ offset: number; K: number; N: number }> = []): HalfWeights | null {
-    const handle = this.addon.halfWeights(weights, Float64Array.from(regions.flatMap((r) => [r.offset, r.K, r.N])));
+  halfWeights(weights: F32, regions: readonly HalfRegion[] = []): HalfWeights | null {
+    const handle = this.addon.halfWeights(weights, Float64Array.from(regions.flatMap((r) => [r.offset, r.K, r.N, r.transposed ? 1 : 0])));
     return handle ? new HalfWeights(weights, handle, this.addon) : null;
   }
 

@@ -8,6 +8,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { loadNativeBackend } from '../../src/tensor/native.js';
 import { ReferenceBackend } from '../../src/tensor/reference.js';
 import { f16ToF32, f32ToF16 } from '../../src/io/float16.js';
@@ -98,12 +100,15 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
   });
 
   describe('weights packed in panels', () => {
-    // W [K, Np] at offset 5 packed (Np a multiple of 16); V [Np, K] after it stays flat
+    // W [K, Np] at offset 5 packed (Np a multiple of 16); V [Np, K] after it stays flat; then H [Nt, K]
+    // packed as the B of A @ B^T (Nt = 16 * 65 + 5: a flat tail of 5 rows)
     const Np = 1104;
-    const buf = rng.randn(5 + 2 * K * Np, 0.5);
+    const Nt = 1045;
+    const buf = rng.randn(5 + 2 * K * Np + Nt * K, 0.5);
     const W = buf.subarray(5, 5 + K * Np);
-    const V = buf.subarray(5 + K * Np);
-    const regions = [{ offset: 5, K, N: Np }];
+    const V = buf.subarray(5 + K * Np, 5 + 2 * K * Np);
+    const H = buf.subarray(5 + 2 * K * Np);
+    const regions = [{ offset: 5, K, N: Np }, { offset: 5 + 2 * K * Np, K, N: Nt, transposed: true }];
 
     test('A @ B of up to 16 rows reads the panels: fp32 math on fp16-rounded weights, each row as alone', () => {
       const half = be.halfWeights(buf, regions);
@@ -124,7 +129,23 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
             assertExact(got.subarray(m * Np, (m + 1) * Np), alone, `M=${M}: row ${m} alone`);
           }
         }
-        // the flat weight beside the region still reads its fp16 copy
+        // A @ H^T of up to 16 rows reads H's panels (and its flat tail)
+        for (const M of [1, 3, 8, 9, 16]) {
+          const a = rng.randn(M * K);
+          const init = rng.randn(M * Nt);
+          const opts = { transB: true, alpha: 1.5, beta: M % 2 ? 0.25 : 0 };
+          const got = init.slice();
+          be.withHalfWeights(half, () => be.matmul(got, a, H, M, Nt, K, opts));
+          const want = init.slice();
+          ref.matmul(want, a, rounded(H), M, Nt, K, opts);
+          assertClose(got, want, 1e-5, `A @ H^T, M=${M}`);
+          for (let m = 0; m < M; m++) {
+            const alone = init.slice(m * Nt, (m + 1) * Nt);
+            be.withHalfWeights(half, () => be.matmul(alone, a.subarray(m * K, (m + 1) * K), H, 1, Nt, K, opts));
+            assertExact(got.subarray(m * Nt, (m + 1) * Nt), alone, `A @ H^T, M=${M}: row ${m} alone`);
+          }
+        }
+        // the flat weight between the regions still reads its fp16 copy
         const a = rng.randn(3 * K);
         const got = new Float32Array(3 * Np);
         be.withHalfWeights(half, () => be.matmul(got, a, V, 3, Np, K, { transB: true }));
@@ -149,6 +170,7 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
       const cases: Array<[string, Float32Array, number, number, boolean]> = [
         ['part of a packed weight', part, Np, K - 1, false],
         ['a packed weight as B^T', W, K, Np, true],
+        ['a weight packed for A @ B^T, as B', H, K, Nt, false],
       ];
       for (const [what, b, N, k, transB] of cases) {
         const before = plain(b, N, k, transB);
@@ -157,10 +179,41 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
       half.release();
     });
 
+    test('the AVX2 and the AVX-512 panel kernels give the same bits', { skip: native?.info().cpuIsa === 'avx512' ? false : 'no AVX-512 on this CPU' }, () => {
+      // each kernel level in its own process (LORAROUTE_ISA picks it at load): the bits of A @ W and A @ H^T
+      // for 1..16 rows, as hex
+      const nativeJs = fileURLToPath(new URL('../../src/tensor/native.js', import.meta.url));
+      const code = `
+        const { loadNativeBackend } = await import(${JSON.stringify(nativeJs)});
+        const be = loadNativeBackend();
+        let x = 7; const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+        const [K, Np, Nt] = [${K}, ${Np}, ${Nt}];
+        const buf = Float32Array.from({ length: K * Np + Nt * K }, rnd);
+        const W = buf.subarray(0, K * Np), H = buf.subarray(K * Np);
+        const half = be.halfWeights(buf, [{ offset: 0, K, N: Np }, { offset: K * Np, K, N: Nt, transposed: true }]);
+        const parts = [be.info().isa];
+        for (const M of [1, 2, 3, 5, 8, 11, 16]) {
+          const a = Float32Array.from({ length: M * K }, rnd);
+          const o1 = new Float32Array(M * Np), o2 = new Float32Array(M * Nt);
+          be.withHalfWeights(half, () => { be.matmul(o1, a, W, M, Np, K); be.matmul(o2, a, H, M, Nt, K, { transB: true }); });
+          parts.push(Buffer.from(o1.buffer).toString('hex'), Buffer.from(o2.buffer).toString('hex'));
+        }
+        process.stdout.write(parts.join(' '));`;
+      const run = (isa: string): string[] => {
+        const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, LORAROUTE_ISA: isa }, encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout.split(' ');
+      };
+      const [isa2, ...avx2] = run('avx2');
+      const [isa5, ...avx512] = run('avx512');
+      assert.deepEqual([isa2, isa5], ['avx2', 'avx512']);
+      assert.ok(avx2.length === 14 && avx2.every((h, i) => h === avx512[i]), 'the same bits from both kernels');
+    });
+
     test('bad regions are refused with a message naming them', () => {
       const bad: Array<[string, Array<{ offset: number; K: number; N: number }>, RegExp]> = [
         ['width not a multiple of 16', [{ offset: 5, K, N: 1100 }], /region 0: N = 1100 must be a multiple of 16/],
-        ['past the buffer', [{ offset: 5 + K * Np, K: K + 1, N: Np }], /region 0: .* must lie in the/],
+        ['past the buffer', [{ offset: buf.length - 16, K: 2, N: 16 }], /region 0: .* must lie in the/],
         ['overlapping', [{ offset: 5, K, N: Np }, { offset: 5 + K * Np - 16, K: 1, N: 16 }], /region 1: .* after the region before it/],
         ['not an integer', [{ offset: 0.5, K, N: Np }], /region 0: offset 0.5/],
         ['no rows', [{ offset: 0, K: 0, N: 16 }], /K and N in 1\.\./],

@@ -1,8 +1,8 @@
 /**
  * The native backend's few-row products compute every output with the same arithmetic whatever the other
- * rows are: a row of A @ B^T (up to 16 rows) or of A @ B (up to 8 with fp32 weights, 16 with fp16 ones, flat
- * or packed in panels) gets the same bits alone as in any batch, K with and without a tail of K % 8, N with
- * a partial last tile.
+ * rows are: a row of A @ B^T (up to 16 rows) or of A @ B (up to 8 with fp32 weights, 16 with fp16 ones),
+ * with fp16 weights flat or packed in panels, gets the same bits alone as in any batch, K with and without a
+ * tail of K % 8, N with a partial last tile.
  * The server's decode steps (src/server/decode-backend.ts) rely on it: batching must change no token.
  * Skipped without the addon.
  */
@@ -20,18 +20,19 @@ test('few-row products: each row gets alone the bits it gets in a batch (fp32 an
   for (const [N, K] of [[37, 133], [203, 128], [9, 5], [208, 133]] as const) {
     const W = rng.randn(N * K, 0.5); // [N, K] for A @ B^T, [K, N] for A @ B
     const half = be.halfWeights(W);
-    // W as A @ B's [K, N] packed in panels, where N allows
+    // W packed in panels: as A @ B's [K, N] where N allows, and as A @ B^T's [N, K] (a flat tail of N % 16 rows)
     const packed = N % 16 === 0 ? be.halfWeights(W, [{ offset: 0, K, N }]) : null;
+    const packedT = be.halfWeights(W, [{ offset: 0, K, N, transposed: true }]);
     for (const transB of [true, false]) {
       for (const M of [2, 3, 4, 5, 6, 7, 8, 13, 16]) {
         const a = rng.randn(M * K);
         const opts = { transB, alpha: 0.75, beta: 0.5 };
         const init = rng.randn(M * N);
-        const copies = [null, half, transB ? null : packed].filter((h, i) => i === 0 || h !== null);
+        const copies = [null, half, transB ? packedT : packed].filter((h, i) => i === 0 || h !== null);
         for (const copy of copies) {
           if (!transB && M > 8 && copy === null) continue; // fp32 A @ B streams up to 8 rows
           const useHalf = copy !== null;
-          const kind = copy !== null && copy === packed ? 'fp16 panels' : useHalf ? 'fp16' : 'fp32';
+          const kind = copy !== null && (copy === packed || copy === packedT) ? 'fp16 panels' : useHalf ? 'fp16' : 'fp32';
           const run = (f: () => void): void => (copy ? be.withHalfWeights(copy, f) : f());
           const batched = init.slice();
           run(() => be.matmul(batched, a, W, M, N, K, opts));
@@ -46,6 +47,7 @@ test('few-row products: each row gets alone the bits it gets in a batch (fp32 an
     }
     half?.release();
     packed?.release();
+    packedT?.release();
   }
   assert.ok(compared > 100, `compared ${compared} rows`);
 });
