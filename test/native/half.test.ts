@@ -217,8 +217,16 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
         ['overlapping', [{ offset: 5, K, N: Np }, { offset: 5 + K * Np - 16, K: 1, N: 16 }], /region 1: .* after the region before it/],
         ['not an integer', [{ offset: 0.5, K, N: Np }], /region 0: offset 0.5/],
         ['no rows', [{ offset: 0, K: 0, N: 16 }], /K and N in 1\.\./],
+        ['NaN', [{ offset: NaN, K, N: Np }], /region 0: offset nan/i],
+        ['infinite', [{ offset: 0, K: Infinity, N: Np }], /K and N in 1\.\./],
+        ['huge', [{ offset: 0, K: 1, N: 1e300 }], /K and N in 1\.\./],
       ];
-      for (const [what, r, re] of bad) assert.throws(() => be.halfWeights(buf, r), re, what);
+      for (const [what, r, re] of bad) assert.throws(() => be.halfWeights(buf, r), (e: unknown) => e instanceof RangeError && re.test(e.message), what);
+      // the addon itself: the list must be [offset, K, N, transposed] quadruples of a Float64Array, transposed 0 or 1
+      const addon = (be as unknown as { addon: { halfWeights(w: Float32Array, r?: unknown): unknown } }).addon;
+      assert.throws(() => addon.halfWeights(buf, new Float64Array(5)), /regions has 5 numbers; expected \[offset, K, N, transposed\] quadruples/);
+      assert.throws(() => addon.halfWeights(buf, Float64Array.of(0, 1, 16, 2)), /region 0: transposed must be 0 or 1, got 2/);
+      assert.throws(() => addon.halfWeights(buf, new Float32Array(4)), (e: unknown) => e instanceof TypeError && /regions must be a Float64Array/.test(e.message));
     });
   });
 });
