@@ -187,8 +187,13 @@ export class GPT2 {
       const R = rowIds.length;
       const rows = s.f32('logitRows', R * C); // [R, C]
       for (let r = 0; r < R; r++) rows.set(hidden.subarray(rowIds[r] * C, rowIds[r] * C + C), r * C);
-      logits = s.f32('logits', R * V); // [R, V]
-      if (R > 0) be.matmul(logits, rows, this.weights.wte, R, V, C, { transB: true });
+      const out = (logits = s.f32('logits', R * V)); // [R, V]
+      const lmHead = () => be.matmul(out, rows, this.weights.wte, R, V, C, { transB: true });
+      // a generation prefill (a cache, chosen rows, no loss): its logits pick a token as a decode step's do,
+      // so they come from the same fp16 LM head (the cache itself is filled in fp32)
+      const picksToken = cache != null && !opts.targets && !opts.train && this.decodeWeights !== null;
+      if (R > 0 && picksToken) (this.decodeWeights as DecodeWeights).run(lmHead);
+      else if (R > 0) lmHead();
     }
 
     const rowLoss = new Float64Array(B);
