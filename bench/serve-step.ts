@@ -13,7 +13,7 @@
  * other tokens at the B-row step's median wall time / B. Sampling, streaming, HTTP and the client are left
  * out, so a server measures below it.
  *
- * `node dist/bench/serve-step.js [--steps N] [--rows 1,16] [--tokens 64] [--shape tiny|gpt2]`.
+ * `node dist/bench/serve-step.js [--steps N] [--rows 1,16] [--tokens 64] [--shape tiny|gpt2] [--top N ops]`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,9 +64,9 @@ function timed(inner: Backend, times: Map<string, number>, calls: Map<string, nu
 function main(): void {
   const { values } = parseArgs({ options: {
     steps: { type: 'string', default: '40' }, rows: { type: 'string', default: '1,4,8,16' }, tokens: { type: 'string', default: '64' },
-    shape: { type: 'string', default: 'tiny' },
+    shape: { type: 'string', default: 'tiny' }, top: { type: 'string', default: '12' },
   } });
-  const steps = Number(values.steps), tokens = Number(values.tokens);
+  const steps = Number(values.steps), tokens = Number(values.tokens), top = Number(values.top);
   const shape = parseShape(values.shape as string, 'bench:serve-step');
   const tmp = mkdtempSync(join(tmpdir(), 'loraroute-serve-step-'));
   try {
@@ -148,7 +148,7 @@ function main(): void {
       ceilings.push(`B=${B}: ${(peerMean / (prefill + ((tokens - 1) * stepMs) / B)).toFixed(2)}x (prefill ${prefill.toFixed(2)} ms + ${tokens - 1} x ${stepMs.toFixed(3)} / ${B} ms)`);
       const sorted = [...times].sort((a, b) => b[1] - a[1]);
       const sum = sorted.reduce((a, [, t]) => a + t, 0);
-      for (const [k, t] of sorted.slice(0, Number(process.env.SERVE_STEP_TOP ?? 12))) {
+      for (const [k, t] of sorted.slice(0, top)) {
         console.log(`    ${(t / steps).toFixed(3).padStart(7)} ms/step  ${((100 * t) / sum).toFixed(1).padStart(5)}%  ${String((calls.get(k) ?? 0) / steps).padStart(4)} calls  ${k}`);
       }
     }

@@ -1,7 +1,7 @@
 import { HalfWeights, NativeBackend, type HalfRegion } from '../tensor/native.js';
 import type { GPT2Config } from './config.js';
 import type { DecodeWeights, GPT2 } from './gpt2.js';
-import { weightLayout } from './weights.js';
+import { LINEAR_MODULES, weightLayout } from './weights.js';
 import { weightsVersion } from './weights-version.js';
 
 /** Columns per panel of the native backend's packed fp16 weights (native/gemv.h LR_PANEL). */
@@ -19,7 +19,7 @@ function panelRegions(cfg: GPT2Config): HalfRegion[] {
   for (const t of weightLayout(cfg)) {
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (t.name === 'wte.weight') out.push({ offset, K: t.shape[1], N: t.shape[0], transposed: true });
-    if (/\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/.test(t.name) && t.shape[1] % PANEL === 0) {
+    if (LINEAR_MODULES.some((m) => t.name.endsWith(`.${m}.weight`)) && t.shape[1] % PANEL === 0) {
       out.push({ offset, K: t.shape[0], N: t.shape[1] });
     }
     offset += n;
@@ -31,9 +31,10 @@ function panelRegions(cfg: GPT2Config): HalfRegion[] {
  * fp16 weights for KV-cache decode steps (a pass of one new token per row after the prompt is in the cache)
  * and for the logits of a generation prefill's last positions: the native backend's fp16 copy of
  * GPT2Weights.buffer (the LM head and the blocks' linear weights packed in panels), read by few-row
- * matmuls. The rest of a prefill (which fills the cache), scoring and training never see it. The copy belongs to one version of the weights
- * (src/model/weights-version.ts): after a write (mergeAdapter, loadWeights, ...) the next decode step
- * makes a fresh copy first, so it never reads weights that are no longer there.
+ * matmuls. The rest of a prefill (which fills the cache), scoring and training never see it. The copy
+ * belongs to one version of the weights (src/model/weights-version.ts): after a write (mergeAdapter,
+ * loadWeights, ...) the next decode step makes a fresh copy first, so it never reads weights that are no
+ * longer there.
  */
 class HalfDecodeWeights implements DecodeWeights {
   private copy: HalfWeights | null = null;
