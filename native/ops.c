@@ -88,6 +88,9 @@ void lr_ops_init(int threads) {
 #define LR_SMALL_M_HALF 16
 /* products below this many multiply-adds run as one call (splitting costs more than it gains) */
 #define LR_SPLIT_MIN_FLOPS ((int64_t)1 << 21)
+/* a chunk of a split product over packed panels does at least this many multiply-adds (fewer cost more to
+ * hand out than they gain), so that a 768-wide weight is cut in 6 or 12 chunks, not 3 (one thread doing two) */
+#define LR_CHUNK_MIN_FLOPS ((int64_t)1 << 18)
 
 typedef struct {
   float *out;
@@ -160,8 +163,13 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
     const int64_t N16 = N - N % LR_PANEL;
     const uint16_t *h = half->h + region->off;
     mm_job j = {out, a, b, h, 1, N16, M, N, K, N16, 0, 0, 0, alpha, beta};
-    /* blocks of whole panels, 8 per thread (as below) */
-    if (flops >= LR_SPLIT_MIN_FLOPS / 4) j.chunk = lr_pool_chunk(N16, 256, 64, 8);
+    /* blocks of whole panels, 8 per thread (as below), each of at least LR_CHUNK_MIN_FLOPS and of whole
+     * groups of panels: 8 (128 columns) below 8 rows, whose blocks read 2 to 8 panels at once
+     * (gemv_avx512.c), else 4 */
+    if (flops >= LR_SPLIT_MIN_FLOPS / 4) {
+      const int64_t align = M >= 8 ? 64 : 128, least = (LR_CHUNK_MIN_FLOPS / (M * K) + align - 1) / align * align;
+      j.chunk = lr_pool_chunk(N16, least > align ? least : align, align, 8);
+    }
     if (N16) lr_pool_run((N16 + j.chunk - 1) / j.chunk, gemv_block, &j);
     if (N16 < N) lr_gemv_nt_f16(out + N16, N, a, h + N16 * K, K, M, N - N16, K, alpha, beta);
     return;
