@@ -549,6 +549,77 @@ static napi_value js_attention_rows(napi_env env, napi_callback_info info) {
   return ok ? undef(env) : NULL;
 }
 
+/* ---- loraRows: LoRA of a decode step, each row with its own adapters --------------------------------- */
+
+/* adapters of one loraRows call at most (their table is allocated per call) */
+#define LR_MAX_ADAPTERS 4096
+
+/* whether n floats at p and m floats at q share memory */
+static int overlaps(const void *p, int64_t n, const void *q, int64_t m) {
+  const uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
+  return n > 0 && m > 0 && a < b + sizeof(float) * (uintptr_t)m && b < a + sizeof(float) * (uintptr_t)n;
+}
+
+/* loraRows(y, x, As, Bs, weights, B, inDim, outDim): every factor is checked before any row is computed */
+static napi_value js_lora_rows(napi_env env, napi_callback_info info) {
+  BEGIN("loraRows");
+  int64_t B, inDim, outDim;
+  CHECK(dim(c, 5, "B", &B) && dim(c, 6, "inDim", &inDim) && dim(c, 7, "outDim", &outDim));
+  napi_value as, bs;
+  bool isA = false, isB = false;
+  uint32_t K = 0, KB = 0;
+  if (c->argc < 4 || napi_is_array(env, c->argv[2], &isA) != napi_ok || !isA || napi_is_array(env, c->argv[3], &isB) != napi_ok || !isB)
+    CHECK(fail(c, 0, "%sAs and Bs must be arrays with one entry per adapter (a Float32Array, or null where it has no factors)", "", 0, 0));
+  as = c->argv[2];
+  bs = c->argv[3];
+  CHECK(napi_get_array_length(env, as, &K) == napi_ok && napi_get_array_length(env, bs, &KB) == napi_ok);
+  if (K != KB) CHECK(fail(c, 1, "%sAs has %lld entries but Bs has %lld: one of each per adapter", "", (long long)K, (long long)KB));
+  if (K > LR_MAX_ADAPTERS) CHECK(fail(c, 1, "%sAs has %lld entries: at most %lld adapters", "", (long long)K, LR_MAX_ADAPTERS));
+  napi_value *el = malloc(sizeof *el * (size_t)(2 * K + 1));
+  lr_lora_factor *f = malloc(sizeof *f * (size_t)(K + 1));
+  int ok = (el && f) || oom(c);
+  /* every entry first: reading one may run JS (a getter), which could detach a buffer whose pointer was taken */
+  for (uint32_t k = 0; ok && k < K; k++)
+    ok = napi_get_element(env, as, k, &el[2 * k]) == napi_ok && napi_get_element(env, bs, k, &el[2 * k + 1]) == napi_ok;
+  float *y = NULL, *x = NULL, *w = NULL;
+  ok = ok && F32(0, "y", &y, 0, B, outDim) && F32(1, "x", &x, 0, B, inDim) && F32(4, "weights", &w, 0, B, (int64_t)K);
+  for (uint32_t k = 0; ok && k < K; k++) {
+    const int nullA = value_nullish(c, el[2 * k]), nullB = value_nullish(c, el[2 * k + 1]);
+    f[k] = (lr_lora_factor){NULL, NULL, 0};
+    if (nullA && nullB) continue;
+    char an[24], bn[24];
+    snprintf(an, sizeof an, "As[%u]", k);
+    snprintf(bn, sizeof bn, "Bs[%u]", k);
+    if (nullA != nullB) {
+      ok = failf(c, 0, "%s is %s but %s is not: an adapter has both factors at a site or neither", nullA ? an : bn, "null", nullA ? bn : an);
+      break;
+    }
+    int64_t la = 0, lb = 0;
+    ok = typed_value(c, el[2 * k], an, napi_float32_array, (void **)&f[k].A, &la) &&
+         typed_value(c, el[2 * k + 1], bn, napi_float32_array, (void **)&f[k].B, &lb);
+    if (!ok) break;
+    if (inDim == 0 || la % inDim != 0) {
+      ok = failf(c, 1, "%s has %lld elements, not a positive multiple of inDim (%lld): A is [r, inDim]", an, (long long)la, (long long)inDim);
+      break;
+    }
+    f[k].r = la / inDim;
+    if (lb != outDim * f[k].r) {
+      ok = failf(c, 1, "%s has %lld elements, but B is [outDim, r] = [%lld, %lld] (r from %s)", bn, (long long)lb, (long long)outDim,
+                 (long long)f[k].r, an);
+      break;
+    }
+    if (overlaps(y, B * outDim, f[k].A, la) || overlaps(y, B * outDim, f[k].B, lb)) {
+      ok = failf(c, 1, "y shares memory with adapter %u's factors (%s or %s): y is written while they are read", k, an, bn);
+      break;
+    }
+  }
+  if (ok && overlaps(y, B * outDim, x, B * inDim)) ok = failf(c, 1, "y and x share memory: y is written while x is read%s", "");
+  ok = ok && (lr_lora_rows(y, x, f, (int64_t)K, w, B, inDim, outDim) == 0 || oom(c));
+  free(el);
+  free(f);
+  return ok ? undef(env) : NULL;
+}
+
 /* argmaxRows(out, x, rows, V) */
 static napi_value js_argmax_rows(napi_env env, napi_callback_info info) {
   BEGIN("argmaxRows");
@@ -940,6 +1011,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("attentionBackward", js_attention_backward),
       FN("attentionCached", js_attention_cached),
       FN("attentionRows", js_attention_rows),
+      FN("loraRows", js_lora_rows),
       FN("embeddingForward", js_embedding_forward),
       FN("embeddingBackward", js_embedding_backward),
       FN("crossEntropyForward", js_xent_forward),

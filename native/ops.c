@@ -428,3 +428,60 @@ int lr_attention_rows(float *out, const float *qkv, const lr_att_row *rows, int6
   }
   return atomic_load(&j.failed) ? -1 : 0;
 }
+
+/* ---- LoRA of a decode step ---------------------------------------------------------------------------- */
+
+typedef struct {
+  float *y;
+  const float *x, *w;
+  const lr_lora_factor *f;
+  int64_t K, in, out, rmax;
+  atomic_int failed;
+} lora_job;
+
+/* out[N] = alpha * a[K] @ b[N, K]^T + beta * out for one row, with the kernel lr_matmul gives one row */
+static void nt_row(float *out, const float *a, const float *b, int64_t N, int64_t K, float alpha, float beta) {
+  if (g_avx2)
+    lr_gemv_nt_f32(out, N, a, b, K, 1, N, K, alpha, beta);
+  else
+    lr_k()->gemm_small_nt(out, a, b, 1, N, K, alpha, beta);
+}
+
+/* task = row b: its adapters in order, each as lr_matmul's two one-row products xa = x_b A^T, y_b += w xa B^T */
+static void lora_row(void *ctx, int64_t b, int thread) {
+  lora_job *j = ctx;
+  float *xa = lr_scratch(thread, sizeof(float) * (size_t)(j->rmax > 0 ? j->rmax : 1));
+  if (!xa) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  const float *xb = j->x + b * j->in;
+  float *yb = j->y + b * j->out;
+  for (int64_t k = 0; k < j->K; k++) {
+    const lr_lora_factor *f = &j->f[k];
+    const float w = j->w[b * j->K + k];
+    if (w == 0.0f || !f->A || f->r == 0 || j->out == 0) continue;
+    nt_row(xa, xb, f->A, f->r, j->in, 1.0f, 0.0f); /* [r] */
+    nt_row(yb, xa, f->B, j->out, f->r, w, 1.0f);  /* [out] */
+  }
+}
+
+int lr_lora_rows(float *y, const float *x, const lr_lora_factor *f, int64_t K, const float *weights, int64_t B,
+                 int64_t in, int64_t out) {
+  lora_job j = {.y = y, .x = x, .w = weights, .f = f, .K = K, .in = in, .out = out};
+  atomic_init(&j.failed, 0);
+  if (in == 0) return 0; /* xa = 0: y unchanged (as lr_matmul with K = 0 and beta = 1 leaves it) */
+  int64_t work = 0; /* multiply-adds over the rows */
+  for (int64_t k = 0; k < K; k++) {
+    if (f[k].r > j.rmax) j.rmax = f[k].r;
+    if (!f[k].A) continue;
+    for (int64_t b = 0; b < B; b++)
+      if (weights[b * K + k] != 0.0f) work += f[k].r * (in + out);
+  }
+  if (work < LR_SPLIT_MIN_FLOPS / 4 || B == 1) {
+    for (int64_t b = 0; b < B; b++) lora_row(&j, b, 0);
+  } else {
+    lr_pool_run(B, lora_row, &j);
+  }
+  return atomic_load(&j.failed) ? -1 : 0;
+}

@@ -55,4 +55,16 @@ typedef struct {
  * caches must not overlap (they are written in parallel). Returns 0, or -1 if out of memory. */
 int lr_attention_rows(float *out, const float *qkv, const lr_att_row *rows, int64_t B, int64_t C, int64_t NH);
 
+/* One adapter's LoRA factors at a site: A [r, in], B [out, r] (PEFT's lora_A, lora_B), or A = NULL (none). */
+typedef struct {
+  const float *A, *B;
+  int64_t r;
+} lr_lora_factor;
+/* LoRA's update of a decode step, rows with their own adapters: for each row b of x [B, in] and each adapter
+ * k in order with w = weights[b * K + k] != 0, y_b [out] += w * (x_b A_k^T) B_k^T; bit for bit the two
+ * one-row lr_matmul calls (transB) that give it. y must not overlap x or any factor. Returns 0, or -1 if out
+ * of memory. */
+int lr_lora_rows(float *y, const float *x, const lr_lora_factor *f, int64_t K, const float *weights, int64_t B,
+                 int64_t in, int64_t out);
+
 #endif

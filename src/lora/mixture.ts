@@ -82,6 +82,8 @@ export class LoraMixture implements LinearHook {
     this.checkRows(pass);
     const be = this.backend;
     const { T } = pass;
+    // a decode step (inference, one position per row): every row's adapters in one backend call
+    if (!pass.train && !this.trackGateGrads && T === 1) return this.forwardRows(site, x, y, pass.B);
     // inference: one product per adapter and gate value, however the rows with it are spread (a decode
     // step of a server, whose rows cycle over the experts); training keeps xa in row order for backward
     const grouped = !pass.train && !this.trackGateGrads && pass.B > 1;
@@ -104,6 +106,24 @@ export class LoraMixture implements LinearHook {
         be.matmul(y.subarray(o * s.outDim, (o + R) * s.outDim), xaR, s.B, R, s.outDim, s.r, { transB: true, alpha: run.g * s.scaling, beta: 1 });
       }
     }
+  }
+
+  /** y [B, out] += Σ_k g[b, k] scaling_k B_k A_k x_b for one position per row: one loraRows call (the bits of the two one-row products per row and adapter that the other paths compute). */
+  private forwardRows(site: LinearSite, x: F32, y: F32, B: number): void {
+    const K = this.K;
+    const sites = this.adapters.map((a) => a.site(site.layer, site.module));
+    const first = sites.find((s) => s !== undefined);
+    if (!first) return;
+    const w = this.scratch.f32('rowWeights', B * K); // [B, K] gate times scaling
+    let any = false;
+    for (let b = 0; b < B; b++) {
+      for (let k = 0; k < K; k++) {
+        const s = sites[k];
+        w[b * K + k] = s ? this.gates[b * K + k] * s.scaling : 0;
+        any ||= w[b * K + k] !== 0;
+      }
+    }
+    if (any) this.backend.loraRows(y, x, sites.map((s) => s?.A ?? null), sites.map((s) => s?.B ?? null), w, B, first.inDim, first.outDim);
   }
 
   /**

@@ -102,6 +102,16 @@ export interface Backend {
   ): void;
 
   /**
+   * LoRA's update of a decode step, each row with its own adapters (inference only): for each row b of
+   * x [B, inDim] and each adapter k in order (K = As.length) whose weight w = weights[b*K + k] is not 0,
+   *   y_b [outDim] += w · (x_b A_k^T) B_k^T,   A_k = As[k] [r_k, inDim], B_k = Bs[k] [outDim, r_k]
+   * (PEFT's lora_A and lora_B; both null where adapter k has no factors at this site). Row b's result is
+   * exactly what the two one-row matmuls give, adapter after adapter: xa = x_b A_k^T (transB), then
+   * y_b += w · xa B_k^T (transB, alpha w, beta 1). y must not share memory with x or a factor.
+   */
+  loraRows(y: F32, x: F32, As: readonly (F32 | null)[], Bs: readonly (F32 | null)[], weights: F32, B: number, inDim: number, outDim: number): void;
+
+  /**
    * out[B*T, C] = wte[ids] + wpe[positions]. positions[b*T+t] gives the position id of each token
    * (so right padding and KV-cache offsets are both expressed by the caller).
    */

@@ -34,6 +34,7 @@ interface NativeAddon {
   attentionRows(
     out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
   ): void;
+  loraRows(y: F32, x: F32, As: readonly (F32 | null)[], Bs: readonly (F32 | null)[], weights: F32, B: number, inDim: number, outDim: number): void;
   argmaxRows(out: I32, x: F32, rows: number, V: number): void;
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void;
   embeddingBackward(dwte: F32 | null, dwpe: F32 | null, dout: F32, ids: I32, positions: I32, BT: number, C: number): void;
@@ -266,6 +267,10 @@ export class NativeBackend implements Backend {
     out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
   ): void {
     this.addon.attentionRows(out, qkv, kCaches, vCaches, keyMasks, pasts, B, C, NH);
+  }
+
+  loraRows(y: F32, x: F32, As: readonly (F32 | null)[], Bs: readonly (F32 | null)[], weights: F32, B: number, inDim: number, outDim: number): void {
+    this.addon.loraRows(y, x, As, Bs, weights, B, inDim, outDim);
   }
 
   argmaxRows(out: I32, x: F32, rows: number, V: number): void {

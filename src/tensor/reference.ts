@@ -282,6 +282,21 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  loraRows(y: F32, x: F32, As: readonly (F32 | null)[], Bs: readonly (F32 | null)[], weights: F32, B: number, inDim: number, outDim: number): void {
+    const K = As.length;
+    for (let b = 0; b < B; b++) {
+      const xb = x.subarray(b * inDim, (b + 1) * inDim), yb = y.subarray(b * outDim, (b + 1) * outDim);
+      for (let k = 0; k < K; k++) {
+        const A = As[k], Bk = Bs[k], w = weights[b * K + k];
+        if (!A || !Bk || w === 0) continue;
+        const r = A.length / inDim;
+        const xa = new Float32Array(r); // [r] = x_b A^T
+        this.matmul(xa, xb, A, 1, r, inDim, { transB: true });
+        this.matmul(yb, xa, Bk, 1, outDim, r, { transB: true, alpha: w, beta: 1 });
+      }
+    }
+  }
+
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void {
     for (let i = 0; i < BT; i++) {
       const t = ids[i] * C;

@@ -381,6 +381,44 @@ function attentionRowsCases(): OpCase[] {
   });
 }
 
+/** A decode step's LoRA: [what, B, inDim, outDim, ranks of the adapters (0: no factors at this site), weights [B, K]] */
+export const LORA_STEPS: [string, number, number, number, number[], number[]][] = [
+  ['one row, one adapter', 1, 8, 12, [4], [2]],
+  ['rows on different adapters, one without factors here, a row on none', 4, 9, 7, [3, 0, 5], [1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0]],
+  ['rows mixing two adapters (router weights)', 3, 16, 20, [16, 16], [0.75, 0.25, 0.5, 0.5, 0, 1.5]],
+  ["sixteen rows of the bundled model's c_attn (r 16) over four adapters", 16, 128, 384, [16, 16, 16, 16], Array.from({ length: 64 }, (_, i) => (i % 4 === (i >> 2) % 4 ? 2 : 0))],
+  // enough work that the native backend hands the rows to its pool
+  ["sixteen rows of GPT-2's c_attn (r 16) over two adapters", 16, 768, 2304, [16, 16], Array.from({ length: 32 }, (_, i) => (i % 2 === (i >> 1) % 2 ? 2 : 0))],
+];
+
+/** Buffers of one loraRows call: y [B, out] (its start), x [B, in], weights [B, K], and adapter k's A{k} [r, in], B{k} [out, r]. */
+export function loraRowsInit(r: Rng, B: number, inDim: number, outDim: number, ranks: number[], weights: number[]): Bufs {
+  const bufs: Bufs = { y: r.randn(B * outDim), x: r.randn(B * inDim), weights: Float32Array.from(weights) };
+  ranks.forEach((rank, k) => {
+    if (rank === 0) return;
+    bufs[`A${k}`] = r.randn(rank * inDim, 0.5);
+    bufs[`B${k}`] = r.randn(outDim * rank, 0.5);
+  });
+  return bufs;
+}
+
+/** loraRows over the buffers of loraRowsInit */
+export function runLoraRows(be: Backend, bufs: Bufs, B: number, inDim: number, outDim: number, ranks: number[]): void {
+  const As = ranks.map((_, k) => (bufs[`A${k}`] as F32 | undefined) ?? null);
+  const Bs = ranks.map((_, k) => (bufs[`B${k}`] as F32 | undefined) ?? null);
+  be.loraRows(bufs.y as F32, bufs.x as F32, As, Bs, bufs.weights as F32, B, inDim, outDim);
+}
+
+function loraRowsCases(): OpCase[] {
+  return LORA_STEPS.map(([what, B, inDim, outDim, ranks, weights]) => ({
+    op: 'loraRows',
+    name: `${what}: B=${B} in=${inDim} out=${outDim} r=[${ranks.join(', ')}]`,
+    init: (r: Rng) => loraRowsInit(r, B, inDim, outDim, ranks, weights),
+    outputs: ['y'],
+    run: (be: Backend, b: Bufs) => runLoraRows(be, b, B, inDim, outDim, ranks),
+  }));
+}
+
 /**
  * x [rows, V] whose row r is of kind r % 8: random; a tie for the largest (the first wins); NaN at 0 (gives
  * 0); NaNs around the largest; all -Infinity; -Infinity but the last; +Infinity twice; -0 then +0 over
@@ -533,7 +571,7 @@ function trainingCases(): OpCase[] {
 
 export function allCases(): OpCase[] {
   return [
-    ...matmulCases(), ...elementwiseCases(), ...layernormCases(), ...attentionCases(), ...attentionRowsCases(),
+    ...matmulCases(), ...elementwiseCases(), ...layernormCases(), ...attentionCases(), ...attentionRowsCases(), ...loraRowsCases(),
     ...embeddingCases(), ...crossEntropyCases(), ...argmaxRowsCases(), ...trainingCases(),
   ];
 }

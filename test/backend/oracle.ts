@@ -273,6 +273,25 @@ export class Float64Oracle implements Backend {
     }
   }
 
+  loraRows(y: F32, x: F32, As: readonly (F32 | null)[], Bs: readonly (F32 | null)[], weights: F32, B: number, inDim: number, outDim: number): void {
+    // in float64 throughout, each row's y rounded once
+    const K = As.length;
+    const res = Float64Array.from(y.subarray(0, B * outDim));
+    for (let b = 0; b < B; b++) {
+      for (let k = 0; k < K; k++) {
+        const A = As[k], Bk = Bs[k], w = weights[b * K + k];
+        if (!A || !Bk || w === 0) continue;
+        const r = A.length / inDim;
+        for (let j = 0; j < r; j++) {
+          let xa = 0;
+          for (let i = 0; i < inDim; i++) xa += x[b * inDim + i] * A[j * inDim + i];
+          for (let o = 0; o < outDim; o++) res[b * outDim + o] += w * xa * Bk[o * r + j];
+        }
+      }
+    }
+    store(y, res);
+  }
+
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void {
     store(out, Float64Array.from({ length: BT * C }, (_, i) => {
       const [r, c] = [Math.floor(i / C), i % C];

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Backend } from '../../src/tensor/backend.js';
 import { hashUniform } from '../../src/tensor/hash.js';
 import { adamw64 } from './oracle.js';
-import { cacheMask, DECODE_STEPS, decodeRowsInit, longDecodeRows, padMask, runDecodeRows, type DecodeRow } from './cases.js';
+import { cacheMask, DECODE_STEPS, decodeRowsInit, LORA_STEPS, loraRowsInit, longDecodeRows, padMask, runDecodeRows, runLoraRows, type DecodeRow } from './cases.js';
 import { assertClose, assertExact, clone, Rng } from './util.js';
 
 /** rows t0..t1-1 of every sequence of x [B, T, W] -> [B, t1 - t0, W] */
@@ -336,12 +336,37 @@ function reductionTests(be: () => Backend, tol: number): void {
   });
 }
 
+function loraRowsTests(be: () => Backend): void {
+  LORA_STEPS.forEach(([what, B, inDim, outDim, ranks, weights], i) => {
+    test(`loraRows: every row is bit for bit its two one-row matmuls per adapter, in order (${what})`, () => {
+      const b = be();
+      const init = loraRowsInit(new Rng(1400 + i), B, inDim, outDim, ranks, weights);
+      const got = clone(init);
+      runLoraRows(b, got, B, inDim, outDim, ranks);
+      const want = (init.y as Float32Array).slice();
+      const K = ranks.length;
+      for (let row = 0; row < B; row++) {
+        const x = (init.x as Float32Array).subarray(row * inDim, (row + 1) * inDim), y = want.subarray(row * outDim, (row + 1) * outDim);
+        ranks.forEach((r, k) => {
+          const w = (init.weights as Float32Array)[row * K + k];
+          if (r === 0 || w === 0) return;
+          const xa = new Float32Array(r); // [r] = x A^T
+          b.matmul(xa, x, init[`A${k}`] as Float32Array, 1, r, inDim, { transB: true });
+          b.matmul(y, xa, init[`B${k}`] as Float32Array, 1, outDim, r, { transB: true, alpha: w, beta: 1 });
+        });
+      }
+      assertExact(got.y as Float32Array, want, `loraRows, ${what}`);
+    });
+  });
+}
+
 export function semanticsTests(be: () => Backend, tol: number): void {
   describe('semantics', () => {
     attentionForwardTests(be, tol);
     attentionDropoutTests(be, tol);
     attentionCachedTests(be, tol);
     attentionRowsTests(be);
+    loraRowsTests(be);
     dropoutTests(be);
     adamwTests(be, tol);
     reductionTests(be, tol);

@@ -59,6 +59,8 @@ const M_N_K = { M: 2, N: 3, K: 4 };
 const ATT = { B: 2, T: 3, C: 4, NH: 2 };
 const EMB = { BT: 5, C: 3, V: 4, P: 5 }; // V, P <= BT: the ids reach the last row of each table
 const XENT = { N: 3, V: 5 };
+/** K adapters of rank r (the lengths of As and Bs and of their entries; not arguments) */
+const LORA = { B: 2, inDim: 3, outDim: 4, K: 2, r: 2 };
 const ROWS = { B: 2, C: 4, NH: 2 };
 const ROW_SLOTS = [3, 5]; // S of row 0 and row 1 (their caches hold S * C floats)
 const rowCache = (s: Sizes, e: number): number => ROW_SLOTS[e] * s.C;
@@ -138,6 +140,13 @@ export const BINDINGS: Binding[] = [
   {
     name: 'crossEntropyBackward', sizes: XENT,
     args: [f32('dlogits', (s) => s.N * s.V), f32('logits', (s) => s.N * s.V), targets, f32('dloss', (s) => s.N), dim('N'), dim('V')],
+  },
+  {
+    name: 'loraRows', sizes: LORA,
+    args: [
+      f32('y', (s) => s.B * s.outDim), f32('x', (s) => s.B * s.inDim), f32s('As', (s) => s.K, (s) => s.r * s.inDim), f32s('Bs', (s) => s.K, (s) => s.outDim * s.r),
+      f32('weights', (s) => s.B * s.K), dim('B'), dim('inDim'), dim('outDim'),
+    ],
   },
   { name: 'argmaxRows', sizes: { rows: 3, V: 5 }, args: [i32('out', (s) => s.rows), f32('x', (s) => s.rows * s.V), dim('rows'), dim('V')] },
   { name: 'dropoutMask', sizes: { n: 9 }, args: [f32('mask', (s) => s.n), dim('n'), num('p', 0.5), num('seed', 3), num('offset', 2 ** 31 + 5)] },

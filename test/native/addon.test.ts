@@ -96,6 +96,35 @@ describe('native backend', { skip }, () => {
     assert.ok(k0.every((x) => x === 7), "row 0's cache is untouched");
   });
 
+  test('loraRows checks every factor before computing any row, and names what is wrong', () => {
+    const [B, inDim, outDim, r] = [2, 3, 4, 2];
+    const f = (n: number) => new Float32Array(n).fill(0.5);
+    // two adapters of rank 2: A [r, in], B [out, r]
+    const call = (o: { y?: Float32Array; x?: Float32Array; As?: (Float32Array | null)[]; Bs?: (Float32Array | null)[]; w?: Float32Array } = {}) => {
+      const y = o.y ?? new Float32Array(B * outDim);
+      be.loraRows(y, o.x ?? f(B * inDim), o.As ?? [f(r * inDim), f(r * inDim)], o.Bs ?? [f(outDim * r), f(outDim * r)], o.w ?? f(B * 2), B, inDim, outDim);
+      return y;
+    };
+    const rejects = (what: string, fn: () => unknown, kind: typeof RangeError | typeof TypeError, message: RegExp): void => {
+      assert.throws(fn, (e: unknown) => e instanceof kind && message.test(e.message), what);
+    };
+    // x, A, B, w all 0.5: x A^T = 3 * 0.25 per rank; each adapter adds 0.5 * 2 * 0.75 * 0.5 = 0.375
+    assert.ok(call().every((v) => v === 0.75), 'y = the sum over both adapters of w (x A^T) B^T');
+    rejects('A not a whole number of rows', () => call({ As: [f(r * inDim), f(5)] }), RangeError, /As\[1\] has 5 elements, not a positive multiple of inDim \(3\)/);
+    rejects('B not [outDim, r]', () => call({ Bs: [f(outDim * r + 1), f(outDim * r)] }), RangeError, /Bs\[0\] has 9 elements, but B is \[outDim, r\] = \[4, 2\]/);
+    rejects('one factor without the other', () => call({ As: [f(r * inDim), null] }), TypeError, /As\[1\] is null but Bs\[1\] is not/);
+    rejects('As and Bs of different lengths', () => call({ Bs: [f(outDim * r)] }), RangeError, /As has 2 entries but Bs has 1/);
+    rejects('a factor that is not a Float32Array', () => call({ As: [f(r * inDim), new Float64Array(r * inDim) as unknown as Float32Array] }), TypeError, /As\[1\] must be a Float32Array/);
+    rejects('weights for fewer rows', () => call({ w: f(3) }), RangeError, /weights has 3 elements/);
+    const buf = f(64);
+    rejects('y over x', () => call({ y: buf.subarray(0, B * outDim), x: buf.subarray(4, 4 + B * inDim) }), RangeError, /y and x share memory/);
+    rejects('y over a factor', () => call({ y: buf.subarray(0, B * outDim), As: [buf.subarray(2, 2 + r * inDim), f(r * inDim)] }), RangeError, /y shares memory with adapter 0's factors/);
+    // a bad adapter 1 leaves y as it was: nothing runs before every factor is checked
+    const y = new Float32Array(B * outDim).fill(7);
+    assert.throws(() => call({ y, Bs: [f(outDim * r), f(3)] }), RangeError);
+    assert.ok(y.every((v) => v === 7), 'y is untouched');
+  });
+
   test('argmaxRows over GPT-2-sized rows (one row, and 16 on the pool) agrees with the reference', () => {
     const V = 50257;
     for (const rows of [1, 16]) {
