@@ -5,6 +5,7 @@
       "sources": [
         "native/binding.c",
         "native/ops.c",
+        "native/sample.c",
         "native/fused.c",
         "native/pool.c",
         "native/arena.c",

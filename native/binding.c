@@ -21,6 +21,7 @@
 #include "memory.h"
 #include "ops.h"
 #include "pool.h"
+#include "sample.h"
 #include "stream.h"
 
 /* OpenBLAS extensions (declared here too in case the cblas.h found is not OpenBLAS's own) */
@@ -620,6 +621,44 @@ static napi_value js_lora_rows(napi_env env, napi_callback_info info) {
   return ok ? undef(env) : NULL;
 }
 
+/* ---- sampleRows: tokens of a decode step's sampled rows ---------------------------------------------- */
+
+/* argument i: a Float64Array of at least n elements */
+static int f64_at_least(call_t *c, size_t i, const char *name, double **p, int64_t n, const char *dims) {
+  int64_t len = 0;
+  if (!typed(c, i, name, napi_float64_array, (void **)p, &len, 0)) return 0;
+  if (len < n) return failf(c, 1, "%s has %lld elements, the shape [%s] = [%lld] needs %lld", name, (long long)len, dims, (long long)n, (long long)n);
+  return 1;
+}
+
+/* sampleRows(out, x, rows, V, temperatures, topKs, topPs, draws): every row's settings are checked
+ * before any is sampled */
+static napi_value js_sample_rows(napi_env env, napi_callback_info info) {
+  BEGIN("sampleRows");
+  int64_t rows, V;
+  int32_t *out, *topKs;
+  float *x;
+  double *temps, *topPs, *draws;
+  CHECK(dim(c, 2, "rows", &rows) && dim(c, 3, "V", &V));
+  if (rows > 0 && V == 0) CHECK(fail(c, 1, "%sV must be at least 1 (each of the %lld rows needs a token)", "", rows, 0));
+  CHECK(I32(0, "out", &out, 0, rows) && F32(1, "x", &x, 0, rows, V) && f64_at_least(c, 4, "temperatures", &temps, rows, "rows") &&
+        I32(5, "topKs", &topKs, 0, rows) && f64_at_least(c, 6, "topPs", &topPs, rows, "rows") && f64_at_least(c, 7, "draws", &draws, rows, "rows"));
+  for (int64_t r = 0; r < rows; r++) {
+    if (!(temps[r] > 0.0 && isfinite(temps[r])))
+      CHECK(failf(c, 1, "temperatures[%lld] is %g: a sampled row's temperature is a positive finite number (greedy rows go to argmaxRows)", (long long)r, temps[r]));
+    if (topKs[r] < 0) CHECK(failf(c, 1, "topKs[%lld] is %d: top-k is >= 0 (0: no limit)", (long long)r, topKs[r]));
+    if (!(topPs[r] > 0.0)) CHECK(failf(c, 1, "topPs[%lld] is %g: top-p is a mass in (0, 1] (1: off)", (long long)r, topPs[r]));
+    if (!(draws[r] >= 0.0 && draws[r] < 1.0)) CHECK(failf(c, 1, "draws[%lld] is %g: a draw is uniform in [0, 1)", (long long)r, draws[r]));
+  }
+  lr_sample_row *rs = malloc(sizeof *rs * (size_t)(rows > 0 ? rows : 1));
+  if (!rs) CHECK(oom(c));
+  for (int64_t r = 0; r < rows; r++) rs[r] = (lr_sample_row){temps[r], topKs[r], topPs[r], draws[r]};
+  const int rc = lr_sample_rows(out, x, rs, rows, V);
+  free(rs);
+  if (rc != 0) CHECK(oom(c));
+  return undef(env);
+}
+
 /* argmaxRows(out, x, rows, V) */
 static napi_value js_argmax_rows(napi_env env, napi_callback_info info) {
   BEGIN("argmaxRows");
@@ -1012,6 +1051,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("attentionCached", js_attention_cached),
       FN("attentionRows", js_attention_rows),
       FN("loraRows", js_lora_rows),
+      FN("sampleRows", js_sample_rows),
       FN("embeddingForward", js_embedding_forward),
       FN("embeddingBackward", js_embedding_backward),
       FN("crossEntropyForward", js_xent_forward),

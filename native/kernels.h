@@ -38,6 +38,9 @@ typedef struct lr_kernels {
   /* dS = P * (dP - rowsum(P*dP)) * scale over rows [rows, n] (in place into dp) */
   void (*softmax_backward)(float *dp, const float *p, int64_t rows, int64_t n, float scale);
 
+  /* e[i] = exp((x[i] - m) * invT) for i < n (x[i] <= m), as float; returns their sum in double */
+  double (*softmax_terms)(float *e, const float *x, int64_t n, float m, float invT);
+
   float (*dot)(const float *a, const float *b, int64_t n);
   /* index of the largest of x[0..n) (n >= 1): the first of equal ones, NaN never larger (0 when x[0] is NaN) */
   int64_t (*argmax)(const float *x, int64_t n);

@@ -327,6 +327,25 @@ static void k_softmax_causal(float *s, int64_t rows, int64_t ncols, int64_t ld, 
   }
 }
 
+static double k_softmax_terms(float *LR_RESTRICT e, const float *LR_RESTRICT x, int64_t n, float m, float invT) {
+  double acc[8] = {0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int q = 0; q < 8; q++) {
+      const float v = lr_expf((x[i + q] - m) * invT);
+      e[i + q] = v;
+      acc[q] += (double)v;
+    }
+  double s = 0.0;
+  for (; i < n; i++) {
+    const float v = lr_expf((x[i] - m) * invT);
+    e[i] = v;
+    s += (double)v;
+  }
+  for (int q = 0; q < 8; q++) s += acc[q];
+  return s;
+}
+
 static void k_softmax_backward(float *LR_RESTRICT dp, const float *LR_RESTRICT p, int64_t rows, int64_t n,
                                float scale) {
   for (int64_t r = 0; r < rows; r++) {
@@ -532,6 +551,7 @@ void LR_SUFFIX(lr_kernels_fill)(lr_kernels *t) {
   t->layernorm_forward = k_layernorm_forward;
   t->layernorm_backward = k_layernorm_backward;
   t->softmax_causal = k_softmax_causal;
+  t->softmax_terms = k_softmax_terms;
   t->softmax_backward = k_softmax_backward;
   t->dot = k_dot;
   t->argmax = k_argmax;

@@ -156,6 +156,17 @@ export function sampleToken(logits: Float32Array, o: SamplingOptions, rng: () =>
   }
 }
 
+/**
+ * A sampled row's token for one uniform draw (Backend.sampleRows's definition): sampleToken with a stream
+ * that gives `draw` (it takes exactly one per token), except that a row with a NaN logit, or whose largest
+ * logit is not finite, gets its argmax.
+ */
+export function sampleWithDraw(logits: Float32Array, o: SamplingOptions, draw: number): number {
+  const best = argmax(logits);
+  if (!Number.isFinite(logits[best]) || logits.some(Number.isNaN)) return best;
+  return sampleToken(logits, o, () => draw);
+}
+
 /** How one row of a batch picks its token: its settings and its own random stream. */
 export interface RowSampler {
   sampling: SamplingOptions;
@@ -165,16 +176,30 @@ export interface RowSampler {
 /**
  * Tokens of a batch's rows from their logits [rows, V] (rows = samplers.length), row r picked by samplers[r]
  * (null: the row needs no token; its entry is then meaningless). The greedy rows get theirs from one
- * backend.argmaxRows call over all the rows (one native call instead of a JS scan per row); the others go
- * through sampleToken. Each token is the one sampleToken gives that row alone.
+ * backend.argmaxRows call, the sampled ones from one backend.sampleRows call with one draw from each row's
+ * stream (in row order): a row's token does not depend on the rows beside it. On the reference backend it
+ * is the token sampleToken gives that row alone.
  */
-export function sampleRows(backend: Pick<Backend, 'argmaxRows'>, logits: Float32Array, V: number, samplers: readonly (RowSampler | null)[]): Int32Array {
+export function sampleRows(backend: Pick<Backend, 'argmaxRows' | 'sampleRows'>, logits: Float32Array, V: number, samplers: readonly (RowSampler | null)[]): Int32Array {
   const rows = samplers.length;
   const out = new Int32Array(rows);
   if (samplers.some((s) => s !== null && isGreedy(s.sampling))) backend.argmaxRows(out, logits, rows, V);
-  samplers.forEach((s, r) => {
-    if (s && !isGreedy(s.sampling)) out[r] = sampleToken(logits.subarray(r * V, (r + 1) * V), s.sampling, s.rng);
+  const sampled = samplers.flatMap((s, r) => (s && !isGreedy(s.sampling) ? [r] : []));
+  const n = sampled.length;
+  if (n === 0) return out;
+  const x = n === rows ? logits : new Float32Array(n * V); // [n, V]: the sampled rows
+  if (x !== logits) sampled.forEach((r, i) => x.set(logits.subarray(r * V, (r + 1) * V), i * V));
+  const temps = new Float64Array(n), topKs = new Int32Array(n), topPs = new Float64Array(n), draws = new Float64Array(n);
+  sampled.forEach((r, i) => {
+    const s = samplers[r] as RowSampler;
+    temps[i] = s.sampling.temperature as number;
+    topKs[i] = s.sampling.topK ?? 0;
+    topPs[i] = s.sampling.topP ?? 1;
+    draws[i] = s.rng();
   });
+  const tokens = new Int32Array(n);
+  backend.sampleRows(tokens, x, n, V, temps, topKs, topPs, draws);
+  sampled.forEach((r, i) => { out[r] = tokens[i]; });
   return out;
 }
 

@@ -136,6 +136,15 @@ export interface Backend {
    * best = i`, so a row whose first value is NaN gives 0 (no value is larger than NaN).
    */
   argmaxRows(out: I32, x: F32, rows: number, V: number): void;
+  /**
+   * Tokens of sampled rows (inference): out[r] is the token row r of x [rows, V] draws with temperature
+   * temperatures[r] > 0, top-k topKs[r] (0: no limit), top-p topPs[r] (1: off) and the uniform draw
+   * draws[r] in [0, 1) — sampleToken's steps (src/model/sampling.ts) with that one draw. A row with a NaN
+   * logit, or whose largest logit is not finite, gets its argmax. The native backend computes the softmax's
+   * terms in float where it sums over the whole vocabulary (no top-k), so a draw within about 1e-6 of the
+   * boundary between two tokens may pick the other one.
+   */
+  sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void;
 
   /**
    * Fills mask[n] with 0 (dropped) or 1/(1-p) (kept) from the shared counter-based hash of (seed, offset+i).

@@ -36,6 +36,7 @@ interface NativeAddon {
   ): void;
   loraRows(y: F32, x: F32, As: readonly (F32 | null)[], Bs: readonly (F32 | null)[], weights: F32, B: number, inDim: number, outDim: number): void;
   argmaxRows(out: I32, x: F32, rows: number, V: number): void;
+  sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void;
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void;
   embeddingBackward(dwte: F32 | null, dwpe: F32 | null, dout: F32, ids: I32, positions: I32, BT: number, C: number): void;
   crossEntropyForward(losses: F32, logits: F32, targets: I32, N: number, V: number): void;
@@ -275,6 +276,10 @@ export class NativeBackend implements Backend {
 
   argmaxRows(out: I32, x: F32, rows: number, V: number): void {
     this.addon.argmaxRows(out, x, rows, V);
+  }
+
+  sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void {
+    this.addon.sampleRows(out, x, rows, V, temperatures, topKs, topPs, draws);
   }
 
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void {

@@ -1,5 +1,6 @@
 import type { Backend, F32, I32, MatmulOptions } from './backend.js';
 import { hashUniform } from './hash.js';
+import { sampleWithDraw } from '../model/sampling.js';
 
 /**
  * Index (counted from `start`) of the largest of x[start .. start+n), n >= 1: the first of equal ones, NaN
@@ -347,6 +348,12 @@ export class ReferenceBackend implements Backend {
 
   argmaxRows(out: I32, x: F32, rows: number, V: number): void {
     for (let r = 0; r < rows; r++) out[r] = argmaxRange(x, r * V, V);
+  }
+
+  sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void {
+    for (let r = 0; r < rows; r++) {
+      out[r] = sampleWithDraw(x.subarray(r * V, (r + 1) * V), { temperature: temperatures[r], topK: topKs[r], topP: topPs[r] }, draws[r]);
+    }
   }
 
   dropoutMask(mask: F32, n: number, p: number, seed: number, offset: number): void {

@@ -454,6 +454,40 @@ function argmaxRowsCases(): OpCase[] {
   }));
 }
 
+/**
+ * Sampled rows: x [rows, V] like a model's logits (a few large, a long tail), row r with settings r % 8
+ * (temperature alone, hot and cold; top-p; top-k; both; top-k past V) and its own draw; then rows with a
+ * NaN logit, every logit -Infinity, and a +Infinity one (each gets its argmax).
+ */
+function sampleRowsCases(): OpCase[] {
+  const settings: [number, number, number][] = [[1, 0, 1], [0.3, 0, 1], [2, 0, 1], [1, 0, 0.9], [0.7, 40, 1], [1, 50, 0.95], [1.2, 0, 0.5], [1, 10_000, 0.8]];
+  const shapes: [number, number][] = [[1, 1], [3, 7], [8, 1000], [16, 4099]];
+  const init = (r: Rng, rows: number, V: number, odd: boolean) => {
+    const x = new Float32Array(rows * V);
+    for (let i = 0; i < x.length; i++) x[i] = r.uniform(0, 1) < 0.01 ? 6 + 3 * r.uniform(0, 1) : 2 * Math.log(r.uniform(0, 1) + 1e-6);
+    if (odd && rows >= 3) {
+      x[1] = NaN; // row 0: a NaN
+      x.fill(-Infinity, V, 2 * V); // row 1: every logit -Infinity
+      x[2 * V + V - 1] = Infinity; // row 2: +Infinity
+    }
+    return { out: new Int32Array(rows).fill(-7), x };
+  };
+  const pick = (i: number) => settings[i % settings.length];
+  return [...shapes.map(([rows, V]) => [rows, V, false] as const), [3, 50, true] as const].map(([rows, V, odd], c) => {
+    // each row's settings and draw (not buffers of the suite: they are only read)
+    const temps = Float64Array.from({ length: rows }, (_, i) => pick(i)[0]), topKs = Int32Array.from({ length: rows }, (_, i) => pick(i)[1]);
+    const topPs = Float64Array.from({ length: rows }, (_, i) => pick(i)[2]);
+    const dr = new Rng(1500 + c), draws = Float64Array.from({ length: rows }, () => dr.uniform(0, 1));
+    return defineCase({
+      op: 'sampleRows', name: `rows=${rows} V=${V}${odd ? ' (NaN, -Infinity and +Infinity rows)' : ''}`,
+      init: (r) => init(r, rows, V, odd),
+      outputs: ['out'],
+      run: (be, b) => be.sampleRows(b.out, b.x, rows, V, temps, topKs, topPs, draws),
+      exact: true,
+    });
+  });
+}
+
 function embeddingCases(): OpCase[] {
   const cases: OpCase[] = [];
   // [BT, C, V, P]; ids repeat (scatter-add collisions) and positions restart per sequence
@@ -572,7 +606,7 @@ function trainingCases(): OpCase[] {
 export function allCases(): OpCase[] {
   return [
     ...matmulCases(), ...elementwiseCases(), ...layernormCases(), ...attentionCases(), ...attentionRowsCases(), ...loraRowsCases(),
-    ...embeddingCases(), ...crossEntropyCases(), ...argmaxRowsCases(), ...trainingCases(),
+    ...embeddingCases(), ...crossEntropyCases(), ...argmaxRowsCases(), ...sampleRowsCases(), ...trainingCases(),
   ];
 }
 

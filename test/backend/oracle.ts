@@ -7,6 +7,7 @@
  */
 import type { Backend, F32, I32, MatmulOptions } from '../../src/tensor/backend.js';
 import { hashUniform } from '../../src/tensor/hash.js';
+import { sampleWithDraw } from '../../src/model/sampling.js';
 
 /** PyTorch's torch.optim.AdamW step (foreach=False), in float64, on float64 state. */
 export function adamw64(
@@ -339,6 +340,13 @@ export class Float64Oracle implements Backend {
       const row = Array.from(x.subarray(r * V, (r + 1) * V));
       const max = row.reduce((m, v) => (v > m ? v : m), -Infinity); // (a NaN is never > m)
       out[r] = Number.isNaN(row[0]) ? 0 : row.findIndex((v) => v === max);
+    }
+  }
+
+  /** sampleToken's steps in float64 with each row's one draw (src/model/sampling.ts sampleWithDraw) */
+  sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void {
+    for (let r = 0; r < rows; r++) {
+      out[r] = sampleWithDraw(x.subarray(r * V, (r + 1) * V), { temperature: temperatures[r], topK: topKs[r], topP: topPs[r] }, draws[r]);
     }
   }
 

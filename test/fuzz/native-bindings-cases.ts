@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 type Sizes = Record<string, number>;
-type Buffer = Float32Array | Int32Array;
+type Buffer = Float32Array | Int32Array | Float64Array;
 
 /** One argument of a binding, as the binding reads it. */
 type Arg =
@@ -26,7 +26,7 @@ type Arg =
    * a typed array of `len(sizes)` elements; `ids`: its content indexes a table (hostile values are
    * outside it, `bad` lists them); `table`: shortening it leaves the largest id outside it
    */
-  | { kind: 'f32' | 'i32'; name: string; len: (s: Sizes) => number; nullable?: boolean; fill?: (s: Sizes, n: number) => Buffer; bad?: (s: Sizes) => number[]; table?: boolean }
+  | { kind: 'f32' | 'i32' | 'f64'; name: string; len: (s: Sizes) => number; nullable?: boolean; fill?: (s: Sizes, n: number) => Buffer; bad?: (s: Sizes) => number[]; table?: boolean }
   /**
    * a JS array of `count(sizes)` typed arrays (one per row), entry e of `len(sizes, e)` elements;
    * `nullable`: an entry may be null
@@ -48,6 +48,8 @@ const num = (name: string, value: number, optional = false): Arg => ({ kind: 'nu
 const flag = (name: string): Arg => ({ kind: 'flag', name });
 const f32 = (name: string, len: (s: Sizes) => number, nullable = false): Arg => ({ kind: 'f32', name, len, nullable });
 const i32 = (name: string, len: (s: Sizes) => number, nullable = false): Arg => ({ kind: 'i32', name, len, nullable });
+/** a Float64Array filled with `value`; hostile contents: NaN and values outside what the binding takes */
+const f64 = (name: string, len: (s: Sizes) => number, value: number, bad: number[] = [NaN, -1, Infinity]): Arg => ({ kind: 'f64', name, len, fill: (_, n) => new Float64Array(n).fill(value), bad: () => bad });
 /** ids in [0, limit) that include limit - 1 (so a table one row short leaves one outside) */
 const idsUpTo = (limit: (s: Sizes) => number) => (s: Sizes, n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => (n - 1 - i) % limit(s));
 const ids = (name: string, limit: (s: Sizes) => number, bad: (s: Sizes) => number[]): Arg => ({ kind: 'i32', name, len: (s) => s.BT, fill: idsUpTo(limit), bad });
@@ -148,6 +150,14 @@ export const BINDINGS: Binding[] = [
       f32('weights', (s) => s.B * s.K), dim('B'), dim('inDim'), dim('outDim'),
     ],
   },
+  {
+    name: 'sampleRows', sizes: { rows: 3, V: 5 },
+    args: [
+      i32('out', (s) => s.rows), f32('x', (s) => s.rows * s.V), dim('rows'), dim('V'), f64('temperatures', (s) => s.rows, 0.8),
+      { kind: 'i32', name: 'topKs', len: (s) => s.rows, fill: (_, n) => Int32Array.from({ length: n }, (_, i) => i % 3), bad: () => [-1] },
+      f64('topPs', (s) => s.rows, 0.9, [NaN, -1, 0]), f64('draws', (s) => s.rows, 0.5, [NaN, -1, 1]),
+    ],
+  },
   { name: 'argmaxRows', sizes: { rows: 3, V: 5 }, args: [i32('out', (s) => s.rows), f32('x', (s) => s.rows * s.V), dim('rows'), dim('V')] },
   { name: 'dropoutMask', sizes: { n: 9 }, args: [f32('mask', (s) => s.n), dim('n'), num('p', 0.5), num('seed', 3), num('offset', 2 ** 31 + 5)] },
   { name: 'mul', sizes: { n: 7 }, args: [f32('out', (s) => s.n), f32('x', (s) => s.n), f32('mask', (s) => s.n), dim('n')] },
@@ -181,11 +191,11 @@ const badNumbers = (a: Extract<Arg, { kind: 'num' }>): unknown[] => (a.optional 
 const BAD_HALVES: unknown[] = [{}, 5, 'half', [], new Float32Array(4)];
 
 /** Hostile buffers for a typed-array argument of n elements (n > 0 unless the length is free). */
-function badBuffers(arg: Extract<Arg, { kind: 'f32' | 'i32' }>, n: number): [string, unknown, 'RangeError' | 'TypeError'][] {
-  const Same = arg.kind === 'f32' ? Float32Array : Int32Array;
+function badBuffers(arg: Extract<Arg, { kind: 'f32' | 'i32' | 'f64' }>, n: number): [string, unknown, 'RangeError' | 'TypeError'][] {
+  const Same = arg.kind === 'f32' ? Float32Array : arg.kind === 'f64' ? Float64Array : Int32Array;
   const Other = arg.kind === 'f32' ? Int32Array : Float32Array;
   const out: [string, unknown, 'RangeError' | 'TypeError'][] = [
-    ['another typed array type', new Other(n), 'TypeError'], ['a Float64Array', new Float64Array(n), 'TypeError'],
+    ['another typed array type', new Other(n), 'TypeError'], arg.kind === 'f64' ? ['an Int32Array', new Int32Array(n), 'TypeError'] : ['a Float64Array', new Float64Array(n), 'TypeError'],
     ['a Uint8Array', new Uint8Array(4 * n), 'TypeError'], ['a plain array', Array.from({ length: n }, () => 0), 'TypeError'],
     ['an ArrayBuffer', new ArrayBuffer(4 * n), 'TypeError'], ['a DataView', new DataView(new ArrayBuffer(4 * n)), 'TypeError'],
     ['a number', n, 'TypeError'], ['a string', 'buffer', 'TypeError'],
@@ -327,7 +337,7 @@ export function fuzz(addon: Record<string, (...args: unknown[]) => unknown>, see
         for (const v of BAD_HALVES) hostile(v, describeValue(v), 'TypeError');
       } else if (isList(a)) {
         for (const [what, v, want] of badLists(a, b.sizes, valid(b)[i] as Buffer[])) hostile(v, what, want);
-      } else if (a.kind === 'f32' || a.kind === 'i32') {
+      } else if (a.kind === 'f32' || a.kind === 'i32' || a.kind === 'f64') {
         const n = a.len(b.sizes);
         for (const [what, v, want] of badBuffers(a, n)) {
           // a table one row short leaves an id outside it: the error names the id buffer
@@ -350,7 +360,7 @@ export function fuzz(addon: Record<string, (...args: unknown[]) => unknown>, see
       let k = 0;
       b.args.forEach((a, i) => {
         if (a.kind === 'dim') args[i] = huge[k++ % huge.length];
-        else if (a.kind === 'f32' || a.kind === 'i32') args[i] = a.nullable ? null : a.kind === 'f32' ? new Float32Array(0) : new Int32Array(0);
+        else if (a.kind === 'f32' || a.kind === 'i32' || a.kind === 'f64') args[i] = a.nullable ? null : a.kind === 'f32' ? new Float32Array(0) : a.kind === 'f64' ? new Float64Array(0) : new Int32Array(0);
         else if (isList(a)) args[i] = [];
         else if (a.kind === 'num' && a.optional) args[i] = undefined;
       });
