@@ -1,6 +1,7 @@
 /**
  * The peer of the serving benches: one request served alone, without a server, by generateText with the
- * request's expert (the registry's routed choice for `auto`), greedy, <|endoftext|> ignored.
+ * request's expert (the registry's routed choice for `auto`), greedy or with the request's sampling and
+ * seed (as the server seeds each request), <|endoftext|> ignored.
  */
 import { alpacaPrompt } from '../src/data/template.js';
 import { LoraMixture } from '../src/lora/mixture.js';
@@ -10,6 +11,8 @@ import type { ModelRegistry } from '../src/server/registry.js';
 export interface Req {
   model: string;
   prompt: string;
+  /** Sampling (absent: greedy), with the request's seed. */
+  sampling?: { temperature: number; topP: number; seed: number };
 }
 
 export interface Timing {
@@ -28,7 +31,7 @@ export function servePeerOne(reg: ModelRegistry, r: Req, tokens: number): Timing
   hook?.setGates(res.mix.map((m) => m.weight), 1);
   let first = 0;
   const [g] = generateText(reg.model, reg.tokenizer, [alpacaPrompt(r.prompt)], {
-    maxNewTokens: tokens, greedy: true, stopAtEos: false, hook, onText: () => { if (!first) first = performance.now() - s; },
+    maxNewTokens: tokens, ...(r.sampling ?? { greedy: true }), stopAtEos: false, hook, onText: () => { if (!first) first = performance.now() - s; },
   });
   return { latencyMs: performance.now() - s, ttftMs: first, tokens: g.tokenIds.length, text: g.text };
 }

@@ -5,7 +5,8 @@
  * the server idles). Peer and server levels alternate in rounds (--rounds, default 3); the RESULT line is the
  * round with the median ratio, and every round's ratio is printed.
  *
- * Every request streams (stream: true, so the time to first token is seen), is greedy, ignores
+ * Every request streams (stream: true, so the time to first token is seen), is greedy (or samples, with
+ * --temperature T and --top-p P; request i seeded with i on both sides), ignores
  * <|endoftext|> (every request generates exactly --tokens tokens), and cycles over the models auto, simple,
  * medium, complex — so a batch mixes experts. Per concurrency: requests/s, generated tokens/s, p50/p99
  * latency, p50/p99 time to first token. The server runs in its own process (`bin/loraroute.js serve`).
@@ -17,7 +18,7 @@
  * a decode step.
  *
  * Options: --requests N (default 48), --tokens N (64), --concurrency 1,4,16, --model-dir DIR, --shape tiny|gpt2
- * (tiny), --max-batch N (16), --rounds N (3). Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential
+ * (tiny), --max-batch N (16), --rounds N (3), --temperature T (0: greedy), --top-p P (1). Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential
  * tokens/s> ratio=…`.
  */
 import { spawn } from 'node:child_process';
@@ -98,7 +99,8 @@ function sequential(reg: ModelRegistry, reqs: Req[], tokens: number): Row {
  */
 function streamOne(url: string, r: Req, tokens: number, agent: Agent): Promise<Timing> {
   const t0 = performance.now();
-  const body = JSON.stringify({ model: r.model, prompt: r.prompt, max_tokens: tokens, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
+  const sampling = r.sampling ? { temperature: r.sampling.temperature, top_p: r.sampling.topP, seed: r.sampling.seed } : { temperature: 0 };
+  const body = JSON.stringify({ model: r.model, prompt: r.prompt, max_tokens: tokens, ...sampling, ignore_eos: true, stream: true, stream_options: { include_usage: true } });
   return new Promise((resolve, reject) => {
     const req = request(`${url}/v1/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       let ttft = 0;
@@ -164,6 +166,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     requests: { type: 'string', default: '48' }, tokens: { type: 'string', default: '64' }, concurrency: { type: 'string', default: '1,4,16' },
     'model-dir': { type: 'string' }, shape: { type: 'string', default: 'tiny' }, 'max-batch': { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' },
+    temperature: { type: 'string', default: '0' }, 'top-p': { type: 'string', default: '1' },
   } });
   const root = repoRoot(import.meta.url);
   const N = Number(values.requests), tokens = Number(values.tokens), maxBatch = Number(values['max-batch']);
@@ -175,10 +178,16 @@ async function main(): Promise<void> {
     if (values['model-dir'] && shape !== 'tiny') throw new Error('bench:serve: --shape makes a fixture run, --model-dir names one: give one of them');
     const base = shape === 'gpt2' ? writeShapedModel(join(tmp, 'gpt2-shaped'), SHAPES.gpt2) : undefined;
     const modelDir = values['model-dir'] ?? writeFixtureRun(tmp, defaultConfig().model.lora_rank, base).modelDir;
-    const reqs: Req[] = Array.from({ length: N }, (_, i) => ({ model: MODELS[i % MODELS.length], prompt: `${PROMPTS[i % PROMPTS.length]} (${i})` }));
+    const temperature = Number(values.temperature), topP = Number(values['top-p']);
+    if (!(temperature >= 0 && topP > 0 && topP <= 1)) throw new Error(`bench:serve: --temperature ${values.temperature} must be >= 0 and --top-p ${values['top-p']} in (0, 1]`);
+    // sampled requests: request i is seeded with i, on both sides
+    const reqs: Req[] = Array.from({ length: N }, (_, i) => ({
+      model: MODELS[i % MODELS.length], prompt: `${PROMPTS[i % PROMPTS.length]} (${i})`, ...(temperature > 0 ? { sampling: { temperature, topP, seed: i } } : {}),
+    }));
     printEngineHeader();
     const what = values['model-dir'] ? `run ${modelDir}` : `fixture run on ${shape === 'gpt2' ? `${SHAPES.gpt2.label} (random weights)` : 'the bundled model'}`;
-    console.log(`bench:serve — ${what}; ${N} streamed requests x ${tokens} tokens, models ${MODELS.join('/')}, max batch ${maxBatch}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}; load ${loadAverage()}`);
+    const how = temperature > 0 ? `sampled (temperature ${temperature}, top-p ${topP}, request i seeded with i)` : 'greedy';
+    console.log(`bench:serve — ${what}; ${N} streamed ${how} requests x ${tokens} tokens, models ${MODELS.join('/')}, max batch ${maxBatch}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}; load ${loadAverage()}`);
     const reg = ModelRegistry.load({ modelDir });
     sequential(reg, reqs.slice(0, 4), 8); // warm-up
     const server = await startServer(root, modelDir, maxBatch);
@@ -197,7 +206,7 @@ async function main(): Promise<void> {
           const r = await loadTest(server.url, reqs, c, tokens, server.pid);
           runs.get(c)?.push(r);
           print(r);
-          // the same work as the peer: greedy texts must match request by request
+          // the same work as the peer: texts (greedy, or sampled with the same seeds) must match request by request
           const same = [...r.texts].filter(([i, t]) => seq.texts.get(i) === t).length;
           console.log(`${''.padEnd(22)} texts equal to the sequential peer's: ${same}/${r.texts.size}`);
         }
@@ -219,7 +228,7 @@ async function main(): Promise<void> {
     // ours and peer: the medians of the round that gives the median ratio (a pair measured side by side)
     const order = c16.map((r, i) => ({ i, ratio: tps(r) / tps(seqRuns[i]) })).sort((x, y) => x.ratio - y.ratio);
     const mid = order.length ? order[(order.length - 1) >> 1].i : -1;
-    console.log(resultLine('serve_tokens_per_s_c16', mid >= 0 ? tps(c16[mid]) : null, mid >= 0 ? tps(seqRuns[mid]) : median(seqRuns.map(tps))));
+    console.log(resultLine(temperature > 0 ? 'serve_sampled_tokens_per_s_c16' : 'serve_tokens_per_s_c16', mid >= 0 ? tps(c16[mid]) : null, mid >= 0 ? tps(seqRuns[mid]) : median(seqRuns.map(tps))));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
