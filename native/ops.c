@@ -158,6 +158,16 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
     }
     return;
   }
+  if (region && g_avx2 && M > LR_SMALL_M_HALF) {
+    /* more rows than a panel pass takes (a prefill): passes of at most 16 rows, as even as can be */
+    const int64_t passes = (M + LR_SMALL_M_HALF - 1) / LR_SMALL_M_HALF;
+    for (int64_t p = 0, m0 = 0; p < passes; p++) {
+      const int64_t m = (M - m0) / (passes - p);
+      lr_matmul(out + m0 * N, a + m0 * K, b, m, N, K, 0, transB, alpha, beta, half);
+      m0 += m;
+    }
+    return;
+  }
   if (region && g_avx2 && M <= LR_SMALL_M_HALF) {
     /* the packed panels (over the first N16 columns; A @ B^T's last N % 16 rows of B stay flat) */
     const int64_t N16 = N - N % LR_PANEL;

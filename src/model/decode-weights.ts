@@ -28,10 +28,9 @@ function panelRegions(cfg: GPT2Config): HalfRegion[] {
 }
 
 /**
- * fp16 weights for KV-cache decode steps (a pass of one new token per row after the prompt is in the cache)
- * and for the logits of a generation prefill's last positions: the native backend's fp16 copy of
- * GPT2Weights.buffer (the LM head and the blocks' linear weights packed in panels), read by few-row
- * matmuls. The rest of a prefill (which fills the cache), scoring and training never see it. The copy
+ * fp16 weights for generation — a prefill into a KV cache and the decode steps through it: the native
+ * backend's fp16 copy of GPT2Weights.buffer (the LM head and the blocks' linear weights packed in panels),
+ * read by matmuls of up to 16 rows (a prefill's rows in passes of 16). Scoring and training never see it. The copy
  * belongs to one version of the weights (src/model/weights-version.ts): after a write (mergeAdapter,
  * loadWeights, ...) the next decode step makes a fresh copy first, so it never reads weights that are no
  * longer there.
@@ -63,12 +62,13 @@ class HalfDecodeWeights implements DecodeWeights {
 }
 
 /**
- * For generation: lets KV-cache decode steps read an fp16 copy of the weights (2 bytes per weight more
- * memory), widened to fp32 on the fly: half the memory traffic that bounds decoding, results within the
- * fp16 rounding of the weights (~5e-4 relative). The logits that pick a prompt's first token come from the
- * fp16 LM head too; the rest of a prefill (which fills the cache), scoring and training stay fp32, and the copy
- * follows every write to the weights through the library's APIs. `on = false` drops it. Returns whether
- * decode steps now use fp16 (false, changing nothing, on backends or CPUs without it).
+ * For generation: lets passes through a KV cache (a prompt's prefill and every decode step) read an fp16
+ * copy of the weights (2 bytes per weight more memory), widened to fp32 on the fly: half the memory traffic
+ * that bounds decoding, and a prefill in the packed panels that OpenBLAS would first have to pack itself;
+ * results within the fp16 rounding of the weights (~5e-4 relative). Forward passes without a cache, scoring
+ * and training stay fp32, and the copy follows every write to the weights through the library's APIs.
+ * `on = false` drops it. Returns whether generation now uses fp16 (false, changing nothing, on backends or
+ * CPUs without it).
  */
 export function useHalfWeightsForDecode(model: GPT2, on = true): boolean {
   if (model.decodeWeights instanceof HalfDecodeWeights) model.decodeWeights.release();

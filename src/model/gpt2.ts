@@ -62,7 +62,7 @@ export interface ForwardResult {
   hidden: F32;
 }
 
-/** Runs decode steps with other weights (the fp16 copy of src/model/decode-weights.ts). */
+/** Runs generation passes (prefills into a KV cache, decode steps) with other weights (the fp16 copy of src/model/decode-weights.ts). */
 export interface DecodeWeights {
   run<T>(step: () => T): T;
 }
@@ -78,7 +78,7 @@ export class GPT2 {
   readonly scratch = new Scratch();
   private last: { batch: Batch; opts: ForwardOptions; pass: PassInfo; count: number; lossRows: I32 | null } | null = null;
 
-  /** What decode steps read the weights through (useHalfWeightsForDecode), or null: every pass is fp32. */
+  /** What passes through a KV cache read the weights through (useHalfWeightsForDecode), or null: every pass is fp32. */
   decodeWeights: DecodeWeights | null = null;
 
   constructor(readonly config: GPT2Config, readonly weights: GPT2Weights, readonly backend: Backend) {}
@@ -86,9 +86,9 @@ export class GPT2 {
   /** Runs the model. In training mode, keeps what `backward` needs. */
   forward(batch: Batch, opts: ForwardOptions = {}): ForwardResult {
     const cache = opts.cache;
-    // a decode step: one new token per row through a cache that already holds the prompt
-    const decode = this.decodeWeights !== null && cache != null && cache.past > 0 && batch.T === 1 && !opts.train;
-    return decode ? (this.decodeWeights as DecodeWeights).run(() => this.pass(batch, opts)) : this.pass(batch, opts);
+    // generation: a prefill into a KV cache, or a decode step through it (never a loss, never training)
+    const generation = this.decodeWeights !== null && cache != null && !opts.targets && !opts.train;
+    return generation ? (this.decodeWeights as DecodeWeights).run(() => this.pass(batch, opts)) : this.pass(batch, opts);
   }
 
   private pass(batch: Batch, opts: ForwardOptions): ForwardResult {
@@ -188,12 +188,7 @@ export class GPT2 {
       const rows = s.f32('logitRows', R * C); // [R, C]
       for (let r = 0; r < R; r++) rows.set(hidden.subarray(rowIds[r] * C, rowIds[r] * C + C), r * C);
       const out = (logits = s.f32('logits', R * V)); // [R, V]
-      const lmHead = () => be.matmul(out, rows, this.weights.wte, R, V, C, { transB: true });
-      // a generation prefill (a cache, chosen rows, no loss): its logits pick a token as a decode step's do,
-      // so they come from the same fp16 LM head (the cache itself is filled in fp32)
-      const picksToken = cache != null && !opts.targets && !opts.train && this.decodeWeights !== null;
-      if (R > 0 && picksToken) (this.decodeWeights as DecodeWeights).run(lmHead);
-      else if (R > 0) lmHead();
+      if (R > 0) be.matmul(out, rows, this.weights.wte, R, V, C, { transB: true });
     }
 
     const rowLoss = new Float64Array(B);

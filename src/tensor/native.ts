@@ -157,7 +157,8 @@ export class NativeBackend implements Backend {
    * to fp32 on the fly: half the memory traffic, about 1.7x the decode speed, results that differ from fp32
    * by the fp16 rounding of the weights (~5e-4 relative). Few rows: up to 8 for `A @ B`, 16 for `A @ B^T`
    * and for `A @ B` over a region packed in panels; each row's bits are then the same as alone (up to 16
-   * rows for any `A @ B`). Outside `fn` every matmul is fp32.
+   * rows for any `A @ B`). Over a packed region any number of rows reads the copy, in passes of at most 16
+   * (a prefill), each row's bits again its own. Outside `fn` every matmul is fp32.
    */
   withHalfWeights<T>(half: HalfWeights, fn: () => T): T {
     const before = this.half;

@@ -37,7 +37,7 @@ describe('fp16 weights for decode steps only', { skip: hasHalf ? false : 'no nat
   // fp16 rounding of the weights: ~5e-4 relative per weight; a generous bound for the micro model's logits
   const fp16Tol = (ref: Float32Array): number => 2e-2 * Math.max(1, maxAbs(ref));
 
-  test('a 5-token forward, a 5-token cached prefill and scoring are exactly fp32', () => {
+  test('a 5-token forward and scoring are exactly fp32; a 5-token prefill into a cache reads the fp16 copy, as decode steps do', () => {
     const model = microModel({ backend: be, std: 0.1 });
     const fp32 = copyOf(model); // same weights, fp32 only
     const targets = Int32Array.from([3, 5, -100, 7, 11]);
@@ -53,8 +53,9 @@ describe('fp16 weights for decode steps only', { skip: hasHalf ? false : 'no nat
     const got = run(model);
     const want = run(fp32);
     assertExact(got.full, want.full, '5-token forward');
-    assertExact(got.prefill, want.prefill, '5-token prefill into a cache');
     assert.equal(got.loss, want.loss, 'scoring loss');
+    assert.ok(maxDiff(got.prefill, want.prefill) > 0, 'the prefill reads the fp16 copy');
+    assert.ok(maxDiff(got.prefill, want.prefill) < fp16Tol(want.prefill), `prefill within fp16 rounding: ${maxDiff(got.prefill, want.prefill)}`);
     // while the decode step does read fp16 (close to fp32, not equal)
     const step = decodeStep(model);
     const step32 = decodeStep(fp32);

@@ -2,7 +2,8 @@
  * The native backend's few-row products compute every output with the same arithmetic whatever the other
  * rows are: a row of A @ B^T (up to 16 rows) or of A @ B (up to 8 with fp32 weights, 16 with fp16 ones),
  * with fp16 weights flat or packed in panels, gets the same bits alone as in any batch, K with and without a
- * tail of K % 8, N with a partial last tile, K short (LoRA's factors) or long. And a short-K A @ B^T (its
+ * tail of K % 8, N with a partial last tile, K short (LoRA's factors) or long; over packed panels also
+ * 35 rows (a prefill, in passes of at most 16). And a short-K A @ B^T (its
  * own loop in native/gemv_avx2.c) gets the bits of the long-K one.
  * The server's decode steps (src/server/decode-backend.ts) rely on it: batching must change no token.
  * Skipped without the addon.
@@ -25,13 +26,14 @@ test('few-row products: each row gets alone the bits it gets in a batch (fp32 an
     const packed = N % 16 === 0 ? be.halfWeights(W, [{ offset: 0, K, N }]) : null;
     const packedT = be.halfWeights(W, [{ offset: 0, K, N, transposed: true }]);
     for (const transB of [true, false]) {
-      for (const M of [2, 3, 4, 5, 6, 7, 8, 13, 16]) {
+      for (const M of [2, 3, 4, 5, 6, 7, 8, 13, 16, 35]) {
         const a = rng.randn(M * K);
         const opts = { transB, alpha: 0.75, beta: 0.5 };
         const init = rng.randn(M * N);
         const copies = [null, half, transB ? packedT : packed].filter((h, i) => i === 0 || h !== null);
         for (const copy of copies) {
           if (!transB && M > 8 && copy === null) continue; // fp32 A @ B streams up to 8 rows
+          if (M > 16 && (copy === null || (copy !== packed && copy !== packedT))) continue; // more rows: only packed panels (a prefill, in passes of 16)
           const useHalf = copy !== null;
           const kind = copy !== null && (copy === packed || copy === packedT) ? 'fp16 panels' : useHalf ? 'fp16' : 'fp32';
           const run = (f: () => void): void => (copy ? be.withHalfWeights(copy, f) : f());
