@@ -193,7 +193,7 @@ export function sampleRows(backend: Pick<Backend, 'argmaxRows' | 'sampleRows'>, 
   sampled.forEach((r, i) => {
     const s = samplers[r] as RowSampler;
     temps[i] = s.sampling.temperature as number;
-    topKs[i] = s.sampling.topK ?? 0;
+    topKs[i] = Math.min(s.sampling.topK ?? 0, V); // k >= V keeps every token (and fits an Int32Array)
     topPs[i] = s.sampling.topP ?? 1;
     draws[i] = s.rng();
   });

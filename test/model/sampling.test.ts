@@ -44,7 +44,8 @@ const backends: Backend[] = [new ReferenceBackend(), ...[loadNativeBackend()].fi
 for (const be of backends) {
   test(`sampleRows on the ${be.name} backend: every row gets the token sampleToken gives it alone; null rows are skipped`, () => {
     const V = 50257;
-    const settings: (SamplingOptions | null)[] = [{}, { temperature: 0.8, topK: 40 }, null, { greedy: true }, { temperature: 1, topP: 0.9 }, { temperature: 0 }];
+    // (a top-k past V, even past 2^31, keeps every token)
+    const settings: (SamplingOptions | null)[] = [{}, { temperature: 0.8, topK: 40 }, null, { greedy: true }, { temperature: 1, topP: 0.9 }, { temperature: 0 }, { temperature: 0.9, topK: 3e9 }];
     const rows = settings.length;
     const rng = makeRng(9);
     const logits = Float32Array.from({ length: rows * V }, () => 4 * (rng() - 0.5));
