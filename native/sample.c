@@ -193,7 +193,8 @@ static void sample_row(void *ctx, int64_t r, int thread) {
   double *p = (double *)s;
   cand_t *c = (cand_t *)(s + (size_t)V * sizeof(double));
   float *e = (float *)(s + (size_t)V * (sizeof(double) + sizeof(cand_t)));
-  j->out[r] = o->top_k > 0 && o->top_k < V ? sample_top_k(x, V, o, m, c, p) : sample_all(x, V, o, m, e, c);
+  const int32_t t = o->top_k > 0 && o->top_k < V ? sample_top_k(x, V, o, m, c, p) : sample_all(x, V, o, m, e, c);
+  j->out[r] = t >= 0 ? t : (int32_t)best; /* (a walk over no token cannot happen: the best has mass 1) */
 }
 
 int lr_sample_rows(int32_t *out, const float *logits, const lr_sample_row *rows, int64_t nrows, int64_t V) {
