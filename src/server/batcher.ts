@@ -216,7 +216,7 @@ export class Batcher {
         if (!s.done) this.active.push(s);
       }
     }
-    if (this.active.length) this.decodeStep(hooks.decode);
+    if (this.active.length) this.decodeStep(hooks);
   }
 
   /** Mixtures over the current adapter list (rebuilt when it changes); null when there are no adapters. */
@@ -261,20 +261,31 @@ export class Batcher {
     return T;
   }
 
-  /** One forward for every active row (T = 1), each from its own cache; samples each row's next token (the greedy ones in one call). */
-  private decodeStep(hook: LoraMixture | null): void {
+  /**
+   * One forward for every active row (T = 1), each from its own cache; samples each row's next token (the
+   * greedy ones in one call). A row alone goes through the model itself over its cache (attentionCached,
+   * whose bits attentionRows gives each row), without the per-row wrapper.
+   */
+  private decodeStep(hooks: { prefill: LoraMixture | null; decode: LoraMixture | null }): void {
     const seqs = this.active;
     const B = seqs.length;
     const ids = Int32Array.from(seqs, (s) => s.next); // [B, 1]
     const positions = Int32Array.from(seqs, (s) => s.position);
-    this.setGates(hook, seqs);
-    this.rows.begin(seqs.map((s) => s.cache as KVCache));
     let logits: Float32Array;
-    try {
-      const pass = () => this.decodeModel.forward({ ids, B, T: 1, positions }, { cache: this.rows.cache, logits: Int32Array.from({ length: B }, (_, b) => b), hook });
-      logits = withDecodeWeights(this.model, pass).logits as Float32Array;
-    } finally {
-      this.rows.end();
+    if (B === 1) {
+      const cache = seqs[0].cache as KVCache;
+      this.setGates(hooks.prefill, seqs);
+      cache.keyMask[cache.past] = 1;
+      logits = this.model.forward({ ids, B, T: 1, positions }, { cache, logits: Int32Array.of(0), hook: hooks.prefill }).logits as Float32Array;
+    } else {
+      this.setGates(hooks.decode, seqs);
+      this.rows.begin(seqs.map((s) => s.cache as KVCache));
+      try {
+        const pass = () => this.decodeModel.forward({ ids, B, T: 1, positions }, { cache: this.rows.cache, logits: Int32Array.from({ length: B }, (_, b) => b), hook: hooks.decode });
+        logits = withDecodeWeights(this.model, pass).logits as Float32Array;
+      } finally {
+        this.rows.end();
+      }
     }
     this.o.onStep?.(B);
     const tokens = this.sample(seqs, logits);
