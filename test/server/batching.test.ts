@@ -52,7 +52,8 @@ test('engine: rows that join a running batch, with their own sampling settings, 
     const sampled = i % 3 === 1;
     return {
       ids: tok.encode(`Instruction ${i}: ${PROMPTS[i % 4]}\n`.repeat(1 + (i % 3))), maxNewTokens: 6 + i, seed: 100 + i, stopAtEos: false, stops: [], mix: r.mix,
-      sampling: sampled ? { temperature: 0.9, topK: 40, topP: 0.95 } : { greedy: true },
+      // sampled rows: top-k and top-p, temperature alone, top-p alone (the native sampler's two walks)
+      sampling: sampled ? [{ temperature: 0.9, topK: 40, topP: 0.95 }, { temperature: 0.8 }, { temperature: 1.1, topP: 0.9 }][Math.floor(i / 3) % 3] : { greedy: true },
     };
   });
   const alone: SequenceResult[] = [];
