@@ -152,29 +152,22 @@ static int short_buffer(call_t *c, const char *name, int64_t len, const char *di
 /* SIZE("what", &n, A, B, ...): n = A * B * ... checked */
 #define SIZE(what, out, ...) checked_size(c, what, LR_DIMS(__VA_ARGS__), out)
 
-static int f32(call_t *c, size_t i, const char *name, float **p, int nullable, const char *dims, const int64_t *f,
-               size_t n) {
+/* argument i is a typed array of type `want` with at least the elements the shapes `dims` (values f) need */
+static int shaped(call_t *c, size_t i, const char *name, napi_typedarray_type want, void **p, int nullable,
+                  const char *dims, const int64_t *f, size_t n) {
   int64_t len = 0, need = 0;
   if (!checked_size(c, name, dims, f, n, &need)) return 0;
-  if (!typed(c, i, name, napi_float32_array, (void **)p, &len, nullable)) return 0;
+  if (!typed(c, i, name, want, p, &len, nullable)) return 0;
   if (nullable && is_nullish(c, i)) return 1; /* (an empty array may have a NULL pointer too: not the same) */
   if (len < need) return short_buffer(c, name, len, dims, f, n, need);
   return 1;
 }
 
-static int i32(call_t *c, size_t i, const char *name, int32_t **p, int nullable, const char *dims, const int64_t *f,
-               size_t n) {
-  int64_t len = 0, need = 0;
-  if (!checked_size(c, name, dims, f, n, &need)) return 0;
-  if (!typed(c, i, name, napi_int32_array, (void **)p, &len, nullable)) return 0;
-  if (nullable && is_nullish(c, i)) return 1;
-  if (len < need) return short_buffer(c, name, len, dims, f, n, need);
-  return 1;
-}
-
-/* F32(i, "name", &p, nullable, dims...): argument i is a Float32Array of at least dims[0] * dims[1] * ... */
-#define F32(i, name, p, nullable, ...) f32(c, i, name, p, nullable, LR_DIMS(__VA_ARGS__))
-#define I32(i, name, p, nullable, ...) i32(c, i, name, p, nullable, LR_DIMS(__VA_ARGS__))
+/* F32(i, "name", &p, nullable, dims...): argument i is a Float32Array of at least dims[0] * dims[1] * ...
+ * (I32: an Int32Array, F64: a Float64Array) */
+#define F32(i, name, p, nullable, ...) shaped(c, i, name, napi_float32_array, (void **)(p), nullable, LR_DIMS(__VA_ARGS__))
+#define I32(i, name, p, nullable, ...) shaped(c, i, name, napi_int32_array, (void **)(p), nullable, LR_DIMS(__VA_ARGS__))
+#define F64(i, name, p, nullable, ...) shaped(c, i, name, napi_float64_array, (void **)(p), nullable, LR_DIMS(__VA_ARGS__))
 
 static int num(call_t *c, size_t i, const char *name, double *out) {
   if (i >= c->argc || napi_get_value_double(c->env, c->argv[i], out) != napi_ok)
@@ -623,14 +616,6 @@ static napi_value js_lora_rows(napi_env env, napi_callback_info info) {
 
 /* ---- sampleRows: tokens of a decode step's sampled rows ---------------------------------------------- */
 
-/* argument i: a Float64Array of at least n elements */
-static int f64_at_least(call_t *c, size_t i, const char *name, double **p, int64_t n, const char *dims) {
-  int64_t len = 0;
-  if (!typed(c, i, name, napi_float64_array, (void **)p, &len, 0)) return 0;
-  if (len < n) return failf(c, 1, "%s has %lld elements, the shape [%s] = [%lld] needs %lld", name, (long long)len, dims, (long long)n, (long long)n);
-  return 1;
-}
-
 /* sampleRows(out, x, rows, V, temperatures, topKs, topPs, draws): every row's settings are checked
  * before any is sampled */
 static napi_value js_sample_rows(napi_env env, napi_callback_info info) {
@@ -641,8 +626,8 @@ static napi_value js_sample_rows(napi_env env, napi_callback_info info) {
   double *temps, *topPs, *draws;
   CHECK(dim(c, 2, "rows", &rows) && dim(c, 3, "V", &V));
   if (rows > 0 && V == 0) CHECK(fail(c, 1, "%sV must be at least 1 (each of the %lld rows needs a token)", "", rows, 0));
-  CHECK(I32(0, "out", &out, 0, rows) && F32(1, "x", &x, 0, rows, V) && f64_at_least(c, 4, "temperatures", &temps, rows, "rows") &&
-        I32(5, "topKs", &topKs, 0, rows) && f64_at_least(c, 6, "topPs", &topPs, rows, "rows") && f64_at_least(c, 7, "draws", &draws, rows, "rows"));
+  CHECK(I32(0, "out", &out, 0, rows) && F32(1, "x", &x, 0, rows, V) && F64(4, "temperatures", &temps, 0, rows) &&
+        I32(5, "topKs", &topKs, 0, rows) && F64(6, "topPs", &topPs, 0, rows) && F64(7, "draws", &draws, 0, rows));
   for (int64_t r = 0; r < rows; r++) {
     if (!(temps[r] > 0.0 && isfinite(temps[r])))
       CHECK(failf(c, 1, "temperatures[%lld] is %g: a sampled row's temperature is a positive finite number (greedy rows go to argmaxRows)", (long long)r, temps[r]));

@@ -187,8 +187,8 @@ export class GPT2 {
       const R = rowIds.length;
       const rows = s.f32('logitRows', R * C); // [R, C]
       for (let r = 0; r < R; r++) rows.set(hidden.subarray(rowIds[r] * C, rowIds[r] * C + C), r * C);
-      const out = (logits = s.f32('logits', R * V)); // [R, V]
-      if (R > 0) be.matmul(out, rows, this.weights.wte, R, V, C, { transB: true });
+      logits = s.f32('logits', R * V); // [R, V]
+      if (R > 0) be.matmul(logits, rows, this.weights.wte, R, V, C, { transB: true });
     }
 
     const rowLoss = new Float64Array(B);

@@ -137,7 +137,7 @@ export class NativeBackend implements Backend {
   /**
    * An fp16 copy of `weights` (one buffer, e.g. GPT2Weights.buffer) for inference, or null where the CPU
    * lacks AVX2/F16C. Nothing reads it until withHalfWeights; src/model/decode-weights.ts
-   * (useHalfWeightsForDecode) uses it for KV-cache decode steps only. `regions` names weights inside the
+   * (useHalfWeightsForDecode) uses it for passes through a KV cache (prefills and decode steps). `regions` names weights inside the
    * buffer (ascending, disjoint) whose copy is stored in panels of 16 output columns, which a product of up to
    * 16 rows reads as one stream: B [K, N] of `A @ B` products (N a multiple of 16), or with `transposed`
    * B [N, K] of `A @ B^T` ones (the LM head).
