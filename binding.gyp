@@ -6,6 +6,8 @@
         "native/binding.c",
         "native/ops.c",
         "native/sample.c",
+        "native/screen.c",
+        "native/screen_bf16.c",
         "native/fused.c",
         "native/pool.c",
         "native/arena.c",

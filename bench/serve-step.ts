@@ -1,8 +1,9 @@
 /**
  * A per-step microbenchmark of the server's batched decode (src/server/batcher.ts): one decode step of B
  * rows (B = 1, 4, 8, 16, experts cycling auto/simple/medium/complex as in bench:serve) on the bundled tiny
- * GPT-2, timed alone (median of many steps), then broken down by backend op and by what the batcher does
- * around the forward (LM head, LoRA, attention, sampling). Times are CPU time (process.cpuUsage: all
+ * GPT-2, greedy, through the batcher's own step (decodeRowsTokens: the forward, then the rows' tokens by
+ * argmaxLogits), timed alone (median of many steps), then broken down by backend op (LM head's argmax,
+ * LoRA, attention, ...). Times are CPU time (process.cpuUsage: all
  * threads together), which a busy machine disturbs far less than wall time; run it with
  * LORAROUTE_THREADS=1 for a breakdown in which CPU time is the step's time. Also printed: the fastest
  * step's wall time.
@@ -23,8 +24,7 @@ import { percentile } from '../src/eval/stats.js';
 import { alpacaPrompt } from '../src/data/template.js';
 import { LoraMixture } from '../src/lora/mixture.js';
 import { GPT2, type KVCache } from '../src/model/gpt2.js';
-import { sampleRows } from '../src/model/sampling.js';
-import { RowCaches, withDecodeWeights } from '../src/server/decode-backend.js';
+import { decodeRowsTokens, RowCaches } from '../src/server/decode-backend.js';
 import { ModelRegistry } from '../src/server/registry.js';
 import type { Backend } from '../src/tensor/backend.js';
 import { writeFixtureRun } from '../test/server/fixture.js';
@@ -53,6 +53,7 @@ function timed(inner: Backend, times: Map<string, number>, calls: Map<string, nu
         const r = (v as (...a: unknown[]) => unknown).apply(target, args);
         let key = String(prop);
         if (prop === 'matmul') key += ` M${String(args[3])} N${String(args[4])} K${String(args[5])}`;
+        if (prop === 'argmaxLogits') key += ` rows ${String(args[3])} V ${String(args[4])} C ${String(args[5])}`;
         times.set(key, (times.get(key) ?? 0) + cpuMs() - t0);
         calls.set(key, (calls.get(key) ?? 0) + 1);
         return r;
@@ -74,7 +75,6 @@ function main(): void {
     const reg = ModelRegistry.load({ modelDir: writeFixtureRun(tmp, defaultConfig().model.lora_rank, base).modelDir });
     const model = reg.model;
     const cfg = model.config;
-    const V = cfg.vocabSize;
     printEngineHeader();
     console.log(`bench:serve-step — fixture run on ${shape === 'gpt2' ? `${SHAPES.gpt2.label} (random weights)` : 'the bundled model'}`);
     // the peer: each of the four requests alone (after one warm-up pass), as bench:serve's sequential side
@@ -116,34 +116,25 @@ function main(): void {
         ids[b] = 100 + b;
         pos[b] = prompt.length;
       }
-      const logitRows = Int32Array.from({ length: B }, (_, b) => b);
-      const step = (m: GPT2, mix: LoraMixture): Float32Array => {
-        mix.setGates(gates, B);
-        rows.begin(caches);
-        try {
-          const pass = () => m.forward({ ids, B, T: 1, positions: pos }, { cache: rows.cache, logits: logitRows, hook: mix });
-          return withDecodeWeights(model, pass).logits as Float32Array; // as the batcher
-        } finally {
-          rows.end();
-          for (let b = 0; b < B; b++) pos[b]++;
-        }
-      };
       const greedy = Array.from({ length: B }, () => ({ sampling: { greedy: true }, rng: () => 0 }));
+      // as the batcher: the forward, then the greedy rows' tokens by argmaxLogits (the LM head's argmax)
+      const step = (m: GPT2, mix: LoraMixture): Int32Array => {
+        mix.setGates(gates, B);
+        const t = decodeRowsTokens(model, m, rows, caches, { ids, positions: pos }, greedy, mix);
+        for (let b = 0; b < B; b++) pos[b]++;
+        return t;
+      };
       const wall: number[] = [];
-      let fwdCpu = 0, sampleCpu = 0;
+      let stepCpu = 0;
       for (let s = 0; s < steps; s++) {
         const w0 = performance.now(), t0 = cpuMs();
-        const logits = step(plain, mixPlain);
-        const t1 = cpuMs();
+        ids.set(step(plain, mixPlain));
+        stepCpu += cpuMs() - t0;
         wall.push(performance.now() - w0);
-        ids.set(sampleRows(inner, logits, V, greedy)); // as the batcher: one argmaxRows call for the greedy rows
-        fwdCpu += t1 - t0;
-        sampleCpu += cpuMs() - t1;
       }
       for (let s = 0; s < steps; s++) step(profiled, mixProf);
-      const fwd = fwdCpu / steps;
-      console.log(`B=${String(B).padStart(2)}  forward ${fwd.toFixed(3)} ms CPU (${(fwd / B).toFixed(3)} ms/row; step wall median ${percentile(wall, 50).toFixed(3)}, fastest ${Math.min(...wall).toFixed(3)} ms)` +
-        `   greedy sampling ${(sampleCpu / steps).toFixed(3)} ms CPU`);
+      const cpu = stepCpu / steps;
+      console.log(`B=${String(B).padStart(2)}  step ${cpu.toFixed(3)} ms CPU (${(cpu / B).toFixed(3)} ms/row; wall median ${percentile(wall, 50).toFixed(3)}, fastest ${Math.min(...wall).toFixed(3)} ms)`);
       const stepMs = percentile(wall, 50), prefill = percentile(prefillMs, 50);
       ceilings.push(`B=${B}: ${(peerMean / (prefill + ((tokens - 1) * stepMs) / B)).toFixed(2)}x (prefill ${prefill.toFixed(2)} ms + ${tokens - 1} x ${stepMs.toFixed(3)} / ${B} ms)`);
       const sorted = [...times].sort((a, b) => b[1] - a[1]);

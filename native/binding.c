@@ -22,6 +22,7 @@
 #include "ops.h"
 #include "pool.h"
 #include "sample.h"
+#include "screen.h"
 #include "stream.h"
 
 /* OpenBLAS extensions (declared here too in case the cblas.h found is not OpenBLAS's own) */
@@ -657,6 +658,24 @@ static napi_value js_argmax_rows(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* argmaxLogits(out, x, w, rows, V, C, half?): the argmax of each row of x [rows, C] @ w^T, w [V, C] (screen.h) */
+static napi_value js_argmax_logits(napi_env env, napi_callback_info info) {
+  BEGIN("argmaxLogits");
+  int64_t rows, V, C;
+  int32_t *out;
+  float *x, *w;
+  CHECK(dim(c, 3, "rows", &rows) && dim(c, 4, "V", &V) && dim(c, 5, "C", &C));
+  if (rows > 0 && V == 0) CHECK(fail(c, 1, "%sV must be at least 1 (each of the %lld rows needs a logit)", "", rows, 0));
+  CHECK(I32(0, "out", &out, 0, rows) && F32(1, "x", &x, 0, rows, C) && F32(2, "w", &w, 0, V, C));
+  lr_half *half;
+  CHECK(half_arg(c, 6, &half));
+  const int64_t before = lr_screen_bytes(half);
+  if (lr_argmax_logits(out, x, w, rows, V, C, half)) CHECK(oom(c));
+  int64_t adjusted;
+  if (lr_screen_bytes(half) != before) napi_adjust_external_memory(env, lr_screen_bytes(half) - before, &adjusted);
+  return undef(env);
+}
+
 static int ids_in_range(call_t *c, const int32_t *ids, int64_t n, int64_t limit, const char *name, const char *table) {
   for (int64_t i = 0; i < n; i++)
     if (ids[i] < 0 || ids[i] >= limit) {
@@ -802,6 +821,11 @@ static void half_finalize(napi_env env, void *data, void *hint) {
     int64_t adjusted;
     napi_adjust_external_memory(env, -bytes, &adjusted);
   }
+  if (h->screen) {
+    int64_t adjusted;
+    napi_adjust_external_memory(env, -lr_screen_bytes(h), &adjusted);
+    lr_screen_free(h);
+  }
   free(h->regions);
   free(h);
 }
@@ -872,6 +896,7 @@ static napi_value js_half_weights(napi_env env, napi_callback_info info) {
   h->h = copy;
   h->regions = regions;
   h->nregions = nregions;
+  h->screen = NULL;
   int64_t adjusted;
   napi_adjust_external_memory(env, len * 2, &adjusted);
   if (napi_create_external(env, h, half_finalize, NULL, &result) != napi_ok) {
@@ -892,7 +917,8 @@ static napi_value js_release_half(napi_env env, napi_callback_info info) {
     free(h->h);
     h->h = NULL;
     int64_t adjusted;
-    napi_adjust_external_memory(env, -h->len * 2, &adjusted);
+    napi_adjust_external_memory(env, -h->len * 2 - lr_screen_bytes(h), &adjusted);
+    lr_screen_free(h);
   }
   return undef(env);
 }
@@ -937,6 +963,11 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   set_int(env, obj, "threads", lr_pool_threads());
   set_int(env, obj, "cpusAvailable", lr_cpus_available());
   set_int(env, obj, "scratchBytes", (int64_t)lr_scratch_bytes());
+  set_str(env, obj, "logitScreen", lr_screen_supported() ? "bf16" : "none");
+  int64_t screened, exact;
+  lr_screen_counts(&screened, &exact);
+  set_int(env, obj, "logitScreenRows", screened);
+  set_int(env, obj, "logitExactRows", exact);
   return obj;
 }
 
@@ -1042,6 +1073,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("crossEntropyForward", js_xent_forward),
       FN("crossEntropyBackward", js_xent_backward),
       FN("argmaxRows", js_argmax_rows),
+      FN("argmaxLogits", js_argmax_logits),
       FN("dropoutMask", js_dropout_mask),
       FN("mul", js_mul),
       FN("adamw", js_adamw),

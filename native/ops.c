@@ -138,6 +138,10 @@ static void gemv_block(void *ctx, int64_t c, int thread) {
     lr_gemv_nn_f32(out, j->N, j->a, j->b + n0, j->N, j->M, n, j->K, j->alpha, j->beta);
 }
 
+void lr_half_panel_row(float *out, const float *x, const lr_half *h, const lr_half_region *r, int64_t q) {
+  g_panels(out, LR_PANEL, x, h->h + r->off + q * r->K * LR_PANEL, 1, 1, r->K, 1.0f, 0.0f);
+}
+
 void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int transA, int transB,
                float alpha, float beta, const lr_half *half) {
   if (M == 0 || N == 0) return;

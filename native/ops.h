@@ -29,6 +29,10 @@ int lr_cpus_available(void);
 /* whether fp16 weights can be used here (the AVX2 + F16C kernels were selected) */
 int lr_half_supported(void);
 
+/* out[16] = the 16 outputs of panel q of the packed region r of h for one row x [r->K], as lr_matmul
+ * computes them with alpha 1 and beta 0 (the same kernel, the same bits) */
+void lr_half_panel_row(float *out, const float *x, const lr_half *h, const lr_half_region *r, int64_t q);
+
 /* out[M, N] = alpha * op(A) @ op(B) + beta * out. half: fp16 weights to use for few-row products (or NULL). */
 void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int transA, int transB,
                float alpha, float beta, const lr_half *half);

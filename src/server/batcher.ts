@@ -5,7 +5,7 @@ import { LoraMixture } from '../lora/mixture.js';
 import type { LoraAdapter } from '../lora/adapter.js';
 import type { GPT2Tokenizer } from '../tokenizer/gpt2.js';
 import { LoraRouteError } from '../errors.js';
-import { RowCaches, withDecodeWeights } from './decode-backend.js';
+import { decodeRowsTokens, RowCaches } from './decode-backend.js';
 import type { MixPart } from './registry.js';
 
 /** One generation request, tokenized and validated (ids fit the context with maxNewTokens). */
@@ -271,24 +271,19 @@ export class Batcher {
     const B = seqs.length;
     const ids = Int32Array.from(seqs, (s) => s.next); // [B, 1]
     const positions = Int32Array.from(seqs, (s) => s.position);
-    let logits: Float32Array;
+    let tokens: Int32Array;
     if (B === 1) {
       const cache = seqs[0].cache as KVCache;
       this.setGates(hooks.prefill, seqs);
       cache.keyMask[cache.past] = 1;
-      logits = this.model.forward({ ids, B, T: 1, positions }, { cache, logits: Int32Array.of(0), hook: hooks.prefill }).logits as Float32Array;
+      tokens = this.sample(seqs, this.model.forward({ ids, B, T: 1, positions }, { cache, logits: Int32Array.of(0), hook: hooks.prefill }).logits as Float32Array);
     } else {
       this.setGates(hooks.decode, seqs);
-      this.rows.begin(seqs.map((s) => s.cache as KVCache));
-      try {
-        const pass = () => this.decodeModel.forward({ ids, B, T: 1, positions }, { cache: this.rows.cache, logits: Int32Array.from({ length: B }, (_, b) => b), hook: hooks.decode });
-        logits = withDecodeWeights(this.model, pass).logits as Float32Array;
-      } finally {
-        this.rows.end();
-      }
+      const caches = seqs.map((s) => s.cache as KVCache);
+      const samplers = seqs.map((s) => ({ sampling: s.spec.sampling, rng: s.rng }));
+      tokens = decodeRowsTokens(this.model, this.decodeModel, this.rows, caches, { ids, positions }, samplers, hooks.decode);
     }
     this.o.onStep?.(B);
-    const tokens = this.sample(seqs, logits);
     for (let b = 0; b < B; b++) this.accept(seqs[b], tokens[b]);
     for (let i = seqs.length - 1; i >= 0; i--) if (seqs[i].done) seqs.splice(i, 1);
   }

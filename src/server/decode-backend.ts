@@ -1,5 +1,7 @@
 import { createKVCache, type GPT2, type KVCache } from '../model/gpt2.js';
 import type { GPT2Config } from '../model/config.js';
+import type { LoraMixture } from '../lora/mixture.js';
+import { isGreedy, sampleRows, type RowSampler } from '../model/sampling.js';
 import type { Backend, F32, I32, MatmulOptions } from '../tensor/backend.js';
 import { NativeBackend } from '../tensor/native.js';
 
@@ -23,6 +25,48 @@ export function withDecodeWeights<T>(model: GPT2, pass: () => T): T {
 }
 
 /**
+ * One batched decode step: the forward of rows whose caches are `caches` (their tokens `ids`, at `positions`)
+ * through `decodeModel` (`model` over `rows.wrap(...)`), with the decode weights, and each row's next token
+ * as samplers[b] picks it. Only the sampled rows' logits are computed; the greedy rows' tokens come from
+ * their final hidden states through argmaxLogits: the argmax of the same logits, which the native backend
+ * finds without computing most of them (a bf16 screen, then exact logits for the few columns it cannot
+ * rule out). No row's token depends on the rows beside it.
+ */
+export function decodeRowsTokens(
+  model: GPT2, decodeModel: GPT2, rows: RowCaches, caches: readonly KVCache[], batch: { ids: I32; positions: I32 },
+  samplers: readonly RowSampler[], hook: LoraMixture | null,
+): Int32Array {
+  const { vocabSize: V, nEmbd: C } = model.config;
+  const B = caches.length;
+  const greedy = samplers.flatMap((s, b) => (isGreedy(s.sampling) ? [b] : []));
+  const sampled = samplers.flatMap((s, b) => (isGreedy(s.sampling) ? [] : [b]));
+  const tokens = new Int32Array(B);
+  rows.begin(caches);
+  try {
+    withDecodeWeights(model, () => {
+      const res = decodeModel.forward({ ids: batch.ids, B, T: 1, positions: batch.positions }, { cache: rows.cache, logits: Int32Array.from(sampled), hook });
+      if (sampled.length > 0) {
+        const t = sampleRows(model.backend, res.logits as Float32Array, V, sampled.map((b) => samplers[b]));
+        sampled.forEach((b, i) => { tokens[b] = t[i]; });
+      }
+      if (greedy.length > 0) {
+        let h = res.hidden; // [B, C], or its greedy rows
+        if (greedy.length < B) {
+          h = new Float32Array(greedy.length * C);
+          greedy.forEach((b, i) => h.set(res.hidden.subarray(b * C, (b + 1) * C), i * C));
+        }
+        const t = new Int32Array(greedy.length);
+        decodeModel.backend.argmaxLogits(t, h, model.weights.wte, greedy.length, V, C);
+        greedy.forEach((b, i) => { tokens[b] = t[i]; });
+      }
+    });
+  } finally {
+    rows.end();
+  }
+  return tokens;
+}
+
+/**
  * One decode step (T = 1) over rows that each have their own KV cache, through GPT2.forward: the backend
  * below serves the model's cached attention from these caches (one attentionRows call per layer, each row
  * computed as attentionCached computes it alone), and cuts every matmul into blocks of at most
@@ -33,7 +77,7 @@ export class RowCaches {
   /** What GPT2.forward is given: one empty key/value array per layer (it only passes them back to us). */
   readonly cache: KVCache;
   private readonly layerOf = new Map<F32, number>();
-  private rows: KVCache[] = [];
+  private rows: readonly KVCache[] = [];
   /** The step's rows as attentionRows takes them: per layer their k and v caches, and their masks and positions. */
   private step: { k: F32[][]; v: F32[][]; masks: I32[]; pasts: I32 } | null = null;
 
@@ -50,7 +94,7 @@ export class RowCaches {
   }
 
   /** The caches of the step's rows, in batch order; each gets its new slot marked real. */
-  begin(rows: KVCache[]): void {
+  begin(rows: readonly KVCache[]): void {
     for (const r of rows) r.keyMask[r.past] = 1;
     this.rows = rows;
     const layers = this.cfg.nLayer;

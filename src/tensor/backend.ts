@@ -137,6 +137,14 @@ export interface Backend {
    */
   argmaxRows(out: I32, x: F32, rows: number, V: number): void;
   /**
+   * Greedy tokens straight from hidden states: out[r] = the argmax of row r of x [rows, C] @ w^T (w [V, C],
+   * e.g. the LM head; V >= 1), bit for bit what matmul(logits, x, w, rows, V, C, { transB: true }) followed
+   * by argmaxRows(out, logits, rows, V) gives — also inside NativeBackend.withHalfWeights, where that is the
+   * argmax of the fp16 logits. A backend may skip logits it can prove are not the largest (the native one
+   * screens them at bf16 where the CPU has AVX-512 BF16 and w is a packed fp16 region).
+   */
+  argmaxLogits(out: I32, x: F32, w: F32, rows: number, V: number, C: number): void;
+  /**
    * Tokens of sampled rows (inference): out[r] is the token row r of x [rows, V] draws with temperature
    * temperatures[r] > 0, top-k topKs[r] (0: no limit), top-p topPs[r] (1: off) and the uniform draw
    * draws[r] in [0, 1) — sampleToken's steps (src/model/sampling.ts) with that one draw. A row with a NaN

@@ -36,6 +36,7 @@ interface NativeAddon {
   ): void;
   loraRows(y: F32, x: F32, As: readonly (F32 | null)[], Bs: readonly (F32 | null)[], weights: F32, B: number, inDim: number, outDim: number): void;
   argmaxRows(out: I32, x: F32, rows: number, V: number): void;
+  argmaxLogits(out: I32, x: F32, w: F32, rows: number, V: number, C: number, half: HalfHandle | null): void;
   sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void;
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void;
   embeddingBackward(dwte: F32 | null, dwpe: F32 | null, dout: F32, ids: I32, positions: I32, BT: number, C: number): void;
@@ -108,6 +109,13 @@ interface AddonInfo {
   cpusAvailable: number;
   /** bytes of the kernels' reusable scratch memory */
   scratchBytes: number;
+  /** how argmaxLogits screens an LM head read from fp16 panels: "bf16" (AVX-512 BF16), or "none" (it
+   * computes every logit) */
+  logitScreen: 'bf16' | 'none';
+  /** rows argmaxLogits has screened so far: decided by the screen, and (of those it tried) given their
+   * whole logits because the bound did not cover them or too many columns came close */
+  logitScreenRows: number;
+  logitExactRows: number;
 }
 
 export type IsaLevel = 'baseline' | 'avx2' | 'avx512';
@@ -277,6 +285,10 @@ export class NativeBackend implements Backend {
 
   argmaxRows(out: I32, x: F32, rows: number, V: number): void {
     this.addon.argmaxRows(out, x, rows, V);
+  }
+
+  argmaxLogits(out: I32, x: F32, w: F32, rows: number, V: number, C: number): void {
+    this.addon.argmaxLogits(out, x, w, rows, V, C, this.half?.native ?? null);
   }
 
   sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void {

@@ -350,6 +350,12 @@ export class ReferenceBackend implements Backend {
     for (let r = 0; r < rows; r++) out[r] = argmaxRange(x, r * V, V);
   }
 
+  argmaxLogits(out: I32, x: F32, w: F32, rows: number, V: number, C: number): void {
+    const logits = new Float32Array(rows * V); // [rows, V]
+    this.matmul(logits, x, w, rows, V, C, { transB: true });
+    this.argmaxRows(out, logits, rows, V);
+  }
+
   sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void {
     for (let r = 0; r < rows; r++) {
       out[r] = sampleWithDraw(x.subarray(r * V, (r + 1) * V), { temperature: temperatures[r], topK: topKs[r], topP: topPs[r] }, draws[r]);

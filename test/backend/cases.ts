@@ -455,6 +455,27 @@ function argmaxRowsCases(): OpCase[] {
 }
 
 /**
+ * Greedy tokens from hidden rows: x [rows, C] @ w^T with small integers (every logit exact in fp32, many
+ * ties between columns), then rows with a NaN (every logit NaN: 0) and with an infinity (infinite and NaN
+ * logits).
+ */
+function argmaxLogitsCases(): OpCase[] {
+  const shapes: [number, number, number][] = [[1, 1, 1], [3, 7, 5], [16, 1000, 37], [17, 300, 16]];
+  return shapes.map(([rows, V, C]) => defineCase({
+    op: 'argmaxLogits', name: `rows=${rows} V=${V} C=${C}`,
+    init: (r) => {
+      const ints = (n: number) => Float32Array.from({ length: n }, () => r.int(7) - 3);
+      const x = ints(rows * C);
+      if (rows >= 3) { x[C] = NaN; x[2 * C + C - 1] = Infinity; }
+      return { out: new Int32Array(rows).fill(-7), x, w: ints(V * C) };
+    },
+    outputs: ['out'],
+    run: (be, b) => be.argmaxLogits(b.out, b.x, b.w, rows, V, C),
+    exact: true,
+  }));
+}
+
+/**
  * Sampled rows: x [rows, V] like a model's logits (a few large, a long tail), row r with settings r % 8
  * (temperature alone, hot and cold; top-p; top-k; both; top-k past V) and its own draw; then rows with a
  * NaN logit, every logit -Infinity, and a +Infinity one (each gets its argmax).
@@ -606,7 +627,7 @@ function trainingCases(): OpCase[] {
 export function allCases(): OpCase[] {
   return [
     ...matmulCases(), ...elementwiseCases(), ...layernormCases(), ...attentionCases(), ...attentionRowsCases(), ...loraRowsCases(),
-    ...embeddingCases(), ...crossEntropyCases(), ...argmaxRowsCases(), ...sampleRowsCases(), ...trainingCases(),
+    ...embeddingCases(), ...crossEntropyCases(), ...argmaxRowsCases(), ...argmaxLogitsCases(), ...sampleRowsCases(), ...trainingCases(),
   ];
 }
 

@@ -344,6 +344,23 @@ export class Float64Oracle implements Backend {
   }
 
   /** sampleToken's steps in float64 with each row's one draw (src/model/sampling.ts sampleWithDraw) */
+  /** From the definition: the float64 logits of x @ w^T, then argmaxRows. */
+  argmaxLogits(out: I32, x: F32, w: F32, rows: number, V: number, C: number): void {
+    const logits = new Float64Array(rows * V);
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < V; v++) {
+        let sum = 0;
+        for (let k = 0; k < C; k++) sum += x[r * C + k] * w[v * C + k];
+        logits[r * V + v] = sum;
+      }
+    }
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(logits.subarray(r * V, (r + 1) * V));
+      const max = row.reduce((m, v) => (v > m ? v : m), -Infinity);
+      out[r] = Number.isNaN(row[0]) ? 0 : row.findIndex((v) => v === max);
+    }
+  }
+
   sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void {
     for (let r = 0; r < rows; r++) {
       out[r] = sampleWithDraw(x.subarray(r * V, (r + 1) * V), { temperature: temperatures[r], topK: topKs[r], topP: topPs[r] }, draws[r]);

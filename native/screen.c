@@ -1,0 +1,289 @@
+/*
+ * lr_argmax_logits (screen.h): greedy tokens from a bf16 screen of the LM head plus exact logits for the
+ * few columns the screen cannot rule out.
+ *
+ * The bound. Let z_j be the logit lr_matmul computes for row x and column w_j (the fp16 weight, as a float):
+ * one fp32 FMA chain over k. Let s_j be the screen's: sum over k of bf16(x_k) * bf16(w_jk), in fp32 in any
+ * order (vdpbf16ps). With u = 2^-8 (bf16's rounding), g(n) = n e / (1 - n e) (fp32 sums of n terms; e = 2^-24
+ * for the FMA chain, 2^-23 for the screen, so that an implementation that truncates is covered too) and
+ * S = sum_k |x_k| |w_jk| <= ||x|| ||w_j||:
+ *   |bf16(x) bf16(w) - x w| <= (2u + u^2) |x| |w| per term,
+ *   |s_j - z_j| <= (2u + u^2 + g'(K + 2) (1 + u)^2 + g(K + 2)) S + A,
+ * where A (< 2^-99) covers what the screen flushes to zero (vdpbf16ps treats subnormal inputs and results as
+ * zero). So with e_x = 1.05 * that factor * ||x|| (rounded up) and norm_j >= ||w_j|| + 2^-40, every column
+ * satisfies s_j - e_x norm_j <= z_j <= s_j + e_x norm_j, even after the float rounding of those two bounds
+ * (the 5% margin is far above it). Let L = max_j (s_j - e_x norm_j). A column whose z_j is the largest
+ * has s_j + e_x norm_j >= z_j >= z_k >= L for every k, so it is among the columns with upper bound >= L; the
+ * first of those with the largest exact z_j is the matmul's argmax (which takes the first of equal maxima).
+ *
+ * A row is screened only where this holds: every value finite and none subnormal, e_x >= 2^-59 (so that
+ * e_x * 2^-40 >= A) and ||x|| max_j norm_j < 2^100 (no sum can overflow); any other row gets its logits.
+ * The last V % 16 columns (outside the panels) are always computed exactly.
+ *
+ * Work: one pool task per chunk of panels (about 128 KB of pairs, read once for all rows); each task keeps
+ * the columns whose upper bound reaches the best lower bound seen so far (its own, and the other tasks'
+ * through a shared maximum), which is never above the final L, so nothing that the final L keeps is lost.
+ * The filter against the final L makes the result independent of the tasks' timing.
+ */
+#include "screen.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "fused.h"
+#include "memory.h"
+#include "ops.h"
+#include "pool.h"
+
+/* below this many rows the LM head is bound by reading its weight, which the screen reads as much of */
+#define LR_SCREEN_MIN_ROWS 2
+/* rows per screen pass (the kernel's widest block) */
+#define LR_SCREEN_ROWS 16
+/* bytes of bf16 pairs per task */
+#define LR_SCREEN_CHUNK_BYTES ((int64_t)64 << 10)
+/* candidates a task keeps per row; a row with more (near-equal logits everywhere) gets its logits */
+#define LR_SCREEN_CAP 16
+
+static int64_t g_screened, g_exact; /* rows so far (the calling thread only) */
+
+void lr_screen_counts(int64_t *screened, int64_t *exact) {
+  *screened = g_screened;
+  *exact = g_exact;
+}
+
+int lr_screen_supported(void) { return strcmp(lr_k()->isa, "avx512") == 0 && lr_cpu_info()->avx512bf16; }
+
+int64_t lr_screen_bytes(const lr_half *h) {
+  const lr_screen *s = h ? h->screen : NULL;
+  return s ? s->N16 * (s->K / 2) * 4 + s->N16 * 4 : 0;
+}
+
+void lr_screen_free(lr_half *h) {
+  if (!h->screen) return;
+  free(h->screen->pairs);
+  free(h->screen->norm);
+  free(h->screen);
+  h->screen = NULL;
+}
+
+/* h's screen of region r, made now if it has none (NULL when out of memory) */
+static lr_screen *screen_of(lr_half *h, const lr_half_region *r) {
+  if (h->screen && h->screen->off == r->off && h->screen->K == r->K) return h->screen;
+  lr_screen_free(h);
+  lr_screen *s = calloc(1, sizeof *s);
+  const int64_t N16 = r->N - r->N % LR_PANEL;
+  if (!s) return NULL;
+  s->off = r->off, s->K = r->K, s->N16 = N16;
+  s->pairs = lr_alloc_huge(sizeof(uint32_t) * (size_t)(N16 * (r->K / 2) + 1));
+  s->norm = malloc(sizeof(float) * (size_t)(N16 + 1));
+  if (!s->pairs || !s->norm) {
+    free(s->pairs);
+    free(s->norm);
+    free(s);
+    return NULL;
+  }
+  s->usable = lr_screen_pack_bf16(s->pairs, s->norm, h->h + r->off, N16 / LR_PANEL, r->K);
+  for (int64_t n = 0; n < N16; n++) s->wmax = s->norm[n] > s->wmax ? s->norm[n] : s->wmax;
+  h->screen = s;
+  return s;
+}
+
+/* grow-only buffers of the calls below (the addon runs on one JS thread: arena.h) */
+typedef struct {
+  void *p;
+  size_t cap;
+} grow_buf;
+
+static void *grow(grow_buf *b, size_t bytes) {
+  if (bytes <= b->cap) return b->p;
+  void *p = realloc(b->p, bytes);
+  if (!p) return NULL;
+  b->p = p;
+  b->cap = bytes;
+  return p;
+}
+
+static grow_buf g_logits, g_cand, g_rows;
+
+static float f_of(uint32_t b) {
+  float f;
+  memcpy(&f, &b, 4);
+  return f;
+}
+static uint32_t bits_of(float f) {
+  uint32_t b;
+  memcpy(&b, &f, 4);
+  return b;
+}
+/* bf16 of a finite float, rounded to nearest even */
+static uint32_t bf16_bits(float f) {
+  const uint32_t t = bits_of(f);
+  return (t + 0x7FFFu + ((t >> 16) & 1u)) >> 16;
+}
+
+/* *a = max(*a, v) for floats stored as bits; returns the new maximum */
+static float atomic_max_float(_Atomic uint32_t *a, float v) {
+  uint32_t cur = atomic_load_explicit(a, memory_order_relaxed);
+  for (;;) {
+    const float f = f_of(cur);
+    if (!(v > f)) return f;
+    if (atomic_compare_exchange_weak_explicit(a, &cur, bits_of(v), memory_order_relaxed, memory_order_relaxed)) return v;
+  }
+}
+
+typedef struct {
+  const lr_screen *scr;
+  const uint32_t *xp; /* [K2][LR_SCREEN_ROWS] */
+  const float *e;     /* [R] */
+  int64_t R, K2, np, chunk;
+  _Atomic uint32_t *best; /* [R]: the best lower bound so far (float bits) */
+  int32_t *idx;           /* [chunks][R][CAP] columns */
+  float *hi;              /* [chunks][R][CAP] their upper bounds */
+  int64_t *count;         /* [chunks][R] */
+  atomic_int failed;
+} screen_job;
+
+static void screen_chunk(void *ctx, int64_t c, int thread) {
+  screen_job *j = ctx;
+  const int64_t q0 = c * j->chunk, nq = j->np - q0 < j->chunk ? j->np - q0 : j->chunk, cols = nq * LR_PANEL;
+  float *s = lr_scratch(thread, sizeof(float) * (size_t)(j->R * cols)); /* [R, cols] */
+  if (!s) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  lr_screen_panels_bf16(s, cols, j->xp, LR_SCREEN_ROWS, j->R, j->K2, j->scr->pairs + q0 * j->K2 * LR_PANEL, nq);
+  const float *norm = j->scr->norm + q0 * LR_PANEL;
+  for (int64_t r = 0; r < j->R; r++) {
+    const float *sr = s + r * cols;
+    const float L = atomic_max_float(&j->best[r], lr_screen_lower_max(sr, norm, j->e[r], cols));
+    const int64_t slot = c * j->R + r;
+    int32_t *idx = j->idx + slot * LR_SCREEN_CAP;
+    const int64_t n = lr_screen_above(sr, norm, j->e[r], L, cols, idx, j->hi + slot * LR_SCREEN_CAP, LR_SCREEN_CAP);
+    for (int64_t i = 0; i < n && i < LR_SCREEN_CAP; i++) idx[i] += (int32_t)(q0 * LR_PANEL);
+    j->count[slot] = n;
+  }
+}
+
+/* out[0] = the argmax of row x's logits, computed whole (as lr_matmul gives them over the panels) */
+static int exact_row(int32_t *out, const float *x, const float *w, int64_t V, int64_t C, const lr_half *half) {
+  float *z = grow(&g_logits, sizeof(float) * (size_t)V);
+  if (!z) return -1;
+  lr_matmul(z, x, w, 1, V, C, 0, 1, 1.0f, 0.0f, half);
+  out[0] = (int32_t)lr_k()->argmax(z, V);
+  return 0;
+}
+
+/* The bound's factor for a row of K values (see the top of the file). */
+static double bound_factor(int64_t K) {
+  const double u = 0x1p-8, n = (double)(K + 2);
+  const double g = n * 0x1p-24 / (1 - n * 0x1p-24), gs = n * 0x1p-23 / (1 - n * 0x1p-23);
+  return 1.05 * (2 * u + u * u + gs * (1 + u) * (1 + u) + g);
+}
+
+/* rows x [R, C] (R <= LR_SCREEN_ROWS) of a screened product */
+static int screen_rows(int32_t *out, const float *x, const float *w, int64_t R, int64_t V, int64_t C, const lr_half *half,
+                       const lr_half_region *reg, const lr_screen *scr) {
+  const int64_t K2 = C / 2, np = scr->N16 / LR_PANEL, N16 = scr->N16;
+  /* the rows the bound covers, as bf16 pairs; the others go exact */
+  uint32_t *xp = grow(&g_rows, sizeof(uint32_t) * (size_t)(K2 * LR_SCREEN_ROWS)); /* [K2][16] */
+  if (!xp) return -1;
+  float e[LR_SCREEN_ROWS];
+  int64_t which[LR_SCREEN_ROWS], n = 0;
+  const double factor = bound_factor(C);
+  for (int64_t r = 0; r < R; r++) {
+    const float *xr = x + r * C;
+    double ss = 0;
+    int ok = 1;
+    for (int64_t k = 0; k < C; k++) {
+      const float v = xr[k];
+      if (!isfinite(v) || (v != 0.0f && fabsf(v) < 0x1p-126f)) ok = 0;
+      ss += (double)v * v;
+    }
+    const double xn = sqrt(ss) * (1 + 1e-9), ex = factor * xn;
+    if (!ok || !(ex >= 0x1p-59) || !(xn * scr->wmax < 0x1p100)) {
+      g_exact++;
+      if (exact_row(out + r, xr, w, V, C, half)) return -1;
+      continue;
+    }
+    for (int64_t p = 0; p < K2; p++) xp[p * LR_SCREEN_ROWS + n] = bf16_bits(xr[2 * p]) | bf16_bits(xr[2 * p + 1]) << 16;
+    e[n] = (float)ex * (1 + 0x1p-20f);
+    which[n++] = r;
+  }
+  if (n == 0) return 0;
+  screen_job j = {.scr = scr, .xp = xp, .e = e, .R = n, .K2 = K2, .np = np};
+  j.chunk = LR_SCREEN_CHUNK_BYTES / (K2 * LR_PANEL * 4);
+  if (j.chunk < 1) j.chunk = 1;
+  const int64_t chunks = (np + j.chunk - 1) / j.chunk, slots = chunks * n;
+  _Atomic uint32_t best[LR_SCREEN_ROWS];
+  for (int64_t r = 0; r < n; r++) atomic_init(&best[r], bits_of(-INFINITY));
+  char *cand = grow(&g_cand, (size_t)slots * (LR_SCREEN_CAP * (sizeof(int32_t) + sizeof(float)) + sizeof(int64_t)));
+  if (!cand) return -1;
+  j.best = best;
+  j.idx = (int32_t *)cand;
+  j.hi = (float *)(cand + (size_t)slots * LR_SCREEN_CAP * sizeof(int32_t));
+  j.count = (int64_t *)(cand + (size_t)slots * LR_SCREEN_CAP * (sizeof(int32_t) + sizeof(float)));
+  atomic_init(&j.failed, 0);
+  lr_pool_run(chunks, screen_chunk, &j);
+  if (atomic_load(&j.failed)) return -1;
+  const uint16_t *tail = half->h + reg->off + N16 * C; /* the last V - N16 rows of W, flat fp16 */
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t r = which[i];
+    const float *xr = x + r * C, L = f_of(atomic_load(&best[i]));
+    int over = 0;
+    for (int64_t c = 0; c < chunks; c++) over |= j.count[c * n + i] > LR_SCREEN_CAP;
+    if (over) { /* too many near-equal bounds to keep: the whole row */
+      g_exact++;
+      if (exact_row(out + r, xr, w, V, C, half)) return -1;
+      continue;
+    }
+    /* the kept columns in ascending order, then the tail: the first largest exact logit */
+    int64_t arg = -1, panel = -1;
+    float zbest = 0.0f, z16[LR_PANEL];
+    for (int64_t c = 0; c < chunks; c++) {
+      const int64_t slot = c * n + i;
+      for (int64_t k = 0; k < j.count[slot]; k++) {
+        if (!(j.hi[slot * LR_SCREEN_CAP + k] >= L)) continue;
+        const int64_t col = j.idx[slot * LR_SCREEN_CAP + k];
+        if (col / LR_PANEL != panel) {
+          panel = col / LR_PANEL;
+          lr_half_panel_row(z16, xr, half, reg, panel);
+        }
+        const float z = z16[col % LR_PANEL];
+        if (arg < 0 || z > zbest) arg = col, zbest = z;
+      }
+    }
+    if (V > N16) {
+      float *zt = grow(&g_logits, sizeof(float) * (size_t)(V - N16));
+      if (!zt) return -1;
+      lr_gemv_nt_f16(zt, V - N16, xr, tail, C, 1, V - N16, C, 1.0f, 0.0f);
+      for (int64_t t = 0; t < V - N16; t++)
+        if (arg < 0 || zt[t] > zbest) arg = N16 + t, zbest = zt[t];
+    }
+    g_screened++;
+    out[r] = (int32_t)arg; /* arg >= 0: the column with the best lower bound has upper bound >= L */
+  }
+  return 0;
+}
+
+int lr_argmax_logits(int32_t *out, const float *x, const float *w, int64_t M, int64_t V, int64_t C, lr_half *half) {
+  if (M == 0) return 0;
+  const lr_half_region *reg = half ? lr_half_region_of(half, w, C, V, 1) : NULL;
+  const int screen = reg && lr_screen_supported() && M >= LR_SCREEN_MIN_ROWS && C >= 2 && C % 2 == 0 && V >= LR_PANEL;
+  const lr_screen *scr = screen ? screen_of(half, reg) : NULL;
+  if (screen && !scr) return -1;
+  if (!scr || !scr->usable) { /* the logits, then their argmax */
+    float *z = grow(&g_logits, sizeof(float) * (size_t)(M * V));
+    if (!z) return -1;
+    lr_matmul(z, x, w, M, V, C, 0, 1, 1.0f, 0.0f, half);
+    lr_argmax_rows(out, z, M, V);
+    return 0;
+  }
+  for (int64_t m0 = 0; m0 < M; m0 += LR_SCREEN_ROWS) {
+    const int64_t R = M - m0 < LR_SCREEN_ROWS ? M - m0 : LR_SCREEN_ROWS;
+    if (screen_rows(out + m0, x + m0 * C, w, R, V, C, half, reg, scr)) return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,169 @@
+/**
+ * argmaxLogits on the native backend over an LM head read from fp16 panels (inside withHalfWeights), where
+ * it screens the logits at bf16 (AVX-512 BF16) and computes exactly only the columns the screen cannot rule
+ * out: its tokens must be exactly the argmax of the logits matmul gives there — on logit-like rows, on exact
+ * ties (the first of equal maxima), on near-ties one fp16 step apart, with the argmax in the last V % 16
+ * columns, and on rows the bound does not cover (NaN, infinities, subnormals, huge values, all zeros), which
+ * get their whole logits. Counters show which rows the screen decided. Skipped without the addon or F16C; the
+ * screen itself needs AVX-512 BF16 (elsewhere every row is computed whole, and the same equalities hold).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadNativeBackend } from '../../src/tensor/native.js';
+import { Rng } from '../backend/util.js';
+
+const native = loadNativeBackend();
+const hasHalf = native !== null && native.halfWeights(new Float32Array(8)) !== null;
+
+describe('argmaxLogits over fp16 panels (the bf16 screen)', { skip: hasHalf ? false : 'no native addon, or no F16C on this CPU' }, () => {
+  const be = native as NonNullable<typeof native>;
+  const screens = be.info().logitScreen === 'bf16';
+  const counts = () => ({ screened: be.info().logitScreenRows, exact: be.info().logitExactRows });
+
+  /** W [V, C] at float offset 3 of a buffer, its fp16 copy packed as an LM head */
+  function head(w: Float32Array, V: number, C: number) {
+    const buffer = new Float32Array(3 + V * C);
+    buffer.set(w, 3);
+    const W = buffer.subarray(3);
+    const half = be.halfWeights(buffer, [{ offset: 3, K: C, N: V, transposed: true }]);
+    assert.ok(half);
+    return { W, half };
+  }
+
+  /** argmaxLogits and the matmul's argmax, both inside withHalfWeights */
+  function both(h: ReturnType<typeof head>, x: Float32Array, M: number, V: number, C: number) {
+    const got = new Int32Array(M).fill(-1);
+    const want = new Int32Array(M).fill(-2);
+    const logits = new Float32Array(M * V);
+    be.withHalfWeights(h.half, () => {
+      be.argmaxLogits(got, x, h.W, M, V, C);
+      be.matmul(logits, x, h.W, M, V, C, { transB: true });
+      be.argmaxRows(want, logits, M, V);
+    });
+    return { got, want, logits };
+  }
+
+  test('logit-like rows (1 to 40 of them, the argmax anywhere, also in the tail): the matmul\'s argmax', () => {
+    const rng = new Rng(5);
+    const [V, C] = [2000 + 7, 128];
+    const w = rng.randn(V * C, 0.1);
+    const h = head(w, V, C);
+    const before = counts();
+    let screenedRows = 0;
+    for (const M of [1, 2, 3, 16, 17, 40]) {
+      const x = rng.randn(M * C, 1);
+      // some rows lean to one column: a tail column, the first, the last panel's last
+      for (let r = 0; r < M; r++) {
+        const col = [V - 1, V - 4, 0, V - 8, rng.int(V)][r % 5];
+        for (let k = 0; k < C; k++) x[r * C + k] += (r % 2 ? 30 : 3) * w[col * C + k];
+      }
+      const { got, want } = both(h, x, M, V, C);
+      assert.deepEqual([...got], [...want], `M=${M}`);
+      if (M >= 2) screenedRows += M;
+    }
+    if (screens) {
+      const after = counts();
+      assert.equal(after.screened - before.screened, screenedRows, 'every row of M >= 2 was decided by the screen');
+      assert.equal(after.exact, before.exact, 'no row needed its whole logits');
+    }
+    h.half.release();
+  });
+
+  test('exact ties give the first of equal maxima; near-ties one fp16 step apart are decided exactly', () => {
+    const rng = new Rng(9);
+    const [V, C] = [1000 + 3, 64];
+    const w = rng.randn(V * C, 0.1);
+    const copy = (from: number, to: number) => w.copyWithin(to * C, from * C, (from + 1) * C);
+    copy(100, 101); // same panel
+    copy(100, 517); // a later panel
+    copy(100, V - 1); // the tail
+    copy(700, 40); // the later column is copied first: the tie goes to 40
+    copy(300, 301);
+    w[301 * C + 5] += 2 ** -10 * Math.sign(w[301 * C + 5]); // a few fp16 steps away from column 300
+    copy(800, 801);
+    w[801 * C + 7] = Math.fround(w[801 * C + 7] * (1 + 2 ** -10));
+    const h = head(w, V, C);
+    const M = 16;
+    const x = rng.randn(M * C, 0.2);
+    const lean = [100, 700, 300, 301, 800, 801, 40, 517];
+    for (let r = 0; r < M; r++) for (let k = 0; k < C; k++) x[r * C + k] += 20 * w[lean[r % lean.length] * C + k];
+    const before = counts();
+    const { got, want, logits } = both(h, x, M, V, C);
+    assert.deepEqual([...got], [...want]);
+    if (screens) assert.equal(counts().screened - before.screened, M, 'the screen decided every row');
+    assert.equal(got[0], 100, 'a tie between 100, 101, 517 and the tail goes to 100');
+    assert.equal(logits[0 * V + 100], logits[0 * V + 517]);
+    assert.equal(got[1], 40, 'a tie between 40 and 700 goes to 40');
+    h.half.release();
+  });
+
+  test('rows the bound does not cover get their whole logits: NaN, infinities, subnormals, huge values, zeros', () => {
+    const rng = new Rng(13);
+    const [V, C] = [512 + 5, 32];
+    const w = rng.randn(V * C, 0.1);
+    const h = head(w, V, C);
+    const M = 8;
+    const x = rng.randn(M * C, 1);
+    x[0 * C] = NaN; // a NaN first: every logit NaN, argmax 0
+    x[1 * C + 3] = Infinity;
+    x[2 * C + 4] = -Infinity;
+    x[3 * C + 5] = 1e-40; // subnormal
+    x[4 * C + 6] = 3e37; // huge
+    x.fill(0, 5 * C, 6 * C); // every logit 0: a tie over all columns, argmax 0
+    const before = counts();
+    const { got, want } = both(h, x, M, V, C);
+    assert.deepEqual([...got], [...want]);
+    assert.equal(got[0], 0);
+    assert.equal(got[5], 0);
+    if (screens) {
+      const after = counts();
+      assert.equal(after.exact - before.exact, 6, 'six rows computed whole');
+      assert.equal(after.screened - before.screened, 2, 'two rows screened');
+    }
+    h.half.release();
+  });
+
+  test('a weight that is infinite in fp16, an odd C, a V below one panel: every row computed whole, same argmax', () => {
+    const rng = new Rng(17);
+    for (const [V, C, big] of [[300, 16, true], [300, 15, false], [9, 16, false]] as const) {
+      const w = rng.randn(V * C, 0.1);
+      if (big) w[37 * C + 2] = 1e6; // past fp16's range: an infinite fp16 weight, the bound cannot hold
+      const h = head(w, V, C);
+      const M = 5;
+      const x = rng.randn(M * C, 1);
+      const before = counts();
+      const { got, want } = both(h, x, M, V, C);
+      assert.deepEqual([...got], [...want], `V=${V} C=${C}`);
+      assert.equal(counts().screened, before.screened, 'nothing screened');
+      h.half.release();
+    }
+  });
+
+  test('without fp16 panels (outside withHalfWeights, or a released copy) it is the fp32 matmul\'s argmax', () => {
+    const rng = new Rng(23);
+    const [V, C] = [777, 48];
+    const h = head(rng.randn(V * C, 0.1), V, C);
+    const M = 12;
+    const x = rng.randn(M * C, 1);
+    const logits = new Float32Array(M * V);
+    const want = new Int32Array(M);
+    be.matmul(logits, x, h.W, M, V, C, { transB: true });
+    be.argmaxRows(want, logits, M, V);
+    const got = new Int32Array(M);
+    be.argmaxLogits(got, x, h.W, M, V, C);
+    assert.deepEqual([...got], [...want], 'outside withHalfWeights');
+    h.half.release();
+    got.fill(-1);
+    be.withHalfWeights(h.half, () => be.argmaxLogits(got, x, h.W, M, V, C));
+    assert.deepEqual([...got], [...want], 'a released copy');
+  });
+
+  test('wrong lengths are refused before anything runs', () => {
+    const [V, C, M] = [40, 8, 3];
+    const w = new Float32Array(V * C);
+    assert.throws(() => be.argmaxLogits(new Int32Array(M), new Float32Array(M * C - 1), w, M, V, C), (e: Error) => e instanceof RangeError && /\bx\b/.test(e.message));
+    assert.throws(() => be.argmaxLogits(new Int32Array(M), new Float32Array(M * C), w.subarray(1), M, V, C), (e: Error) => e instanceof RangeError && /\bw\b/.test(e.message));
+    assert.throws(() => be.argmaxLogits(new Int32Array(M - 1), new Float32Array(M * C), w, M, V, C), (e: Error) => e instanceof RangeError && /\bout\b/.test(e.message));
+    assert.throws(() => be.argmaxLogits(new Int32Array(M), new Float32Array(M * C), w, M, 0, C), RangeError);
+  });
+});
