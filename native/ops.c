@@ -138,6 +138,30 @@ static void gemv_block(void *ctx, int64_t c, int thread) {
     lr_gemv_nn_f32(out, j->N, j->a, j->b + n0, j->N, j->M, n, j->K, j->alpha, j->beta);
 }
 
+/* a product over packed panels in passes of rows (lr_matmul with more than LR_SMALL_M_HALF rows) */
+typedef struct {
+  float *out;
+  const float *a;
+  const uint16_t *h;
+  int64_t M, N, N16, K, passes, base, rem, chunk;
+  float alpha, beta;
+} pass_job;
+
+/* the first row of pass p: passes of base rows, the last rem of them one more (the even split) */
+static int64_t pass_start(const pass_job *j, int64_t p) {
+  const int64_t longer = p - (j->passes - j->rem);
+  return p * j->base + (longer > 0 ? longer : 0);
+}
+
+static void pass_block(void *ctx, int64_t t, int thread) {
+  (void)thread;
+  const pass_job *j = ctx;
+  const int64_t blocks = (j->N16 + j->chunk - 1) / j->chunk, p = t / blocks, c = t % blocks;
+  const int64_t m0 = pass_start(j, p), m = pass_start(j, p + 1) - m0;
+  const int64_t n0 = c * j->chunk, n = j->N16 - n0 < j->chunk ? j->N16 - n0 : j->chunk;
+  g_panels(j->out + m0 * j->N + n0, j->N, j->a + m0 * j->K, j->h + n0 * j->K, m, n / LR_PANEL, j->K, j->alpha, j->beta);
+}
+
 void lr_half_panel_row(float *out, const float *x, const lr_half *h, const lr_half_region *r, int64_t q) {
   g_panels(out, LR_PANEL, x, h->h + r->off + q * r->K * LR_PANEL, 1, 1, r->K, 1.0f, 0.0f);
 }
@@ -163,12 +187,23 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
     return;
   }
   if (region && g_avx2 && M > LR_SMALL_M_HALF) {
-    /* more rows than a panel pass takes (a prefill): passes of at most 16 rows, as even as can be */
-    const int64_t passes = (M + LR_SMALL_M_HALF - 1) / LR_SMALL_M_HALF;
-    for (int64_t p = 0, m0 = 0; p < passes; p++) {
-      const int64_t m = (M - m0) / (passes - p);
-      lr_matmul(out + m0 * N, a + m0 * K, b, m, N, K, 0, transB, alpha, beta, half);
-      m0 += m;
+    /* more rows than a panel pass takes (a prefill): passes of at most 16 rows, as even as can be, in one
+     * pool job whose tasks are (pass, block of columns): a prefill of a few dozen rows pays for one job per
+     * product, not one per pass. Each row's bits are those of its pass alone (the panel kernel computes
+     * every output by itself). */
+    const int64_t passes = (M + LR_SMALL_M_HALF - 1) / LR_SMALL_M_HALF, N16 = N - N % LR_PANEL;
+    const uint16_t *h = half->h + region->off;
+    pass_job j = {out, a, h, M, N, N16, K, passes, M / passes, M % passes, N16, alpha, beta};
+    const int64_t rows = j.base + (j.rem > 0);
+    if (N16 && rows * N16 * K >= LR_SPLIT_MIN_FLOPS / 4) {
+      const int64_t align = 64, least = (LR_CHUNK_MIN_FLOPS / (rows * K) + align - 1) / align * align;
+      j.chunk = lr_pool_chunk(N16, least > align ? least : align, align, 8);
+    }
+    const int64_t blocks = N16 ? (N16 + j.chunk - 1) / j.chunk : 0;
+    if (blocks) lr_pool_run(passes * blocks, pass_block, &j);
+    for (int64_t p = 0; N16 < N && p < passes; p++) { /* A @ B^T's last N % 16 rows of B, flat */
+      const int64_t m0 = pass_start(&j, p), m = pass_start(&j, p + 1) - m0;
+      lr_gemv_nt_f16(out + m0 * N + N16, N, a + m0 * K, h + N16 * K, K, m, N - N16, K, alpha, beta);
     }
     return;
   }
@@ -449,7 +484,7 @@ typedef struct {
   float *y;
   const float *x, *w;
   const lr_lora_factor *f;
-  int64_t K, in, out, rmax;
+  int64_t K, B, in, out, rmax, lanes;
   atomic_int failed;
 } lora_job;
 
@@ -480,9 +515,49 @@ static void lora_row(void *ctx, int64_t b, int thread) {
   }
 }
 
+/* rows per product of a lane's group (the streaming kernels' limit) */
+#define LORA_GROUP 16
+
+/* task = lane: rows b = lane, lane + lanes, ... For each adapter in order, those of its rows with equal
+ * weights (bit for bit) in groups of up to 16, each group as the two products over its rows (xa = X A^T,
+ * Y += w xa B^T): the streaming kernels compute every row by itself, so each row's bits are those of its
+ * two one-row products, and the factors are read once per group instead of once per row. */
+static void lora_lane(void *ctx, int64_t lane, int thread) {
+  lora_job *j = ctx;
+  const int64_t in = j->in, out = j->out, K = j->K, B = j->B, r0 = j->rmax > 0 ? j->rmax : 1;
+  float *xs = lr_scratch(thread, sizeof(float) * (size_t)(LORA_GROUP * (in + out + r0)) + (size_t)B);
+  if (!xs) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  float *ys = xs + LORA_GROUP * in, *xa = ys + LORA_GROUP * out; /* [16, in], [16, out], [16, r] */
+  unsigned char *taken = (unsigned char *)(xa + LORA_GROUP * r0);
+  for (int64_t k = 0; k < K; k++) {
+    const lr_lora_factor *f = &j->f[k];
+    if (!f->A || f->r == 0 || out == 0) continue;
+    memset(taken, 0, (size_t)B);
+    for (int64_t b = lane; b < B; b += j->lanes) {
+      const float w = j->w[b * K + k];
+      if (w == 0.0f || taken[b]) continue;
+      int64_t rows[LORA_GROUP], m = 0;
+      for (int64_t c = b; c < B && m < LORA_GROUP; c += j->lanes) {
+        const float wc = j->w[c * K + k];
+        if (!taken[c] && memcmp(&wc, &w, sizeof w) == 0) taken[c] = 1, rows[m++] = c;
+      }
+      for (int64_t i = 0; i < m; i++) {
+        memcpy(xs + i * in, j->x + rows[i] * in, sizeof(float) * (size_t)in);
+        memcpy(ys + i * out, j->y + rows[i] * out, sizeof(float) * (size_t)out);
+      }
+      lr_gemv_nt_f32(xa, f->r, xs, f->A, in, m, f->r, in, 1.0f, 0.0f); /* [m, r] */
+      lr_gemv_nt_f32(ys, out, xa, f->B, f->r, m, out, f->r, w, 1.0f); /* [m, out] */
+      for (int64_t i = 0; i < m; i++) memcpy(j->y + rows[i] * out, ys + i * out, sizeof(float) * (size_t)out);
+    }
+  }
+}
+
 int lr_lora_rows(float *y, const float *x, const lr_lora_factor *f, int64_t K, const float *weights, int64_t B,
                  int64_t in, int64_t out) {
-  lora_job j = {.y = y, .x = x, .w = weights, .f = f, .K = K, .in = in, .out = out};
+  lora_job j = {.y = y, .x = x, .w = weights, .f = f, .K = K, .B = B, .in = in, .out = out};
   atomic_init(&j.failed, 0);
   if (in == 0) return 0; /* xa = 0: y unchanged (as lr_matmul with K = 0 and beta = 1 leaves it) */
   int64_t work = 0; /* multiply-adds over the rows */
@@ -492,10 +567,14 @@ int lr_lora_rows(float *y, const float *x, const lr_lora_factor *f, int64_t K, c
     for (int64_t b = 0; b < B; b++)
       if (weights[b * K + k] != 0.0f) work += f[k].r * (in + out);
   }
-  if (work < LR_SPLIT_MIN_FLOPS / 4 || B == 1) {
+  if (!g_avx2) { /* the baseline kernels: row by row */
     for (int64_t b = 0; b < B; b++) lora_row(&j, b, 0);
+  } else if (work < LR_SPLIT_MIN_FLOPS / 4 || B == 1 || lr_pool_threads() == 1) {
+    j.lanes = 1;
+    lora_lane(&j, 0, 0);
   } else {
-    lr_pool_run(B, lora_row, &j);
+    j.lanes = lr_pool_threads() < B ? lr_pool_threads() : B;
+    lr_pool_run(j.lanes, lora_lane, &j);
   }
   return atomic_load(&j.failed) ? -1 : 0;
 }

@@ -39,6 +39,7 @@ static void block_16x1(float *s, int64_t lds, const uint32_t *xp, int64_t ldx, i
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
   __m512 a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
   for (int64_t p = 0; p < K2; p++, xp += ldx) {
+    _mm_prefetch((const char *)(wp + (p + 32) * 16), _MM_HINT_NTA);
     const __m512 w = _mm512_castsi512_ps(_mm512_loadu_si512((const void *)(wp + p * 16)));
     DP(a0, 0); DP(a1, 1); DP(a2, 2); DP(a3, 3); DP(a4, 4); DP(a5, 5); DP(a6, 6); DP(a7, 7);
     DP(a8, 8); DP(a9, 9); DP(a10, 10); DP(a11, 11); DP(a12, 12); DP(a13, 13); DP(a14, 14); DP(a15, 15);
