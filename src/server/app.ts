@@ -168,6 +168,9 @@ export function createApp(reg: ModelRegistry, engine: Batcher, metrics: ServerMe
   return app;
 }
 
+/** A string no text contains, whose place in a chunk's JSON the text takes (textChunk). */
+const TEXT_MARK = '\u0000loraroute-text\u0000';
+
 /**
  * Server-sent events in OpenAI's chunk format; the first chunk carries `routing`; ends with `data: [DONE]`.
  * Events are written straight to Node's response, one write each (a decode step wakes every stream once):
@@ -196,6 +199,9 @@ function streamResponse(
       : { index: 0, text: text ?? '', logprobs: null, finish_reason: finish }],
     ...more,
   });
+  // a text chunk is chunk(text, null) with only the text changing: the JSON around it is made once
+  const [before, after] = chunk(TEXT_MARK, null).split(JSON.stringify(TEXT_MARK));
+  const textChunk = (text: string) => before + JSON.stringify(text) + after;
   const closed = () => ac.signal.aborted || res.destroyed;
   ac.signal.addEventListener('abort', notify);
   res.on('close', () => { if (!res.writableFinished) ac.abort(); });
@@ -213,7 +219,7 @@ function streamResponse(
     for (;;) {
       if (closed()) return;
       if (pending.length && !res.writableNeedDrain) {
-        send(chunk(pending.splice(0).join(''), null));
+        send(textChunk(pending.splice(0).join('')));
         continue;
       }
       if (!pending.length && (result || failure)) break;
