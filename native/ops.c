@@ -544,6 +544,11 @@ static void lora_lane(void *ctx, int64_t lane, int thread) {
         const float wc = j->w[c * K + k];
         if (!taken[c] && memcmp(&wc, &w, sizeof w) == 0) taken[c] = 1, rows[m++] = c;
       }
+      if (m == 1) { /* the row in place */
+        lr_gemv_nt_f32(xa, f->r, j->x + b * in, f->A, in, 1, f->r, in, 1.0f, 0.0f);
+        lr_gemv_nt_f32(j->y + b * out, out, xa, f->B, f->r, 1, out, f->r, w, 1.0f);
+        continue;
+      }
       for (int64_t i = 0; i < m; i++) {
         memcpy(xs + i * in, j->x + rows[i] * in, sizeof(float) * (size_t)in);
         memcpy(ys + i * out, j->y + rows[i] * out, sizeof(float) * (size_t)out);

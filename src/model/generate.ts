@@ -1,7 +1,7 @@
-import type { GPT2 } from './gpt2.js';
+import type { ForwardResult, GPT2 } from './gpt2.js';
 import { createKVCache } from './gpt2.js';
 import type { LinearHook } from './hooks.js';
-import { makeRng, sampleRows, type RowSampler, type SamplingOptions } from './sampling.js';
+import { isGreedy, makeRng, sampleRows, type RowSampler, type SamplingOptions } from './sampling.js';
 import { LoraRouteError } from '../errors.js';
 
 export interface GenerateIdsOptions extends SamplingOptions {
@@ -86,12 +86,19 @@ export function generateIds(model: GPT2, prompts: number[][], opts: GenerateIdsO
   const samplers: (RowSampler | null)[] = rows.map(() => ({ sampling: opts, rng: makeRng(opts.seed ?? 0) }));
   const V = cfg.vocabSize;
 
-  let res = model.forward({ ids, B, T: Lmax, positions }, { cache, logits: lastRow, hook: opts.hook ?? null });
+  // greedy rows of a batch take their tokens from the forward's argmax (which need not compute every
+  // logit); a row alone, or sampled rows, from their logits
+  const greedyBatch = B >= 2 && isGreedy(opts);
+  const tokensOf = (r: ForwardResult): Int32Array => (greedyBatch ? (r.greedy as Int32Array) : sampleRows(model.backend, r.logits as Float32Array, V, samplers));
+  const pass = (b: { ids: Int32Array; B: number; T: number; positions: Int32Array }, rows: Int32Array) => model.forward(b, {
+    cache, hook: opts.hook ?? null, ...(greedyBatch ? { logits: 'none' as const, greedy: rows } : { logits: rows }),
+  });
+  let res = pass({ ids, B, T: Lmax, positions }, lastRow);
   const stepIds = new Int32Array(B);
   const stepPos = new Int32Array(B);
   const stepRows = Int32Array.from({ length: B }, (_, b) => b);
   for (let step = 0; step < maxNew; step++) {
-    const tokens = sampleRows(model.backend, res.logits as Float32Array, V, samplers); // logits [B, V]
+    const tokens = tokensOf(res); // [B]
     for (let b = 0; b < B; b++) {
       if (done[b]) { stepIds[b] = eos; continue; }
       const tok = tokens[b];
@@ -114,7 +121,7 @@ export function generateIds(model: GPT2, prompts: number[][], opts: GenerateIdsO
       stepPos[b] = L[b] + step;
       cache.keyMask[b * S + Lmax + step] = 1;
     }
-    res = model.forward({ ids: stepIds, B, T: 1, positions: stepPos }, { cache, logits: stepRows, hook: opts.hook ?? null });
+    res = pass({ ids: stepIds, B, T: 1, positions: stepPos }, stepRows);
   }
   return out;
 }

@@ -44,6 +44,11 @@ export interface ForwardOptions {
    * rows (indices into [B*T], e.g. the last token of each sequence).
    */
   logits?: 'all' | 'none' | 'targets' | I32;
+  /**
+   * Greedy tokens of these rows (indices into [B*T]): the argmax of their logits (backend.argmaxLogits, the
+   * first of equal maxima), which need not be computed for it (the native backend screens most of them out).
+   */
+  greedy?: I32 | null;
   /** Generation: attend through this cache (appends this pass's keys and values at `past`). */
   cache?: KVCache | null;
 }
@@ -58,6 +63,8 @@ export interface ForwardResult {
   rowCount: Int32Array;
   /** Logits [rows, V] in the order asked for (a view into scratch: copy to keep). */
   logits: F32 | null;
+  /** The tokens of the `greedy` rows, in their order (null when none were asked for). */
+  greedy: I32 | null;
   /** Final hidden state after ln_f [B*T, C] (a view into scratch). */
   hidden: F32;
 }
@@ -190,6 +197,14 @@ export class GPT2 {
       logits = s.f32('logits', R * V); // [R, V]
       if (R > 0) be.matmul(logits, rows, this.weights.wte, R, V, C, { transB: true });
     }
+    let greedy: I32 | null = null;
+    if (opts.greedy) {
+      const G = opts.greedy.length;
+      const rows = s.f32('greedyRows', G * C); // [G, C]
+      for (let r = 0; r < G; r++) rows.set(hidden.subarray(opts.greedy[r] * C, opts.greedy[r] * C + C), r * C);
+      greedy = new Int32Array(G);
+      if (G > 0) be.argmaxLogits(greedy, rows, this.weights.wte, G, V, C);
+    }
 
     const rowLoss = new Float64Array(B);
     const rowCount = new Int32Array(B);
@@ -217,7 +232,7 @@ export class GPT2 {
       }
     }
     this.last = train ? { batch, opts, pass, count, lossRows } : null;
-    return { loss: count > 0 ? total / count : 0, count, rowLoss, rowCount, logits, hidden };
+    return { loss: count > 0 ? total / count : 0, count, rowLoss, rowCount, logits, greedy, hidden };
   }
 
   /**

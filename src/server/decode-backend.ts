@@ -28,38 +28,31 @@ export function withDecodeWeights<T>(model: GPT2, pass: () => T): T {
  * One batched decode step: the forward of rows whose caches are `caches` (their tokens `ids`, at `positions`)
  * through `decodeModel` (`model` over `rows.wrap(...)`), with the decode weights, and each row's next token
  * as samplers[b] picks it. Only the sampled rows' logits are computed; the greedy rows' tokens come from
- * their final hidden states through argmaxLogits: the argmax of the same logits, which the native backend
- * finds without computing most of them (a bf16 screen, then exact logits for the few columns it cannot
+ * the forward's `greedy` rows (backend.argmaxLogits: the argmax of the same logits, which the native backend
+ * finds without computing most of them: a bf16 screen, then exact logits for the few columns it cannot
  * rule out). No row's token depends on the rows beside it.
  */
 export function decodeRowsTokens(
   model: GPT2, decodeModel: GPT2, rows: RowCaches, caches: readonly KVCache[], batch: { ids: I32; positions: I32 },
   samplers: readonly RowSampler[], hook: LoraMixture | null,
 ): Int32Array {
-  const { vocabSize: V, nEmbd: C } = model.config;
+  const V = model.config.vocabSize;
   const B = caches.length;
   const greedy = samplers.flatMap((s, b) => (isGreedy(s.sampling) ? [b] : []));
   const sampled = samplers.flatMap((s, b) => (isGreedy(s.sampling) ? [] : [b]));
   const tokens = new Int32Array(B);
   rows.begin(caches);
   try {
-    withDecodeWeights(model, () => {
-      const res = decodeModel.forward({ ids: batch.ids, B, T: 1, positions: batch.positions }, { cache: rows.cache, logits: Int32Array.from(sampled), hook });
-      if (sampled.length > 0) {
-        const t = sampleRows(model.backend, res.logits as Float32Array, V, sampled.map((b) => samplers[b]));
-        sampled.forEach((b, i) => { tokens[b] = t[i]; });
-      }
-      if (greedy.length > 0) {
-        let h = res.hidden; // [B, C], or its greedy rows
-        if (greedy.length < B) {
-          h = new Float32Array(greedy.length * C);
-          greedy.forEach((b, i) => h.set(res.hidden.subarray(b * C, (b + 1) * C), i * C));
-        }
-        const t = new Int32Array(greedy.length);
-        decodeModel.backend.argmaxLogits(t, h, model.weights.wte, greedy.length, V, C);
-        greedy.forEach((b, i) => { tokens[b] = t[i]; });
-      }
-    });
+    const pass = () => decodeModel.forward(
+      { ids: batch.ids, B, T: 1, positions: batch.positions },
+      { cache: rows.cache, logits: Int32Array.from(sampled), greedy: Int32Array.from(greedy), hook },
+    );
+    const res = withDecodeWeights(model, pass);
+    if (sampled.length > 0) {
+      const t = sampleRows(model.backend, res.logits as Float32Array, V, sampled.map((b) => samplers[b]));
+      sampled.forEach((b, i) => { tokens[b] = t[i]; });
+    }
+    greedy.forEach((b, i) => { tokens[b] = (res.greedy as Int32Array)[i]; });
   } finally {
     rows.end();
   }
