@@ -109,8 +109,9 @@ function main(): void {
         const mix1 = new LoraMixture(adapters, inner);
         mix1.setGates(gates.subarray(b * adapters.length, (b + 1) * adapters.length), 1);
         const p0 = performance.now();
-        // as the batcher's prefill: the prompt alone, logits of its last position only
-        model.forward({ ids: Int32Array.from(prompt), B: 1, T: prompt.length }, { cache: c, logits: Int32Array.of(prompt.length - 1), hook: mix1 });
+        // as the batcher's prefill of a greedy request: the prompt alone, no logits (its first token is one
+        // more row of a decode step's argmaxLogits)
+        model.forward({ ids: Int32Array.from(prompt), B: 1, T: prompt.length }, { cache: c, logits: 'none', hook: mix1 });
         prefillMs.push(performance.now() - p0);
         caches.push(c);
         ids[b] = 100 + b;

@@ -1,11 +1,11 @@
 import { GPT2, type KVCache } from '../model/gpt2.js';
-import { makeRng, sampleRows, type SamplingOptions } from '../model/sampling.js';
+import { isGreedy, makeRng, sampleRows, type SamplingOptions } from '../model/sampling.js';
 import { TextStream } from '../model/text-stream.js';
 import { LoraMixture } from '../lora/mixture.js';
 import type { LoraAdapter } from '../lora/adapter.js';
 import type { GPT2Tokenizer } from '../tokenizer/gpt2.js';
 import { LoraRouteError } from '../errors.js';
-import { decodeRowsTokens, RowCaches } from './decode-backend.js';
+import { decodeRowsTokens, firstTokens, RowCaches } from './decode-backend.js';
 import type { MixPart } from './registry.js';
 
 /** One generation request, tokenized and validated (ids fit the context with maxNewTokens). */
@@ -69,6 +69,11 @@ class Sequence {
   prefilled = 0;
   /** The token to feed at the next decode step, and its position. */
   next = -1;
+  /**
+   * A greedy row just prefilled: its final hidden state at the last prompt token [C], whose argmax (its
+   * first token) the next decode step computes together with the batch's greedy rows.
+   */
+  first: Float32Array | null = null;
   readonly tokenIds: number[] = [];
   readonly stream: TextStream;
   readonly rng: () => number;
@@ -255,9 +260,13 @@ export class Batcher {
     cache.keyMask.fill(1, t0, t0 + T);
     const last = t0 + T === ids.length;
     this.setGates(hook, [s]);
-    const res = this.model.forward({ ids: chunk, B: 1, T, positions }, { cache, logits: last ? Int32Array.of(T - 1) : 'none', hook });
+    // a greedy row's first token waits for the decode step's argmax (one screened LM head for every row)
+    const greedy = last && isGreedy(s.spec.sampling);
+    const res = this.model.forward({ ids: chunk, B: 1, T, positions }, { cache, logits: last && !greedy ? Int32Array.of(T - 1) : 'none', hook });
     s.prefilled += T;
-    if (last) this.accept(s, this.sample([s], res.logits as Float32Array)[0]);
+    const C = this.model.config.nEmbd;
+    if (greedy) s.first = res.hidden.slice((T - 1) * C, T * C);
+    else if (last) this.accept(s, this.sample([s], res.logits as Float32Array)[0]);
     return T;
   }
 
@@ -267,25 +276,34 @@ export class Batcher {
    * whose bits attentionRows gives each row), without the per-row wrapper.
    */
   private decodeStep(hooks: { prefill: LoraMixture | null; decode: LoraMixture | null }): void {
-    const seqs = this.active;
+    const seqs = this.active.filter((s) => !s.first); // rows with a token to feed
+    const firsts = this.active.filter((s) => s.first);
     const B = seqs.length;
+    const C = this.model.config.nEmbd;
+    const extra = firsts.length ? new Float32Array(firsts.length * C) : null; // [F, C]
+    firsts.forEach((s, i) => extra?.set(s.first as Float32Array, i * C));
     const ids = Int32Array.from(seqs, (s) => s.next); // [B, 1]
     const positions = Int32Array.from(seqs, (s) => s.position);
-    let tokens: Int32Array;
-    if (B === 1) {
-      const cache = seqs[0].cache as KVCache;
-      this.setGates(hooks.prefill, seqs);
-      cache.keyMask[cache.past] = 1;
-      tokens = this.sample(seqs, this.model.forward({ ids, B, T: 1, positions }, { cache, logits: Int32Array.of(0), hook: hooks.prefill }).logits as Float32Array);
-    } else {
+    let tokens: Int32Array; // [B + F]: the rows' next tokens, then the new rows' first ones
+    if (B >= 2) {
       this.setGates(hooks.decode, seqs);
       const caches = seqs.map((s) => s.cache as KVCache);
       const samplers = seqs.map((s) => ({ sampling: s.spec.sampling, rng: s.rng }));
-      tokens = decodeRowsTokens(this.model, this.decodeModel, this.rows, caches, { ids, positions }, samplers, hooks.decode);
+      tokens = decodeRowsTokens(this.model, this.decodeModel, this.rows, caches, { ids, positions }, samplers, hooks.decode, extra);
+    } else {
+      tokens = new Int32Array(B + firsts.length);
+      if (B === 1) {
+        const cache = seqs[0].cache as KVCache;
+        this.setGates(hooks.prefill, seqs);
+        cache.keyMask[cache.past] = 1;
+        tokens[0] = this.sample(seqs, this.model.forward({ ids, B, T: 1, positions }, { cache, logits: Int32Array.of(0), hook: hooks.prefill }).logits as Float32Array)[0];
+      }
+      if (extra) tokens.set(firstTokens(this.model, extra, firsts.length), B);
     }
-    this.o.onStep?.(B);
+    if (B > 0) this.o.onStep?.(B);
     for (let b = 0; b < B; b++) this.accept(seqs[b], tokens[b]);
-    for (let i = seqs.length - 1; i >= 0; i--) if (seqs[i].done) seqs.splice(i, 1);
+    firsts.forEach((s, i) => { s.first = null; this.accept(s, tokens[B + i]); });
+    for (let i = this.active.length - 1; i >= 0; i--) if (this.active[i].done) this.active.splice(i, 1);
   }
 
   /** The next token of each of seqs from their logits [seqs.length, V], each with its own settings and stream. */

@@ -27,36 +27,50 @@ export function withDecodeWeights<T>(model: GPT2, pass: () => T): T {
 /**
  * One batched decode step: the forward of rows whose caches are `caches` (their tokens `ids`, at `positions`)
  * through `decodeModel` (`model` over `rows.wrap(...)`), with the decode weights, and each row's next token
- * as samplers[b] picks it. Only the sampled rows' logits are computed; the greedy rows' tokens come from
- * the forward's `greedy` rows (backend.argmaxLogits: the argmax of the same logits, which the native backend
- * finds without computing most of them: a bf16 screen, then exact logits for the few columns it cannot
- * rule out). No row's token depends on the rows beside it.
+ * as samplers[b] picks it; then (when `extra` [E, C] is given) the greedy tokens of those final hidden
+ * states too (rows just prefilled: their first tokens), appended. Only the sampled rows' logits are
+ * computed; every greedy token comes from one backend.argmaxLogits call: the argmax of the same logits,
+ * which the native backend finds without computing most of them (a bf16 screen, then exact logits for the
+ * few columns it cannot rule out). No row's token depends on the rows beside it.
  */
 export function decodeRowsTokens(
   model: GPT2, decodeModel: GPT2, rows: RowCaches, caches: readonly KVCache[], batch: { ids: I32; positions: I32 },
-  samplers: readonly RowSampler[], hook: LoraMixture | null,
+  samplers: readonly RowSampler[], hook: LoraMixture | null, extra: F32 | null = null,
 ): Int32Array {
-  const V = model.config.vocabSize;
-  const B = caches.length;
+  const { vocabSize: V, nEmbd: C } = model.config;
+  const B = caches.length, E = extra ? extra.length / C : 0;
   const greedy = samplers.flatMap((s, b) => (isGreedy(s.sampling) ? [b] : []));
   const sampled = samplers.flatMap((s, b) => (isGreedy(s.sampling) ? [] : [b]));
-  const tokens = new Int32Array(B);
+  const tokens = new Int32Array(B + E);
   rows.begin(caches);
   try {
-    const pass = () => decodeModel.forward(
-      { ids: batch.ids, B, T: 1, positions: batch.positions },
-      { cache: rows.cache, logits: Int32Array.from(sampled), greedy: Int32Array.from(greedy), hook },
-    );
-    const res = withDecodeWeights(model, pass);
-    if (sampled.length > 0) {
-      const t = sampleRows(model.backend, res.logits as Float32Array, V, sampled.map((b) => samplers[b]));
-      sampled.forEach((b, i) => { tokens[b] = t[i]; });
-    }
-    greedy.forEach((b, i) => { tokens[b] = (res.greedy as Int32Array)[i]; });
+    withDecodeWeights(model, () => {
+      const res = decodeModel.forward({ ids: batch.ids, B, T: 1, positions: batch.positions }, { cache: rows.cache, logits: Int32Array.from(sampled), hook });
+      if (sampled.length > 0) {
+        const t = sampleRows(model.backend, res.logits as Float32Array, V, sampled.map((b) => samplers[b]));
+        sampled.forEach((b, i) => { tokens[b] = t[i]; });
+      }
+      const G = greedy.length;
+      if (G + E === 0) return;
+      const h = new Float32Array((G + E) * C); // [G + E, C]: the greedy rows' final hidden states, then extra
+      greedy.forEach((b, i) => h.set(res.hidden.subarray(b * C, (b + 1) * C), i * C));
+      if (extra) h.set(extra, G * C);
+      const t = new Int32Array(G + E);
+      decodeModel.backend.argmaxLogits(t, h, model.weights.wte, G + E, V, C);
+      greedy.forEach((b, i) => { tokens[b] = t[i]; });
+      tokens.set(t.subarray(G), B);
+    });
   } finally {
     rows.end();
   }
   return tokens;
+}
+
+/** The greedy tokens of final hidden states h [n, C] (rows just prefilled), with the decode weights. */
+export function firstTokens(model: GPT2, h: F32, n: number): Int32Array {
+  const t = new Int32Array(n);
+  withDecodeWeights(model, () => model.backend.argmaxLogits(t, h, model.weights.wte, n, model.config.vocabSize, model.config.nEmbd));
+  return t;
 }
 
 /**
