@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { fixture, PROMPTS, streamCompletion, client } from './helpers.js';
 import { EXPERTS } from './fixture.js';
 import type { SequenceResult, SequenceSpec } from '../../src/server/batcher.js';
+import { LoraMixture } from '../../src/lora/mixture.js';
+import { generateIds } from '../../src/model/generate.js';
 
 const fx = fixture();
 after(() => fx.cleanup());
@@ -70,4 +72,23 @@ test('engine: rows that join a running batch, with their own sampling settings, 
   // sampling really is per row: the sampled rows differ from greedy on the same prompt and expert
   const greedy = await s.engine.submit({ ...specs[1], sampling: { greedy: true } });
   assert.notDeepEqual(greedy.tokenIds, alone[1].tokenIds);
+});
+
+test('engine: greedy rows (their first token one more row of a decode step) get what generateIds gives each alone', async () => {
+  const s = await fx.serve({ maxBatch: 16 });
+  const reg = s.registry;
+  const adapters = reg.adapters;
+  const specs: SequenceSpec[] = Array.from({ length: 6 }, (_, i) => ({
+    ids: reg.tokenizer.encode(PROMPTS[i % 4]), maxNewTokens: 8 + i, seed: 0, stopAtEos: false, stops: [],
+    mix: reg.resolve(['auto', ...EXPERTS, 'base'][i % 5], { instruction: PROMPTS[i % 4] }).mix, sampling: { greedy: true },
+  }));
+  const together = await Promise.all(specs.map((sp) => s.engine.submit(sp)));
+  specs.forEach((sp, i) => {
+    const hook = new LoraMixture(adapters, reg.model.backend);
+    const gates = new Float32Array(adapters.length);
+    for (const m of sp.mix) gates[adapters.indexOf(m.adapter)] = m.weight;
+    hook.setGates(gates, 1);
+    const [want] = generateIds(reg.model, [sp.ids], { greedy: true, maxNewTokens: sp.maxNewTokens, stopAtEos: false, hook });
+    assert.deepEqual(together[i].tokenIds, want.tokenIds, `row ${i}: the server's tokens = generateIds'`);
+  });
 });
