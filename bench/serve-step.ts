@@ -3,10 +3,9 @@
  * rows (B = 1, 4, 8, 16, experts cycling auto/simple/medium/complex as in bench:serve) on the bundled tiny
  * GPT-2, greedy, through the batcher's own step (decodeRowsTokens: the forward, then the rows' tokens by
  * argmaxLogits), timed alone (median of many steps), then broken down by backend op (LM head's argmax,
- * LoRA, attention, ...). Times are CPU time (process.cpuUsage: all
- * threads together), which a busy machine disturbs far less than wall time; run it with
- * LORAROUTE_THREADS=1 for a breakdown in which CPU time is the step's time. Also printed: the fastest
- * step's wall time.
+ * LoRA, attention, ...) in wall time, each op's CPU time beside it (process.cpuUsage: all threads together;
+ * it also counts what the pool's other thread spends around a short call, so it can exceed twice the wall
+ * time). The step's own line gives its CPU time per step, and its median and fastest wall time.
  *
  * Then a ceiling: the most that batching B rows could give a server over requests served one at a time
  * (the bench:serve peer, measured here too) if everything but the engine cost nothing: a request alone takes
@@ -42,19 +41,24 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** A backend that adds each call's CPU time to `times` under its op name (matmuls also by shape). */
-function timed(inner: Backend, times: Map<string, number>, calls: Map<string, number>): Backend {
+/**
+ * A backend that adds each call's wall time to `times` and its CPU time (all threads) to `cpu` under its op
+ * name (matmuls also by shape). The CPU time of a short call also counts what the pool's other thread
+ * spends around it (a worker polls for the next job before it sleeps), so the breakdown is by wall time.
+ */
+function timed(inner: Backend, times: Map<string, number>, cpu: Map<string, number>, calls: Map<string, number>): Backend {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       const v: unknown = Reflect.get(target, prop, receiver);
       if (typeof v !== 'function') return v;
       return (...args: unknown[]) => {
-        const t0 = cpuMs();
+        const t0 = performance.now(), c0 = cpuMs();
         const r = (v as (...a: unknown[]) => unknown).apply(target, args);
         let key = String(prop);
         if (prop === 'matmul') key += ` M${String(args[3])} N${String(args[4])} K${String(args[5])}`;
         if (prop === 'argmaxLogits') key += ` rows ${String(args[3])} V ${String(args[4])} C ${String(args[5])}`;
-        times.set(key, (times.get(key) ?? 0) + cpuMs() - t0);
+        times.set(key, (times.get(key) ?? 0) + performance.now() - t0);
+        cpu.set(key, (cpu.get(key) ?? 0) + cpuMs() - c0);
         calls.set(key, (calls.get(key) ?? 0) + 1);
         return r;
       };
@@ -87,9 +91,10 @@ function main(): void {
     for (const B of (values.rows as string).split(',').map(Number)) {
       const rows = new RowCaches(cfg);
       const times = new Map<string, number>();
+      const opCpu = new Map<string, number>();
       const calls = new Map<string, number>();
       const inner = model.backend;
-      const prof = timed(inner, times, calls);
+      const prof = timed(inner, times, opCpu, calls);
       const plain = new GPT2(cfg, model.weights, rows.wrap(inner));
       const profiled = new GPT2(cfg, model.weights, rows.wrap(prof));
       const adapters = reg.adapters;
@@ -141,7 +146,7 @@ function main(): void {
       const sorted = [...times].sort((a, b) => b[1] - a[1]);
       const sum = sorted.reduce((a, [, t]) => a + t, 0);
       for (const [k, t] of sorted.slice(0, top)) {
-        console.log(`    ${(t / steps).toFixed(3).padStart(7)} ms/step  ${((100 * t) / sum).toFixed(1).padStart(5)}%  ${String((calls.get(k) ?? 0) / steps).padStart(4)} calls  ${k}`);
+        console.log(`    ${(t / steps).toFixed(3).padStart(7)} ms/step  ${((100 * t) / sum).toFixed(1).padStart(5)}%  (CPU ${((opCpu.get(k) ?? 0) / steps).toFixed(3).padStart(7)} ms)  ${String((calls.get(k) ?? 0) / steps).padStart(4)} calls  ${k}`);
       }
     }
     console.log(`ceiling of a server over the peer from the engine alone (${tokens}-token requests; nothing but prefill and decode steps costs time):`);
