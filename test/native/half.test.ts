@@ -110,11 +110,11 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
     const H = buf.subarray(5 + 2 * K * Np);
     const regions = [{ offset: 5, K, N: Np }, { offset: 5 + 2 * K * Np, K, N: Nt, transposed: true }];
 
-    test('A @ B of up to 16 rows reads the panels: fp32 math on fp16-rounded weights, each row as alone', () => {
+    test('A @ B reads the panels (past 16 rows in passes of up to 16, one pool job): fp32 math on fp16-rounded weights, each row as alone', () => {
       const half = be.halfWeights(buf, regions);
       assert.ok(half);
       try {
-        for (const M of [1, 2, 3, 5, 6, 7, 12, 16]) {
+        for (const M of [1, 2, 3, 5, 6, 7, 12, 16, 17, 35, 64]) {
           const a = rng.randn(M * K);
           const init = rng.randn(M * Np);
           const opts = { alpha: 0.75, beta: M % 2 ? 0 : 0.5 };
@@ -129,8 +129,8 @@ describe('fp16 weights for decode', { skip: hasHalf ? false : 'no native addon, 
             assertExact(got.subarray(m * Np, (m + 1) * Np), alone, `M=${M}: row ${m} alone`);
           }
         }
-        // A @ H^T of up to 16 rows reads H's panels (and its flat tail)
-        for (const M of [1, 3, 8, 9, 16]) {
+        // A @ H^T reads H's panels (and its flat tail), past 16 rows in passes too
+        for (const M of [1, 3, 8, 9, 16, 17, 35]) {
           const a = rng.randn(M * K);
           const init = rng.randn(M * Nt);
           const opts = { transB: true, alpha: 1.5, beta: M % 2 ? 0.25 : 0 };
