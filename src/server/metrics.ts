@@ -11,10 +11,15 @@ export class ServerMetrics {
   readonly tokensPerSecond: Gauge;
   readonly ttft: Histogram;
   readonly latency: Histogram<'endpoint'>;
+  readonly screenRows: Gauge<'how'>;
   /** Generated-token counts of the last seconds, for tokens/s. */
   private readonly window: Array<{ t: number; n: number }> = [];
 
-  constructor(queue: () => number, active: () => number, private readonly windowMs = 10_000) {
+  /**
+   * `screen`: the engine's counts of greedy LM-head rows so far (NativeBackend.info's logitScreenRows and
+   * logitExactRows), or null where nothing screens them.
+   */
+  constructor(queue: () => number, active: () => number, private readonly windowMs = 10_000, screen: () => { screened: number; exact: number } | null = () => null) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'loraroute_requests_total', help: 'Requests by endpoint, model id, expert used and HTTP status', labelNames: ['endpoint', 'model', 'expert', 'status'], registers });
     this.queueLength = new Gauge({ name: 'loraroute_queue_length', help: 'Requests waiting for a batch row', registers, collect() { this.set(queue()); } });
@@ -24,6 +29,16 @@ export class ServerMetrics {
     const rate = () => this.rate();
     this.tokensPerSecond = new Gauge({ name: 'loraroute_tokens_per_second', help: `Generated tokens per second over the last ${windowMs / 1000} s`, registers, collect() { this.set(rate()); } });
     this.ttft = new Histogram({ name: 'loraroute_time_to_first_token_seconds', help: 'From request accepted to its first generated token', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
+    this.screenRows = new Gauge({
+      name: 'loraroute_lm_head_screen_rows', labelNames: ['how'], registers,
+      help: 'Greedy rows of batched LM heads since the process started: decided by the bf16 screen (screened), or given their whole logits by it (exact)',
+      collect() {
+        const c = screen();
+        if (!c) return;
+        this.set({ how: 'screened' }, c.screened);
+        this.set({ how: 'exact' }, c.exact);
+      },
+    });
     this.latency = new Histogram({ name: 'loraroute_request_duration_seconds', help: 'Whole request duration by endpoint', labelNames: ['endpoint'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
   }
 

@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { Batcher } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
+import { NativeBackend } from '../tensor/native.js';
 import { ModelRegistry, type LoadSystemOptions } from './registry.js';
 
 export interface ServeOptions {
@@ -35,7 +36,11 @@ export async function startServer(reg: ModelRegistry, o: ServeOptions = {}): Pro
     onTokens: (n) => metrics.m?.addTokens(n),
     onFirstToken: (ms) => metrics.m?.ttft.observe(ms / 1000),
   });
-  metrics.m = new ServerMetrics(() => engine.queueLength, () => engine.activeCount);
+  const be = reg.model.backend;
+  const screen = be instanceof NativeBackend && be.info().logitScreen !== 'none'
+    ? () => { const i = be.info(); return { screened: i.logitScreenRows, exact: i.logitExactRows }; }
+    : () => null;
+  metrics.m = new ServerMetrics(() => engine.queueLength, () => engine.activeCount, undefined, screen);
   let closing = false;
   const app = createApp(reg, engine, metrics.m, { apiKey: o.apiKey, maxBodyBytes: o.maxBodyBytes, closing: () => closing });
   const host = o.host ?? '127.0.0.1';

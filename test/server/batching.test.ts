@@ -5,6 +5,7 @@ import { EXPERTS } from './fixture.js';
 import type { SequenceResult, SequenceSpec } from '../../src/server/batcher.js';
 import { LoraMixture } from '../../src/lora/mixture.js';
 import { generateIds } from '../../src/model/generate.js';
+import { NativeBackend } from '../../src/tensor/native.js';
 
 const fx = fixture();
 after(() => fx.cleanup());
@@ -43,6 +44,12 @@ test('16 concurrent streams over several experts all finish, each with the token
   const upTo8 = (after.buckets.get('8') ?? 0) - (before.buckets.get('8') ?? 0);
   assert.ok(steps > 0 && upTo8 < steps, `some decode passes had more than 8 rows (${steps - upTo8} of ${steps})`);
   assert.ok(steps < REQUESTS.reduce((a, r) => a + r.max_tokens, 0) / 2, `far fewer passes (${steps}) than tokens: rows shared passes`);
+  // where the CPU screens the greedy LM head, the server says how many rows it decided
+  const be = s.registry.model.backend;
+  if (be instanceof NativeBackend && be.info().logitScreen === 'bf16') {
+    const screened = Number(/^loraroute_lm_head_screen_rows\{how="screened"\} (\d+)$/m.exec(await (await fetch(s.url + '/metrics')).text())?.[1]);
+    assert.ok(screened >= 9 * (steps - upTo8), `the screen decided the greedy rows (${screened} rows; ${steps - upTo8} passes of more than 8)`);
+  }
 });
 
 test('engine: rows that join a running batch, with their own sampling settings, get the tokens they get alone', async () => {
