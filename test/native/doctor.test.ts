@@ -13,6 +13,7 @@ function doctor(args: string[], env: NodeJS.ProcessEnv = {}): string {
   const clean = { ...process.env, ...env };
   delete clean.OPENBLAS_CORETYPE;
   delete clean.LORAROUTE_BLAS_CORETYPE;
+  delete clean.LORAROUTE_ISA; // a forced level in the test run's own environment (e.g. LORAROUTE_ISA=avx2 npm test)
   Object.assign(clean, env);
   const r = spawnSync(process.execPath, [bin, 'doctor', ...args], { encoding: 'utf8', env: clean, timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
