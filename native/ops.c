@@ -138,6 +138,16 @@ static void gemv_block(void *ctx, int64_t c, int thread) {
     lr_gemv_nn_f32(out, j->N, j->a, j->b + n0, j->N, j->M, n, j->K, j->alpha, j->beta);
 }
 
+/* Columns per task of a product of M rows over the first N16 columns of packed panels: blocks of whole
+ * panels, 8 per thread (as below), each of at least LR_CHUNK_MIN_FLOPS and of whole groups of panels: 8 (128
+ * columns) below 8 rows, whose blocks read 2 to 8 panels at once (gemv_avx512.c), else 4; all N16 in one
+ * task when the product (flops multiply-adds) is too small to split. */
+static int64_t panel_chunk(int64_t N16, int64_t M, int64_t K, int64_t flops) {
+  if (flops < LR_SPLIT_MIN_FLOPS / 4) return N16;
+  const int64_t align = M >= 8 ? 64 : 128, least = (LR_CHUNK_MIN_FLOPS / (M * K) + align - 1) / align * align;
+  return lr_pool_chunk(N16, least > align ? least : align, align, 8);
+}
+
 /* a product over packed panels in passes of rows (lr_matmul with more than LR_SMALL_M_HALF rows) */
 typedef struct {
   float *out;
@@ -194,11 +204,8 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
     const int64_t passes = (M + LR_SMALL_M_HALF - 1) / LR_SMALL_M_HALF, N16 = N - N % LR_PANEL;
     const uint16_t *h = half->h + region->off;
     pass_job j = {out, a, h, M, N, N16, K, passes, M / passes, M % passes, N16, alpha, beta};
-    const int64_t rows = j.base + (j.rem > 0);
-    if (N16 && rows * N16 * K >= LR_SPLIT_MIN_FLOPS / 4) {
-      const int64_t align = 64, least = (LR_CHUNK_MIN_FLOPS / (rows * K) + align - 1) / align * align;
-      j.chunk = lr_pool_chunk(N16, least > align ? least : align, align, 8);
-    }
+    const int64_t rows = j.base + (j.rem > 0); /* the longest pass */
+    j.chunk = panel_chunk(N16, rows, K, rows * N16 * K);
     const int64_t blocks = N16 ? (N16 + j.chunk - 1) / j.chunk : 0;
     if (blocks) lr_pool_run(passes * blocks, pass_block, &j);
     for (int64_t p = 0; N16 < N && p < passes; p++) { /* A @ B^T's last N % 16 rows of B, flat */
@@ -212,13 +219,7 @@ void lr_matmul(float *out, const float *a, const float *b, int64_t M, int64_t N,
     const int64_t N16 = N - N % LR_PANEL;
     const uint16_t *h = half->h + region->off;
     mm_job j = {out, a, b, h, 1, N16, M, N, K, N16, 0, 0, 0, alpha, beta};
-    /* blocks of whole panels, 8 per thread (as below), each of at least LR_CHUNK_MIN_FLOPS and of whole
-     * groups of panels: 8 (128 columns) below 8 rows, whose blocks read 2 to 8 panels at once
-     * (gemv_avx512.c), else 4 */
-    if (flops >= LR_SPLIT_MIN_FLOPS / 4) {
-      const int64_t align = M >= 8 ? 64 : 128, least = (LR_CHUNK_MIN_FLOPS / (M * K) + align - 1) / align * align;
-      j.chunk = lr_pool_chunk(N16, least > align ? least : align, align, 8);
-    }
+    j.chunk = panel_chunk(N16, M, K, flops);
     if (N16) lr_pool_run((N16 + j.chunk - 1) / j.chunk, gemv_block, &j);
     if (N16 < N) lr_gemv_nt_f16(out + N16, N, a, h + N16 * K, K, M, N - N16, K, alpha, beta);
     return;

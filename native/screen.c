@@ -118,11 +118,6 @@ static uint32_t bits_of(float f) {
   memcpy(&b, &f, 4);
   return b;
 }
-/* bf16 of a finite float, rounded to nearest even */
-static uint32_t bf16_bits(float f) {
-  const uint32_t t = bits_of(f);
-  return (t + 0x7FFFu + ((t >> 16) & 1u)) >> 16;
-}
 
 /* *a = max(*a, v) for floats stored as bits; returns the new maximum */
 static float atomic_max_float(_Atomic uint32_t *a, float v) {
@@ -208,7 +203,7 @@ static int screen_rows(int32_t *out, const float *x, const float *w, int64_t R, 
       if (exact_row(out + r, xr, w, V, C, half)) return -1;
       continue;
     }
-    for (int64_t p = 0; p < K2; p++) xp[p * LR_SCREEN_ROWS + n] = bf16_bits(xr[2 * p]) | bf16_bits(xr[2 * p + 1]) << 16;
+    lr_screen_pack_row(xp + n, LR_SCREEN_ROWS, xr, K2);
     e[n] = (float)ex * (1 + 0x1p-20f);
     which[n++] = r;
   }

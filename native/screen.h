@@ -51,6 +51,9 @@ void lr_screen_panels_bf16(float *s, int64_t lds, const uint32_t *xp, int64_t ld
 /* The screen copy of np fp16 panels [np][K][16] (K even): pairs [np][K/2][16] and norm [16 np] as
  * lr_screen holds them. Returns 0 when a weight is not finite. */
 int lr_screen_pack_bf16(uint32_t *pairs, float *norm, const uint16_t *panels, int64_t np, int64_t K);
+/* One row x [2 K2] (finite values) as bf16 pairs into xp[p * ldx] (pair p = bf16 x[2p] | bf16 x[2p+1] << 16),
+ * rounded to nearest even as lr_screen_pack_bf16 rounds the weights. */
+void lr_screen_pack_row(uint32_t *xp, int64_t ldx, const float *x, int64_t K2);
 /* max over j < n (a multiple of 16) of s[j] - e * norm[j]: a row's best lower bound over n columns */
 float lr_screen_lower_max(const float *s, const float *norm, float e, int64_t n);
 /* The columns j < n (ascending) with upper bound s[j] + e * norm[j] >= L: the first cap of them into idx and

@@ -112,6 +112,18 @@ int lr_screen_pack_bf16(uint32_t *pairs, float *norm, const uint16_t *panels, in
   return finite;
 }
 
+void lr_screen_pack_row(uint32_t *xp, int64_t ldx, const float *x, int64_t K2) {
+  for (int64_t p = 0; p < K2; p += 8) { /* pairs p..p+7: x[2p .. 2p+15] */
+    const int64_t n = K2 - p < 8 ? 2 * (K2 - p) : 16;
+    const __m512i t = bf16_of(_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), x + 2 * p));
+    /* each 64-bit lane holds bf16(x[2i]) and bf16(x[2i+1]) in its two halves: one pair per 32 bits */
+    const __m512i pair = _mm512_or_si512(_mm512_and_si512(t, _mm512_set1_epi64(0xFFFF)), _mm512_srli_epi64(t, 16));
+    uint32_t v[8];
+    _mm256_storeu_si256((__m256i *)v, _mm512_cvtepi64_epi32(pair));
+    for (int64_t i = 0; i < n / 2; i++) xp[(p + i) * ldx] = v[i];
+  }
+}
+
 float lr_screen_lower_max(const float *s, const float *norm, float e, int64_t n) {
   const __m512 ev = _mm512_set1_ps(e);
   __m512 best = _mm512_set1_ps(-INFINITY);
@@ -140,6 +152,7 @@ int64_t lr_screen_above(const float *s, const float *norm, float e, float L, int
 
 #else
 /* not x86: never called (lr_screen_supported is 0) */
+void lr_screen_pack_row(uint32_t *xp, int64_t ldx, const float *x, int64_t K2) { (void)xp, (void)ldx, (void)x, (void)K2; }
 int lr_screen_pack_bf16(uint32_t *pairs, float *norm, const uint16_t *panels, int64_t np, int64_t K) {
   (void)pairs, (void)norm, (void)panels, (void)np, (void)K;
   return 0;
