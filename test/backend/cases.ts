@@ -389,7 +389,7 @@ export const LORA_STEPS: [string, number, number, number, number[], number[]][] 
   // equal weights on one adapter: the native backend takes rows together, in groups of up to 16
   ['forty rows on one adapter, weights equal but for two', 40, 24, 40, [8, 4], Array.from({ length: 80 }, (_, i) => (i % 2 ? (i === 15 ? -0.5 : 0) : i === 20 ? 0.25 : 1.5))],
   ["sixteen rows of the bundled model's c_attn (r 16) over four adapters", 16, 128, 384, [16, 16, 16, 16], Array.from({ length: 64 }, (_, i) => (i % 4 === (i >> 2) % 4 ? 2 : 0))],
-  // enough work that the native backend hands the rows to its pool
+  // enough work that the native backend hands the rows to its pool (so does the bundled-model case above)
   ["sixteen rows of GPT-2's c_attn (r 16) over two adapters", 16, 768, 2304, [16, 16], Array.from({ length: 32 }, (_, i) => (i % 2 === (i >> 1) % 2 ? 2 : 0))],
 ];
 
