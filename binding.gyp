@@ -18,6 +18,7 @@
         "native/kernels_avx512.c",
         "native/gemv_avx2.c",
         "native/gemv_avx512.c",
+        "native/attend_avx512.c",
         "native/memory.c"
       ],
       "include_dirs": [

@@ -463,27 +463,41 @@ static int rows_entries(call_t *c, row_args *a, int64_t B) {
   return 1;
 }
 
+/* row b's typed array v (what[b]); its name is formatted only for an error (a step checks 48 of these) */
+static int row_typed(call_t *c, napi_value v, const char *what, int64_t b, napi_typedarray_type want, void **data, int64_t *len) {
+  bool is = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *ptr = NULL;
+  if (napi_is_typedarray(c->env, v, &is) == napi_ok && is &&
+      napi_get_typedarray_info(c->env, v, &type, &length, &ptr, NULL, NULL) == napi_ok && type == want) {
+    *data = ptr;
+    *len = (int64_t)length;
+    return 1;
+  }
+  char name[32];
+  snprintf(name, sizeof name, "%s[%lld]", what, (long long)b);
+  return typed_value(c, v, name, want, data, len);
+}
+
 /* Row b: caches kCaches[b], vCaches[b] of the same length, a multiple of C (S = length / C slots) with a
  * slot for its new position pasts[b]; keyMasks[b] null or an Int32Array of S. */
 static int row_check(call_t *c, const row_args *a, int64_t b, int64_t C, int64_t past, lr_att_row *r) {
-  char kn[32], vn[32], mn[32];
-  snprintf(kn, sizeof kn, "kCaches[%lld]", (long long)b);
-  snprintf(vn, sizeof vn, "vCaches[%lld]", (long long)b);
-  snprintf(mn, sizeof mn, "keyMasks[%lld]", (long long)b);
+  const long long bb = (long long)b;
   int64_t kl, vl, ml = 0;
   void *mask = NULL;
-  if (!typed_value(c, a->k, kn, napi_float32_array, (void **)&r->kc, &kl)) return 0;
-  if (kl % C != 0) return failf(c, 1, "%s has %lld elements, not a multiple of C (%lld): a cache is [NH, S, hs]", kn, (long long)kl, (long long)C);
+  if (!row_typed(c, a->k, "kCaches", b, napi_float32_array, (void **)&r->kc, &kl)) return 0;
+  if (kl % C != 0) return failf(c, 1, "kCaches[%lld] has %lld elements, not a multiple of C (%lld): a cache is [NH, S, hs]", bb, (long long)kl, (long long)C);
   r->S = kl / C;
-  if (past < 0) return failf(c, 1, "pasts[%lld] is %lld: a position must be >= 0", (long long)b, (long long)past);
+  if (past < 0) return failf(c, 1, "pasts[%lld] is %lld: a position must be >= 0", bb, (long long)past);
   if (past >= r->S)
-    return failf(c, 1, "%s holds %lld slots (%lld elements / C), but row %lld's new position pasts[%lld] = %lld needs %lld",
-                 kn, (long long)r->S, (long long)kl, (long long)b, (long long)b, (long long)past, (long long)past + 1);
-  if (!typed_value(c, a->v, vn, napi_float32_array, (void **)&r->vc, &vl)) return 0;
-  if (vl != kl) return failf(c, 1, "%s has %lld elements, but %s has %lld: a row's two caches are the same size", vn, (long long)vl, kn, (long long)kl);
+    return failf(c, 1, "kCaches[%lld] holds %lld slots (%lld elements / C), but row %lld's new position pasts[%lld] = %lld needs %lld",
+                 bb, (long long)r->S, (long long)kl, bb, bb, (long long)past, (long long)past + 1);
+  if (!row_typed(c, a->v, "vCaches", b, napi_float32_array, (void **)&r->vc, &vl)) return 0;
+  if (vl != kl) return failf(c, 1, "vCaches[%lld] has %lld elements, but kCaches[%lld] has %lld: a row's two caches are the same size", bb, (long long)vl, bb, (long long)kl);
   if (!value_nullish(c, a->m)) {
-    if (!typed_value(c, a->m, mn, napi_int32_array, &mask, &ml)) return 0;
-    if (ml != r->S) return failf(c, 1, "%s has %lld elements, but %s holds %lld slots: a mask has one per slot", mn, (long long)ml, kn, (long long)r->S);
+    if (!row_typed(c, a->m, "keyMasks", b, napi_int32_array, &mask, &ml)) return 0;
+    if (ml != r->S) return failf(c, 1, "keyMasks[%lld] has %lld elements, but kCaches[%lld] holds %lld slots: a mask has one per slot", bb, (long long)ml, bb, (long long)r->S);
   }
   r->mask = mask;
   r->past = past;

@@ -18,6 +18,7 @@
 #include <cblas.h>
 
 #include "arena.h"
+#include "attend.h"
 #include "pool.h"
 
 /* OpenBLAS's pool size (declared here too in case the cblas.h found is not OpenBLAS's own) */
@@ -27,6 +28,7 @@ static lr_kernels g_kernels; /* written once at load (lr_select_kernels), read-o
 static lr_cpu g_cpu;
 static int g_avx2; /* AVX2 + FMA + F16C: the gemv_avx2.c kernels (and fp16 weights) may be used */
 static lr_panels_fn g_panels = lr_gemv_panels_f16; /* the packed-panel kernel of the chosen level */
+static int g_attend512 = 0;                       /* one decode query by lr_attend_one_avx512 */
 
 const lr_kernels *lr_k(void) { return &g_kernels; }
 const lr_cpu *lr_cpu_info(void) { return &g_cpu; }
@@ -55,6 +57,7 @@ int lr_select_kernels(int force) {
   t.isa = lr_isa_name(level);
   g_avx2 = level >= LR_ISA_AVX2;
   g_panels = level >= LR_ISA_AVX512 ? lr_gemv_panels_f16_avx512 : lr_gemv_panels_f16;
+  g_attend512 = level >= LR_ISA_AVX512;
   g_kernels = t;
   return 0;
 }
@@ -400,6 +403,10 @@ static void att_query(const lr_kernels *k, float *o, const float *q, const float
     __builtin_prefetch(vh + i, 0, 2);
   }
   const float scale = (float)(1.0 / sqrt((double)hs));
+  if (g_attend512 && hs % 16 == 0) {
+    lr_attend_one_avx512(o, q, kh, vh, mask, n, hs, scale, sc);
+    return;
+  }
   k->gemm_small_nt(sc, q, kh, 1, n, hs, scale, 0.0f);
   k->softmax_causal(sc, 1, n, n, n - 1, mask);
   k->gemm_small_nn(o, sc, vh, 1, hs, n, 1.0f, 0.0f);

@@ -366,6 +366,15 @@ export const DECODE_STEPS: [string, number, number, DecodeRow[]][] = [
   ]],
   ['a row whose keys are all masked gives zeros', 8, 2, [{ S: 4, past: 2, masked: [0, 1, 2, 3] }, { S: 4, past: 3, masked: [0] }]],
   ['five long rows (hs = 32)', 64, 2, longDecodeRows(5, 120)],
+  // heads of 16, 32 and 64: the native AVX-512 path takes keys 16 at a time (a block's last keys missing, masked keys in any block)
+  ['rows of 1 to 40 keys, masks across blocks of 16 (hs = 16)', 48, 3, [
+    { S: 1, past: 0, masked: null }, { S: 17, past: 16, masked: [15, 16] }, { S: 40, past: 39, masked: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] },
+    { S: 33, past: 31, masked: null },
+  ]],
+  ['every key masked but the new one, and every key masked (hs = 64)', 128, 2, [
+    { S: 20, past: 19, masked: Array.from({ length: 19 }, (_, i) => i) }, { S: 18, past: 17, masked: Array.from({ length: 18 }, (_, i) => i) },
+  ]],
+  ["sixteen rows of the bundled model's shapes (hs = 32)", 128, 4, longDecodeRows(16, 36)],
 ];
 
 function attentionRowsCases(): OpCase[] {

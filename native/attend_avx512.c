@@ -1,0 +1,114 @@
+/*
+ * lr_attend_one_avx512 (attend.h). The generic path (ops.c att_query) runs one query through the small
+ * matmul and softmax kernels, which reduce a key's 32 or 64 products lane by lane and exponentiate one
+ * score at a time. Here the scores of 16 keys are 16 vectors of products summed into one vector by a
+ * transpose-add tree, the softmax is vectorised (the same Cephes polynomial as lr_expf), and p @ v keeps
+ * four independent sums. Compiled by pragma; called only where the CPU has AVX-512 F (lr_select_kernels).
+ */
+#include "attend.h"
+
+#include <math.h>
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+#include <immintrin.h>
+
+/* lane t of the result = the sum of the 16 lanes of a[t] */
+static inline __m512 sum16x16(const __m512 a[16]) {
+  __m512 b[8], c[4];
+  for (int i = 0; i < 8; i++) /* per 128-bit lane: [a0 a1 a0 a1] partial sums of a[2i], a[2i+1] */
+    b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+  for (int i = 0; i < 4; i++) { /* per 128-bit lane: the lane's sums of a[4i .. 4i+3] */
+    const __m512d x = _mm512_castps_pd(b[2 * i]), y = _mm512_castps_pd(b[2 * i + 1]);
+    c[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+  }
+  const __m512 e0 = _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], 0x88), _mm512_shuffle_f32x4(c[0], c[1], 0xDD));
+  const __m512 e1 = _mm512_add_ps(_mm512_shuffle_f32x4(c[2], c[3], 0x88), _mm512_shuffle_f32x4(c[2], c[3], 0xDD));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, 0x88), _mm512_shuffle_f32x4(e0, e1, 0xDD));
+}
+
+/* lr_expf (kernels_impl.h) on 16 lanes: the same clamps, reduction and polynomial */
+static inline __m512 exp16(__m512 x) {
+  __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  __m512 fn = _mm512_add_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)), _mm512_set1_ps(12582912.0f));
+  fn = _mm512_sub_ps(fn, _mm512_set1_ps(12582912.0f));
+  const __m512i n = _mm512_cvttps_epi32(fn);
+  __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(fn, _mm512_set1_ps(0.693359375f)));
+  r = _mm512_sub_ps(r, _mm512_mul_ps(fn, _mm512_set1_ps(-2.12194440e-4f)));
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
+  const __m512i pow2 = _mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(pow2));
+}
+
+/* lanes j0 .. j0+15 that are keys (j < n) and not masked out */
+static inline __mmask16 live(const int32_t *mask, int64_t j0, int64_t n) {
+  const __mmask16 in = n - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
+  if (!mask) return in;
+  return _mm512_mask_cmpneq_epi32_mask(in, _mm512_maskz_loadu_epi32(in, mask + j0), _mm512_setzero_si512());
+}
+
+void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float *vh, const int32_t *mask, int64_t n,
+                          int64_t hs, float scale, float *sc) {
+  const int64_t nq = hs / 16;
+  __m512 qv[8]; /* hs <= 128 in registers; longer heads reload */
+  for (int64_t c = 0; c < nq && c < 8; c++) qv[c] = _mm512_loadu_ps(q + 16 * c);
+  /* scores of 16 keys at a time; masked and missing keys -inf */
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    const int64_t m = n - j0 < 16 ? n - j0 : 16;
+    __m512 a[16];
+    for (int64_t t = 0; t < 16; t++) {
+      if (t >= m) { a[t] = _mm512_setzero_ps(); continue; }
+      const float *k = kh + (j0 + t) * hs;
+      __m512 s = _mm512_mul_ps(nq > 0 ? qv[0] : _mm512_setzero_ps(), _mm512_loadu_ps(k));
+      for (int64_t c = 1; c < nq; c++) s = _mm512_fmadd_ps(c < 8 ? qv[c] : _mm512_loadu_ps(q + 16 * c), _mm512_loadu_ps(k + 16 * c), s);
+      a[t] = s;
+    }
+    const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), live(mask, j0, n), _mm512_mul_ps(sum16x16(a), _mm512_set1_ps(scale)));
+    mx = _mm512_max_ps(mx, s);
+    _mm512_mask_storeu_ps(sc + j0, m == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << m) - 1), s);
+  }
+  const float top = _mm512_reduce_max_ps(mx);
+  if (top == -INFINITY) { /* every key masked */
+    for (int64_t d = 0; d < hs; d++) o[d] = 0.0f;
+    return;
+  }
+  /* p = exp(s - max), masked keys 0; their sum */
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    const int64_t m = n - j0 < 16 ? n - j0 : 16;
+    const __mmask16 in = m == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << m) - 1), ok = live(mask, j0, n);
+    const __m512 e = _mm512_maskz_mov_ps(ok, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(in, sc + j0), _mm512_set1_ps(top))));
+    sum = _mm512_add_ps(sum, e);
+    _mm512_mask_storeu_ps(sc + j0, in, e);
+  }
+  const float inv = 1.0f / _mm512_reduce_add_ps(sum);
+  /* o = (p / sum) @ v, 16 columns at a time, four keys' sums apart */
+  for (int64_t c = 0; c < nq; c++) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const float *v = vh + 16 * c;
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      s0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), _mm512_loadu_ps(v + j * hs), s0);
+      s1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 1]), _mm512_loadu_ps(v + (j + 1) * hs), s1);
+      s2 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 2]), _mm512_loadu_ps(v + (j + 2) * hs), s2);
+      s3 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 3]), _mm512_loadu_ps(v + (j + 3) * hs), s3);
+    }
+    for (; j < n; j++) s0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), _mm512_loadu_ps(v + j * hs), s0);
+    _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)), _mm512_set1_ps(inv)));
+  }
+}
+
+#else
+/* not x86: never called */
+void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float *vh, const int32_t *mask, int64_t n,
+                          int64_t hs, float scale, float *sc) {
+  (void)o, (void)q, (void)kh, (void)vh, (void)mask, (void)n, (void)hs, (void)scale, (void)sc;
+}
+#endif
