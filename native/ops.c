@@ -538,45 +538,45 @@ static void lora_row(void *ctx, int64_t b, int thread) {
 /* rows per product of a lane's group (the streaming kernels' limit) */
 #define LORA_GROUP 16
 
-/* task = lane: rows b = lane, lane + lanes, ... For each adapter in order, those of its rows with equal
- * weights (bit for bit) in groups of up to 16, each group as the two products over its rows (xa = X A^T,
- * Y += w xa B^T): the streaming kernels compute every row by itself, so each row's bits are those of its
- * two one-row products, and the factors are read once per group instead of once per row. */
+/* task = lane: rows b = lane, lane + lanes, ... For each adapter in order, its rows (nonzero weight) in
+ * groups of up to 16, each group as two products over its rows with no weight, xa = X A^T and t = xa B^T,
+ * then y_b += w_b t_b row by row. The streaming kernels compute every row by itself, and a product with
+ * alpha = 1, beta = 0 stores its sums as they are, so y_b gets fl(y_b + fl(w_b sum)): the bits of its one-row
+ * product with alpha = w_b, beta = 1 (the store's fma(1, y, w sum)); the factors are read once per group
+ * instead of once per row, whatever the rows' gates (a router's soft weights differ row by row). */
+/* y[rows[i]] += w_i (x[rows[i]] A^T) B^T for the m rows gathered in xs [m, in] (scratch ts [m, out], xa [m, r]) */
+static void lora_group(const lora_job *j, const lr_lora_factor *f, int64_t k, const int64_t *rows, int64_t m, const float *xs,
+                       float *ts, float *xa) {
+  const int64_t in = j->in, out = j->out;
+  lr_gemv_nt_f32(xa, f->r, xs, f->A, in, m, f->r, in, 1.0f, 0.0f);  /* [m, r] */
+  lr_gemv_nt_f32(ts, out, xa, f->B, f->r, m, out, f->r, 1.0f, 0.0f); /* [m, out] */
+  for (int64_t i = 0; i < m; i++) {
+    const float w = j->w[rows[i] * j->K + k], *t = ts + i * out;
+    float *y = j->y + rows[i] * out;
+    for (int64_t o = 0; o < out; o++) y[o] = y[o] + w * t[o]; /* fl(y + fl(w t)): no contraction (-ffp-contract=off) */
+  }
+}
+
 static void lora_lane(void *ctx, int64_t lane, int thread) {
   lora_job *j = ctx;
   const int64_t in = j->in, out = j->out, K = j->K, B = j->B, r0 = j->rmax > 0 ? j->rmax : 1;
-  float *xs = lr_scratch(thread, sizeof(float) * (size_t)(LORA_GROUP * (in + out + r0)) + (size_t)B);
+  float *xs = lr_scratch(thread, sizeof(float) * (size_t)(LORA_GROUP * (in + out + r0)));
   if (!xs) {
     atomic_store(&j->failed, 1);
     return;
   }
-  float *ys = xs + LORA_GROUP * in, *xa = ys + LORA_GROUP * out; /* [16, in], [16, out], [16, r] */
-  unsigned char *taken = (unsigned char *)(xa + LORA_GROUP * r0);
+  float *ts = xs + LORA_GROUP * in, *xa = ts + LORA_GROUP * out; /* [16, in], [16, out], [16, r] */
   for (int64_t k = 0; k < K; k++) {
     const lr_lora_factor *f = &j->f[k];
     if (!f->A || f->r == 0 || out == 0) continue;
-    memset(taken, 0, (size_t)B);
+    int64_t rows[LORA_GROUP], m = 0;
     for (int64_t b = lane; b < B; b += j->lanes) {
-      const float w = j->w[b * K + k];
-      if (w == 0.0f || taken[b]) continue;
-      int64_t rows[LORA_GROUP], m = 0;
-      for (int64_t c = b; c < B && m < LORA_GROUP; c += j->lanes) {
-        const float wc = j->w[c * K + k];
-        if (!taken[c] && memcmp(&wc, &w, sizeof w) == 0) taken[c] = 1, rows[m++] = c;
-      }
-      if (m == 1) { /* the row in place */
-        lr_gemv_nt_f32(xa, f->r, j->x + b * in, f->A, in, 1, f->r, in, 1.0f, 0.0f);
-        lr_gemv_nt_f32(j->y + b * out, out, xa, f->B, f->r, 1, out, f->r, w, 1.0f);
-        continue;
-      }
-      for (int64_t i = 0; i < m; i++) {
-        memcpy(xs + i * in, j->x + rows[i] * in, sizeof(float) * (size_t)in);
-        memcpy(ys + i * out, j->y + rows[i] * out, sizeof(float) * (size_t)out);
-      }
-      lr_gemv_nt_f32(xa, f->r, xs, f->A, in, m, f->r, in, 1.0f, 0.0f); /* [m, r] */
-      lr_gemv_nt_f32(ys, out, xa, f->B, f->r, m, out, f->r, w, 1.0f); /* [m, out] */
-      for (int64_t i = 0; i < m; i++) memcpy(j->y + rows[i] * out, ys + i * out, sizeof(float) * (size_t)out);
+      if (j->w[b * K + k] == 0.0f) continue;
+      memcpy(xs + m * in, j->x + b * in, sizeof(float) * (size_t)in);
+      rows[m++] = b;
+      if (m == LORA_GROUP) lora_group(j, f, k, rows, m, xs, ts, xa), m = 0;
     }
+    if (m) lora_group(j, f, k, rows, m, xs, ts, xa);
   }
 }
 
