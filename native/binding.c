@@ -963,7 +963,8 @@ static void set_int(napi_env env, napi_value obj, const char *key, int64_t val) 
   napi_set_named_property(env, obj, key, v);
 }
 
-/* info() -> { isa, cpuIsa, cpu, blasConfig, blasCore, blasThreads, threads, cpusAvailable, scratchBytes } */
+/* info() -> { isa, cpuIsa, cpu, blasConfig, blasCore, blasThreads, threads, cpusAvailable, scratchBytes, logitScreen,
+ * decodeAttention, logitScreenRows, logitExactRows } */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj;
@@ -978,6 +979,7 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   set_int(env, obj, "cpusAvailable", lr_cpus_available());
   set_int(env, obj, "scratchBytes", (int64_t)lr_scratch_bytes());
   set_str(env, obj, "logitScreen", lr_screen_supported() ? "bf16" : "none");
+  set_str(env, obj, "decodeAttention", lr_attend_avx512() ? "avx512" : "generic");
   int64_t screened, exact;
   lr_screen_counts(&screened, &exact);
   set_int(env, obj, "logitScreenRows", screened);

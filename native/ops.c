@@ -30,6 +30,8 @@ static int g_avx2; /* AVX2 + FMA + F16C: the gemv_avx2.c kernels (and fp16 weigh
 static lr_panels_fn g_panels = lr_gemv_panels_f16; /* the packed-panel kernel of the chosen level */
 static int g_attend512 = 0;                       /* one decode query by lr_attend_one_avx512 */
 
+int lr_attend_avx512(void) { return g_attend512; }
+
 const lr_kernels *lr_k(void) { return &g_kernels; }
 const lr_cpu *lr_cpu_info(void) { return &g_cpu; }
 int lr_half_supported(void) { return g_avx2; }

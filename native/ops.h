@@ -54,6 +54,8 @@ typedef struct {
   const int32_t *mask;
   int64_t past, S;
 } lr_att_row;
+/* whether a decode query's attention runs lr_attend_one_avx512 (AVX-512 kernels; heads of a multiple of 16) */
+int lr_attend_avx512(void);
 /* out [B, C], qkv [B, 3C]: row b's new k, v into rows[b]'s caches at rows[b].past, then its attention
  * over keys 0..past; bit for bit what lr_attention_cached gives that row alone (B = 1, Tq = 1). The rows'
  * caches must not overlap (they are written in parallel). Returns 0, or -1 if out of memory. */

@@ -61,7 +61,8 @@ export function engineLines(r: EngineReport = engineReport()): string[] {
   const n = r.native;
   if (n) {
     lines.push(`kernels: ${n.isa}${n.isa !== n.cpuIsa ? ` (forced; the CPU has ${n.cpuIsa})` : ' (the widest this CPU has)'}; ` +
-      `greedy LM head of a batch: ${n.logitScreen === 'bf16' ? 'bf16 screen + exact logits of the columns it keeps (AVX-512 BF16)' : 'every logit (no AVX-512 BF16 screen)'}`);
+      `greedy LM head of a batch: ${n.logitScreen === 'bf16' ? 'bf16 screen + exact logits of the columns it keeps (AVX-512 BF16)' : 'every logit (no AVX-512 BF16 screen)'}; ` +
+      `decode attention: ${n.decodeAttention === 'avx512' ? 'AVX-512, 16 keys at a time' : 'small-matmul kernels'}`);
     const src = n.blasCoreSource === 'user' ? 'set by OPENBLAS_CORETYPE' : n.blasCoreSource === 'loraroute' ? 'chosen by loraroute from the ISA' : "OpenBLAS's own detection";
     lines.push(`blas:    ${n.blasConfig}; core ${n.blasCore} (${src})`);
     lines.push(`threads: ${n.threads} (the engine's pool; OpenBLAS runs ${n.blasThreads}); ${n.cpusAvailable} CPUs available to this process`);

@@ -112,6 +112,9 @@ interface AddonInfo {
   /** how argmaxLogits screens an LM head read from fp16 panels: "bf16" (AVX-512 BF16), or "none" (it
    * computes every logit) */
   logitScreen: 'bf16' | 'none';
+  /** a decode query's attention: "avx512" (16 keys at a time, heads of a multiple of 16; native/attend_avx512.c) or
+   * "generic" (the small-matmul and softmax kernels) */
+  decodeAttention: 'avx512' | 'generic';
   /** rows argmaxLogits has screened so far: decided by the screen, and (of those it tried) given their
    * whole logits because the bound did not cover them or too many columns came close */
   logitScreenRows: number;

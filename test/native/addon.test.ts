@@ -32,6 +32,7 @@ describe('native backend', { skip }, () => {
     assert.ok(info.blasCore.length > 0);
     assert.equal(info.blasThreads, 1, "OpenBLAS runs one thread: the addon's pool does the threading");
     assert.ok(info.threads >= 1 && info.threads <= Math.max(info.cpusAvailable, 64));
+    assert.equal(info.decodeAttention, info.isa === 'avx512' ? 'avx512' : 'generic', 'a decode query runs the AVX-512 attention exactly with the AVX-512 kernels');
   });
 
   test('adviseHugePages is only a hint: it answers a boolean and leaves the data alone', () => {

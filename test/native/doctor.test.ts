@@ -32,7 +32,7 @@ test('doctor prints the CPU, kernels, BLAS core and threads', { skip: native ? f
   assert.equal(forced.native.isa, 'baseline');
   assert.equal(forced.native.blasCore.toLowerCase(), 'prescott');
   assert.equal(forced.native.blasCoreSource, 'user');
-  assert.match(doctor([], { LORAROUTE_ISA: 'baseline' }), /kernels: baseline \(forced; the CPU has/);
+  assert.match(doctor([], { LORAROUTE_ISA: 'baseline' }), /kernels: baseline \(forced; the CPU has.*decode attention: small-matmul kernels/);
 });
 
 test('doctor without the addon says the reference backend is used', () => {
