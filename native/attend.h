@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* o [hs] = softmax(scale * k[0:n] q) v[0:n] over a head's caches k, v [S, hs], keys whose mask entry is 0
- * dropped (mask NULL: none; every key dropped: o = 0); sc [n] scratch. hs a multiple of 16. */
+ * dropped (mask NULL: none; every key dropped: o = 0); sc [n] scratch. hs a positive multiple of 16. */
 void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float *vh, const int32_t *mask, int64_t n,
                           int64_t hs, float scale, float *sc);
 

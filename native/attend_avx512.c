@@ -66,7 +66,7 @@ void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float
     for (int64_t t = 0; t < 16; t++) {
       if (t >= m) { a[t] = _mm512_setzero_ps(); continue; }
       const float *k = kh + (j0 + t) * hs;
-      __m512 s = _mm512_mul_ps(nq > 0 ? qv[0] : _mm512_setzero_ps(), _mm512_loadu_ps(k));
+      __m512 s = _mm512_mul_ps(qv[0], _mm512_loadu_ps(k)); /* hs >= 16 */
       for (int64_t c = 1; c < nq; c++) s = _mm512_fmadd_ps(c < 8 ? qv[c] : _mm512_loadu_ps(q + 16 * c), _mm512_loadu_ps(k + 16 * c), s);
       a[t] = s;
     }

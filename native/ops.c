@@ -405,7 +405,7 @@ static void att_query(const lr_kernels *k, float *o, const float *q, const float
     __builtin_prefetch(vh + i, 0, 2);
   }
   const float scale = (float)(1.0 / sqrt((double)hs));
-  if (g_attend512 && hs % 16 == 0) {
+  if (g_attend512 && hs >= 16 && hs % 16 == 0) {
     lr_attend_one_avx512(o, q, kh, vh, mask, n, hs, scale, sc);
     return;
   }
@@ -533,19 +533,14 @@ static void lora_row(void *ctx, int64_t b, int thread) {
 }
 
 /* a decode step's LoRA is split over the pool's threads (lanes of rows) from this many multiply-adds on:
- * 16 rows of a rank-16 site of the bundled model (about 130k) run in 21 us on one thread and 12 us on two,
- * a pool job costs a few us */
+ * 16 rows of a rank-16 site of the bundled model are about 130k, and with them split a 16-row step took 8%
+ * less time (in one process, against the old bound of 2^19); alone and warm such a call gains nothing, in a
+ * step its factors come from memory and two threads wait on it together */
 #define LR_LORA_SPLIT_MIN_FLOPS ((int64_t)1 << 16)
 
 /* rows per product of a lane's group (the streaming kernels' limit) */
 #define LORA_GROUP 16
 
-/* task = lane: rows b = lane, lane + lanes, ... For each adapter in order, its rows (nonzero weight) in
- * groups of up to 16, each group as two products over its rows with no weight, xa = X A^T and t = xa B^T,
- * then y_b += w_b t_b row by row. The streaming kernels compute every row by itself, and a product with
- * alpha = 1, beta = 0 stores its sums as they are, so y_b gets fl(y_b + fl(w_b sum)): the bits of its one-row
- * product with alpha = w_b, beta = 1 (the store's fma(1, y, w sum)); the factors are read once per group
- * instead of once per row, whatever the rows' gates (a router's soft weights differ row by row). */
 /* y[rows[i]] += w_i (x[rows[i]] A^T) B^T for the m rows gathered in xs [m, in] (scratch ts [m, out], xa [m, r]) */
 static void lora_group(const lora_job *j, const lr_lora_factor *f, int64_t k, const int64_t *rows, int64_t m, const float *xs,
                        float *ts, float *xa) {
@@ -559,6 +554,12 @@ static void lora_group(const lora_job *j, const lr_lora_factor *f, int64_t k, co
   }
 }
 
+/* task = lane: rows b = lane, lane + lanes, ... For each adapter in order, its rows (nonzero weight) in
+ * groups of up to 16, each group as two products over its rows with no weight, xa = X A^T and t = xa B^T,
+ * then y_b += w_b t_b row by row. The streaming kernels compute every row by itself, and a product with
+ * alpha = 1, beta = 0 stores its sums as they are, so y_b gets fl(y_b + fl(w_b sum)): the bits of its one-row
+ * product with alpha = w_b, beta = 1 (the store's fma(1, y, w sum)); the factors are read once per group
+ * instead of once per row, whatever the rows' gates (a router's soft weights differ row by row). */
 static void lora_lane(void *ctx, int64_t lane, int thread) {
   lora_job *j = ctx;
   const int64_t in = j->in, out = j->out, K = j->K, B = j->B, r0 = j->rmax > 0 ? j->rmax : 1;
