@@ -461,7 +461,7 @@ typedef struct {
   float *out;
   const float *qkv;
   const lr_att_row *rows;
-  int64_t C, NH;
+  int64_t C, NH, B, ahead; /* ahead: tasks from one a thread takes to its next */
   atomic_int failed;
 } rows_job;
 
@@ -474,6 +474,18 @@ static void att_rows_head(void *ctx, int64_t task, int thread) {
   float *kh = r->kc + h * r->S * hs, *vh = r->vc + h * r->S * hs; /* row b's caches [NH, S_b, hs] */
   const float *q = j->qkv + b * 3 * C + h * hs;                   /* qkv [B, 3C] */
   cache_put(kh, vh, q, r->past, C, hs);
+  /* the keys and values of the task this thread likely takes next (tasks go out in order, one per thread in
+   * turn): asked for now, they arrive while this one computes (a 16-row step's attention -13 to -25% more
+   * than with the up-front prefetch of att_query alone, three runs in one process; the step -2 to -4%) */
+  const int64_t next = task + j->ahead;
+  if (next < j->B * NH) {
+    const lr_att_row *rn = &j->rows[next / NH];
+    const float *kn = rn->kc + (next % NH) * rn->S * hs, *vn = rn->vc + (next % NH) * rn->S * hs;
+    for (int64_t i = 0; i < rn->past * hs; i += 16) {
+      __builtin_prefetch(kn + i, 0, 1);
+      __builtin_prefetch(vn + i, 0, 1);
+    }
+  }
   float *sc = lr_scratch(thread, sizeof(float) * (size_t)(r->past + 1));
   if (!sc) {
     atomic_store(&j->failed, 1);
@@ -483,13 +495,15 @@ static void att_rows_head(void *ctx, int64_t task, int thread) {
 }
 
 int lr_attention_rows(float *out, const float *qkv, const lr_att_row *rows, int64_t B, int64_t C, int64_t NH) {
-  rows_job j = {.out = out, .qkv = qkv, .rows = rows, .C = C, .NH = NH};
+  rows_job j = {.out = out, .qkv = qkv, .rows = rows, .C = C, .NH = NH, .B = B};
   atomic_init(&j.failed, 0);
   int64_t work = 0; /* keys x C over the rows */
   for (int64_t b = 0; b < B; b++) work += (rows[b].past + 1) * C;
   if (work < LR_CACHED_INLINE_WORK) {
+    j.ahead = 1;
     for (int64_t t = 0; t < B * NH; t++) att_rows_head(&j, t, 0);
   } else {
+    j.ahead = lr_pool_threads();
     lr_pool_run(B * NH, att_rows_head, &j); /* every (row, head) of the step: one job */
   }
   return atomic_load(&j.failed) ? -1 : 0;
