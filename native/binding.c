@@ -81,19 +81,22 @@ static const char *typed_msg(napi_typedarray_type want) {
                                       : "%s must be an Int32Array";
 }
 
-/* v is a typed array of type `want` (TypeError naming `name` if not): its data and length */
-static int typed_value(call_t *c, napi_value v, const char *name, napi_typedarray_type want, void **data, int64_t *len) {
-  const char *msg = typed_msg(want);
+/* whether v is a typed array of type `want` (nothing is thrown): then its data and length */
+static int typed_peek(napi_env env, napi_value v, napi_typedarray_type want, void **data, int64_t *len) {
   bool is = false;
-  if (napi_is_typedarray(c->env, v, &is) != napi_ok || !is) return fail(c, 0, msg, name, 0, 0);
   napi_typedarray_type type;
   size_t length = 0;
   void *ptr = NULL;
-  if (napi_get_typedarray_info(c->env, v, &type, &length, &ptr, NULL, NULL) != napi_ok) return 0;
-  if (type != want) return fail(c, 0, msg, name, 0, 0);
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok || type != want) return 0;
   *data = ptr;
   *len = (int64_t)length;
   return 1;
+}
+
+/* v is a typed array of type `want` (TypeError naming `name` if not): its data and length */
+static int typed_value(call_t *c, napi_value v, const char *name, napi_typedarray_type want, void **data, int64_t *len) {
+  return typed_peek(c->env, v, want, data, len) || fail(c, 0, typed_msg(want), name, 0, 0);
 }
 
 static int typed(call_t *c, size_t i, const char *name, napi_typedarray_type want, void **data, int64_t *len,
@@ -465,16 +468,7 @@ static int rows_entries(call_t *c, row_args *a, int64_t B) {
 
 /* row b's typed array v (what[b]); its name is formatted only for an error (a step checks 48 of these) */
 static int row_typed(call_t *c, napi_value v, const char *what, int64_t b, napi_typedarray_type want, void **data, int64_t *len) {
-  bool is = false;
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *ptr = NULL;
-  if (napi_is_typedarray(c->env, v, &is) == napi_ok && is &&
-      napi_get_typedarray_info(c->env, v, &type, &length, &ptr, NULL, NULL) == napi_ok && type == want) {
-    *data = ptr;
-    *len = (int64_t)length;
-    return 1;
-  }
+  if (typed_peek(c->env, v, want, data, len)) return 1;
   char name[32];
   snprintf(name, sizeof name, "%s[%lld]", what, (long long)b);
   return typed_value(c, v, name, want, data, len);
