@@ -6,6 +6,7 @@
  * four independent sums. Compiled by pragma; called only where the CPU has AVX-512 F (lr_select_kernels).
  */
 #include "attend.h"
+#include "expf.h"
 
 #include <math.h>
 
@@ -27,20 +28,20 @@ static inline __m512 sum16x16(const __m512 a[16]) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, 0x88), _mm512_shuffle_f32x4(e0, e1, 0xDD));
 }
 
-/* lr_expf (kernels_impl.h) on 16 lanes: the same clamps, reduction and polynomial */
+/* lr_expf (kernels_impl.h) on 16 lanes: the same clamps, reduction and polynomial (expf.h) */
 static inline __m512 exp16(__m512 x) {
-  __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-  __m512 fn = _mm512_add_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)), _mm512_set1_ps(12582912.0f));
-  fn = _mm512_sub_ps(fn, _mm512_set1_ps(12582912.0f));
+  __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(LR_EXP_LO)), _mm512_set1_ps(LR_EXP_HI));
+  __m512 fn = _mm512_add_ps(_mm512_mul_ps(xc, _mm512_set1_ps(LR_EXP_LOG2E)), _mm512_set1_ps(LR_EXP_ROUND));
+  fn = _mm512_sub_ps(fn, _mm512_set1_ps(LR_EXP_ROUND));
   const __m512i n = _mm512_cvttps_epi32(fn);
-  __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(fn, _mm512_set1_ps(0.693359375f)));
-  r = _mm512_sub_ps(r, _mm512_mul_ps(fn, _mm512_set1_ps(-2.12194440e-4f)));
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+  __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(fn, _mm512_set1_ps(LR_EXP_LN2_HI)));
+  r = _mm512_sub_ps(r, _mm512_mul_ps(fn, _mm512_set1_ps(LR_EXP_LN2_LO)));
+  __m512 p = _mm512_set1_ps(LR_EXP_P0);
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LR_EXP_P1));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LR_EXP_P2));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LR_EXP_P3));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LR_EXP_P4));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LR_EXP_P5));
   p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
   const __m512i pow2 = _mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23);
   return _mm512_mul_ps(p, _mm512_castsi512_ps(pow2));

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "expf.h"
 #include "kernels.h"
 
 #define LR_RESTRICT __restrict__
@@ -20,20 +21,20 @@
 
 /* exp(x) for x <= 88 (Cephes expf polynomial, about 1 ulp); below -87 gives 0 (true value < 1.7e-38). */
 static inline float lr_expf(float x) {
-  float xc = x > 88.0f ? 88.0f : x;
-  xc = xc < -87.0f ? -87.0f : xc;
+  float xc = x > LR_EXP_HI ? LR_EXP_HI : x;
+  xc = xc < LR_EXP_LO ? LR_EXP_LO : xc;
   /* n = round(x / ln 2) by the 1.5 * 2^23 trick (no libm call, so the loop stays vectorisable) */
-  float fn = xc * 1.44269504088896341f + 12582912.0f;
-  fn = fn - 12582912.0f;
+  float fn = xc * LR_EXP_LOG2E + LR_EXP_ROUND;
+  fn = fn - LR_EXP_ROUND;
   int32_t n = (int32_t)fn;
-  float r = xc - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
+  float r = xc - fn * LR_EXP_LN2_HI;
+  r = r - fn * LR_EXP_LN2_LO;
+  float p = LR_EXP_P0;
+  p = p * r + LR_EXP_P1;
+  p = p * r + LR_EXP_P2;
+  p = p * r + LR_EXP_P3;
+  p = p * r + LR_EXP_P4;
+  p = p * r + LR_EXP_P5;
   p = p * (r * r) + r + 1.0f;
   union {
     uint32_t u;
@@ -41,7 +42,7 @@ static inline float lr_expf(float x) {
   } s;
   s.u = (uint32_t)(n + 127) << 23;
   float y = p * s.f;
-  return x < -87.0f ? 0.0f : y;
+  return x < LR_EXP_LO ? 0.0f : y;
 }
 
 /* tanh(u): Cephes odd polynomial for |u| < 0.625, else 1 - 2 / (exp(2|u|) + 1). */

@@ -392,6 +392,14 @@ static void cache_put(float *kh, float *vh, const float *src, int64_t slot, int6
   memcpy(vh + slot * hs, src + 2 * C, sizeof(float) * (size_t)hs);
 }
 
+/* Asks for floats [0, n) of a head's keys kh and values vh, a line at a time, with cache hint `loc` (a
+ * constant: __builtin_prefetch takes no variable) */
+#define PREFETCH_HEAD(kh, vh, n, loc)                  \
+  for (int64_t i_ = 0; i_ < (n); i_ += 16) {            \
+    __builtin_prefetch((kh) + i_, 0, loc);              \
+    __builtin_prefetch((vh) + i_, 0, loc);              \
+  }
+
 /* One query q [hs] of one head over keys 0..n-1 of its caches [S, hs], keys whose mask entry is 0 dropped:
  * scores sc [n] = scale * k[0:n] @ q;  softmax;  o [hs] = p @ v[0:n] (both streaming kernels). The decode
  * path of attentionCached and every row of attentionRows run this, so a row's bits are the same in both. */
@@ -400,10 +408,7 @@ static void att_query(const lr_kernels *k, float *o, const float *q, const float
   /* Ask for every key and value line up front (into L2): a decode step's rows read caches that are in
    * DRAM or L3 by then, a few KB per head, too short a stream for the hardware prefetcher to cover its
    * latency; all requests in flight at once cut a 16-row step's attention by a sixth to a fifth. */
-  for (int64_t i = 0; i < n * hs; i += 16) {
-    __builtin_prefetch(kh + i, 0, 2);
-    __builtin_prefetch(vh + i, 0, 2);
-  }
+  PREFETCH_HEAD(kh, vh, n * hs, 2);
   const float scale = (float)(1.0 / sqrt((double)hs));
   if (g_attend512 && hs >= 16 && hs % 16 == 0) {
     lr_attend_one_avx512(o, q, kh, vh, mask, n, hs, scale, sc);
@@ -481,10 +486,7 @@ static void att_rows_head(void *ctx, int64_t task, int thread) {
   if (next < j->B * NH) {
     const lr_att_row *rn = &j->rows[next / NH];
     const float *kn = rn->kc + (next % NH) * rn->S * hs, *vn = rn->vc + (next % NH) * rn->S * hs;
-    for (int64_t i = 0; i < rn->past * hs; i += 16) {
-      __builtin_prefetch(kn + i, 0, 1);
-      __builtin_prefetch(vn + i, 0, 1);
-    }
+    PREFETCH_HEAD(kn, vn, rn->past * hs, 1);
   }
   float *sc = lr_scratch(thread, sizeof(float) * (size_t)(r->past + 1));
   if (!sc) {
