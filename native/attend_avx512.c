@@ -28,9 +28,10 @@ static inline __m512 sum16x16(const __m512 a[16]) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, 0x88), _mm512_shuffle_f32x4(e0, e1, 0xDD));
 }
 
-/* lr_expf (kernels_impl.h) on 16 lanes: the same clamps, reduction and polynomial (expf.h) */
+/* lr_expf (kernels_impl.h) on 16 lanes: the same clamps, reduction and polynomial (expf.h); NaN stays NaN
+ * (max/min return their second operand when one is NaN) and below LR_EXP_LO gives 0, as lr_expf does */
 static inline __m512 exp16(__m512 x) {
-  __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(LR_EXP_LO)), _mm512_set1_ps(LR_EXP_HI));
+  __m512 xc = _mm512_min_ps(_mm512_set1_ps(LR_EXP_HI), _mm512_max_ps(_mm512_set1_ps(LR_EXP_LO), x));
   __m512 fn = _mm512_add_ps(_mm512_mul_ps(xc, _mm512_set1_ps(LR_EXP_LOG2E)), _mm512_set1_ps(LR_EXP_ROUND));
   fn = _mm512_sub_ps(fn, _mm512_set1_ps(LR_EXP_ROUND));
   const __m512i n = _mm512_cvttps_epi32(fn);
@@ -44,7 +45,8 @@ static inline __m512 exp16(__m512 x) {
   p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LR_EXP_P5));
   p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r), _mm512_set1_ps(1.0f));
   const __m512i pow2 = _mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(pow2));
+  const __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(pow2));
+  return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(LR_EXP_LO), _CMP_LT_OQ), _mm512_setzero_ps());
 }
 
 /* lanes j0 .. j0+15 that are keys (j < n) and not masked out */

@@ -17,6 +17,21 @@ function rows(x: Float32Array, B: number, T: number, W: number, t0: number, t1: 
   return out;
 }
 
+function attentionNanTests(be: () => Backend): void {
+  // heads of 16, 32 and 64 (the native AVX-512 path) and of 4 (the small-matmul kernels)
+  for (const [C, NH] of [[32, 2], [64, 2], [128, 2], [8, 2]]) {
+    test(`a decode query whose head holds a NaN key gives that head NaN, the other head numbers (C=${C}, NH=${NH})`, () => {
+      const r = new Rng(1500 + C);
+      const S = 40, past = 37, hs = C / NH;
+      const k = r.randn(NH * S * hs), v = r.randn(NH * S * hs), out = new Float32Array(C);
+      k[5 * hs + 1] = NaN; // head 0, key 5
+      be().attentionRows(out, r.randn(3 * C), [k], [v], [null], Int32Array.of(past), 1, C, NH);
+      assert.ok(out.subarray(0, hs).every(Number.isNaN), `head 0: ${Array.from(out.subarray(0, 4)).join(', ')}`);
+      assert.ok(out.subarray(hs).every(Number.isFinite), 'head 1');
+    });
+  }
+}
+
 function attentionCachedTests(be: () => Backend, tol: number): void {
   const [B, T, C, NH] = [3, 6, 8, 2];
   const hs = C / NH;
@@ -366,6 +381,7 @@ export function semanticsTests(be: () => Backend, tol: number): void {
     attentionDropoutTests(be, tol);
     attentionCachedTests(be, tol);
     attentionRowsTests(be);
+    attentionNanTests(be);
     loraRowsTests(be);
     dropoutTests(be);
     adamwTests(be, tol);
