@@ -7,7 +7,7 @@
         "native/ops.c",
         "native/sample.c",
         "native/screen.c",
-        "native/screen_bf16.c",
+        "native/screen_int8.c",
         "native/fused.c",
         "native/pool.c",
         "native/arena.c",

@@ -972,7 +972,7 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   set_int(env, obj, "threads", lr_pool_threads());
   set_int(env, obj, "cpusAvailable", lr_cpus_available());
   set_int(env, obj, "scratchBytes", (int64_t)lr_scratch_bytes());
-  set_str(env, obj, "logitScreen", lr_screen_supported() ? "bf16" : "none");
+  set_str(env, obj, "logitScreen", lr_screen_supported() ? "int8" : "none");
   set_str(env, obj, "decodeAttention", lr_attend_avx512() ? "avx512" : "generic");
   int64_t screened, exact;
   lr_screen_counts(&screened, &exact);

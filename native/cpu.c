@@ -35,6 +35,7 @@ void lr_cpu_detect(lr_cpu *c) {
     c->avx512dq = zmm && ((b >> 17) & 1);
     c->avx512bw = zmm && ((b >> 30) & 1);
     c->avx512vl = zmm && ((b >> 31) & 1);
+    c->avx512vnni = zmm && ((cx >> 11) & 1);
     c->avx512fp16 = zmm && ((d >> 23) & 1);
     c->amx = tiles && ((d >> 24) & 1); /* AMX-TILE */
     if (a >= 1) {

@@ -1,8 +1,8 @@
 /*
  * loraroute_cpu: a tiny addon with no library dependencies that reports the CPU (cpu.h). JavaScript loads
  * it before the main addon, so that OpenBLAS's core type can be chosen before libopenblas initialises.
- *   cpu() -> { vendor, brand, level, avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512dq, avx512fp16,
- *              avx512bf16, amx }   (level: "baseline" | "avx2" | "avx512")
+ *   cpu() -> { vendor, brand, level, avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512dq, avx512vnni,
+ *              avx512fp16, avx512bf16, amx }   (level: "baseline" | "avx2" | "avx512")
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -37,6 +37,7 @@ static napi_value js_cpu(napi_env env, napi_callback_info info) {
   set_bool(env, obj, "avx512bw", c.avx512bw);
   set_bool(env, obj, "avx512vl", c.avx512vl);
   set_bool(env, obj, "avx512dq", c.avx512dq);
+  set_bool(env, obj, "avx512vnni", c.avx512vnni);
   set_bool(env, obj, "avx512fp16", c.avx512fp16);
   set_bool(env, obj, "avx512bf16", c.avx512bf16);
   set_bool(env, obj, "amx", c.amx);

@@ -36,7 +36,7 @@ typedef struct lr_half {
   /* the weights stored as panels (A @ B products read them with lr_gemv_panels_f16), sorted by offset */
   int64_t nregions;
   lr_half_region *regions;
-  struct lr_screen *screen; /* the LM head's bf16 screen (screen.h), made when first used; NULL before */
+  struct lr_screen *screen; /* the LM head's int8 screen (screen.h), made when first used; NULL before */
 } lr_half;
 
 /* Converts n floats to fp16 (round to nearest even). */

@@ -1,26 +1,30 @@
 /*
- * lr_argmax_logits (screen.h): greedy tokens from a bf16 screen of the LM head plus exact logits for the
+ * lr_argmax_logits (screen.h): greedy tokens from an int8 screen of the LM head plus exact logits for the
  * few columns the screen cannot rule out.
  *
  * The bound. Let z_j be the logit lr_matmul computes for row x and column w_j (the fp16 weight, as a float):
- * one fp32 FMA chain over k. Let s_j be the screen's: sum over k of bf16(x_k) * bf16(w_jk), in fp32 in any
- * order (vdpbf16ps). With u = 2^-8 (bf16's rounding), g(n) = n e / (1 - n e) (fp32 sums of n terms; e = 2^-24
- * for the FMA chain, 2^-23 for the screen, so that an implementation that truncates is covered too) and
- * S = sum_k |x_k| |w_jk| <= ||x|| ||w_j||:
- *   |bf16(x) bf16(w) - x w| <= (2u + u^2) |x| |w| per term,
- *   |s_j - z_j| <= (2u + u^2 + g'(K + 2) (1 + u)^2 + g(K + 2)) S + A,
- * where A (< 2^-99) covers what the screen flushes to zero (vdpbf16ps treats subnormal inputs and results as
- * zero). So with e_x = 1.05 * that factor * ||x|| (rounded up) and norm_j >= ||w_j|| + 2^-40, every column
- * satisfies s_j - e_x norm_j <= z_j <= s_j + e_x norm_j, even after the float rounding of those two bounds
- * (the 5% margin is far above it). Let L = max_j (s_j - e_x norm_j). A column whose z_j is the largest
- * has s_j + e_x norm_j >= z_j >= z_k >= L for every k, so it is among the columns with upper bound >= L; the
- * first of those with the largest exact z_j is the matmul's argmax (which takes the first of equal maxima).
+ * an fp32 sum of K products, so |z_j - x.w_j| <= g(K + 2) S with S = sum_k |x_k| |w_jk| <= ||x|| ||w_j|| and
+ * g(n) = n e / (1 - n e), e = 2^-23 (a sum in any order, with or without FMA). The screen quantises the row,
+ * x ~ x^ = s_x p (p int8 in [-127, 127], s_x = max |x_k| / 127), and the column, w_j ~ w^_j = s_j q_j (packed
+ * once); vpdpbusd's integer sums give D_j = p.q_j exactly, and the screen logit is
+ * t_j = fl(fl(fl(D_j) s_j) s_x), within 4 * 2^-24 |x^.w^_j| <= 4 * 2^-24 ||x^|| (||w_j|| + r_j) of x^.w^_j
+ * (three roundings; r_j >= ||w_j - w^_j||). And x.w_j - x^.w^_j = (x - x^).w_j + x^.(w_j - w^_j), so
+ *   |t_j - z_j| <= (g(K + 2) ||x|| + ||x - x^|| + 4 * 2^-24 ||x^||) ||w_j|| + (1 + 4 * 2^-24) ||x^|| r_j + A,
+ * where A (< 2^-99) covers subnormal roundings of the products. So with a_x = 1.05 * the first factor and b_x
+ * = 1.05 * the second (both rounded up; the norms summed in double from the floats, the row's residual
+ * x - s_x p exact in double), norm_j >= ||w_j|| + 2^-40 and resid_j >= r_j, every column satisfies
+ * t_j - e_j <= z_j <= t_j + e_j with e_j = a_x norm_j + b_x resid_j, even after the float rounding of e_j and
+ * of the two bounds (a_x >= 2^-22 ||x|| puts the 5% margin far above it). Let L = max_j (t_j - e_j). A column
+ * whose z_j is the largest has t_j + e_j >= z_j >= z_k >= L for every k, so it is among the columns with
+ * upper bound >= L; the first of those with the largest exact z_j is the matmul's argmax (which takes the
+ * first of equal maxima).
  *
- * A row is screened only where this holds: every value finite and none subnormal, e_x >= 2^-59 (so that
- * e_x * 2^-40 >= A) and ||x|| max_j norm_j < 2^100 (no sum can overflow); any other row gets its logits.
- * The last V % 16 columns (outside the panels) are always computed exactly.
+ * A row is screened only where this holds: every value finite and none subnormal, a_x >= 2^-59 (so that
+ * a_x * 2^-40 >= A) and ||x|| max_j norm_j < 2^100 (no sum can overflow); any other row gets its logits.
+ * The int32 sums cannot overflow: C <= LR_SCREEN_MAX_C. The last V % 16 columns (outside the panels) are
+ * always computed exactly.
  *
- * Work: one pool task per chunk of panels (about 128 KB of pairs, read once for all rows); each task keeps
+ * Work: one pool task per chunk of panels (about 64 KB of quads, read once for all rows); each task keeps
  * the columns whose upper bound reaches the best lower bound seen so far (its own, and the other tasks'
  * through a shared maximum), which is never above the final L, so nothing that the final L keeps is lost.
  * The filter against the final L makes the result independent of the tasks' timing.
@@ -42,10 +46,12 @@
 #define LR_SCREEN_MIN_ROWS 2
 /* rows per screen pass (the kernel's widest block) */
 #define LR_SCREEN_ROWS 16
-/* bytes of bf16 pairs per task */
+/* bytes of int8 quads per task */
 #define LR_SCREEN_CHUNK_BYTES ((int64_t)64 << 10)
 /* candidates a task keeps per row; a row with more (near-equal logits everywhere) gets its logits */
 #define LR_SCREEN_CAP 16
+/* the widest row: sums of C products of 255 x 127 stay below 2^31 */
+#define LR_SCREEN_MAX_C 65536
 
 static int64_t g_screened, g_exact; /* rows so far (the calling thread only) */
 
@@ -54,17 +60,17 @@ void lr_screen_counts(int64_t *screened, int64_t *exact) {
   *exact = g_exact;
 }
 
-int lr_screen_supported(void) { return strcmp(lr_k()->isa, "avx512") == 0 && lr_cpu_info()->avx512bf16; }
+int lr_screen_supported(void) { return strcmp(lr_k()->isa, "avx512") == 0 && lr_cpu_info()->avx512vnni; }
 
 int64_t lr_screen_bytes(const lr_half *h) {
   const lr_screen *s = h ? h->screen : NULL;
-  return s ? s->N16 * (s->K / 2) * 4 + s->N16 * 4 : 0;
+  return s ? s->N16 * s->K + s->N16 * 3 * 4 : 0;
 }
 
 void lr_screen_free(lr_half *h) {
   if (!h->screen) return;
-  free(h->screen->pairs);
-  free(h->screen->norm);
+  free(h->screen->quads);
+  free(h->screen->scale);
   free(h->screen);
   h->screen = NULL;
 }
@@ -77,15 +83,17 @@ static lr_screen *screen_of(lr_half *h, const lr_half_region *r) {
   const int64_t N16 = r->N - r->N % LR_PANEL;
   if (!s) return NULL;
   s->off = r->off, s->K = r->K, s->N16 = N16;
-  s->pairs = lr_alloc_huge(sizeof(uint32_t) * (size_t)(N16 * (r->K / 2) + 1));
-  s->norm = malloc(sizeof(float) * (size_t)(N16 + 1));
-  if (!s->pairs || !s->norm) {
-    free(s->pairs);
-    free(s->norm);
+  s->quads = lr_alloc_huge(sizeof(uint32_t) * (size_t)(N16 * (r->K / 4) + 1));
+  s->scale = malloc(sizeof(float) * (size_t)(3 * N16 + 1)); /* scale, norm, resid */
+  if (!s->quads || !s->scale) {
+    free(s->quads);
+    free(s->scale);
     free(s);
     return NULL;
   }
-  s->usable = lr_screen_pack_bf16(s->pairs, s->norm, h->h + r->off, N16 / LR_PANEL, r->K);
+  s->norm = s->scale + N16;
+  s->resid = s->norm + N16;
+  s->usable = lr_screen_pack_int8(s->quads, s->scale, s->norm, s->resid, h->h + r->off, N16 / LR_PANEL, r->K);
   for (int64_t n = 0; n < N16; n++) s->wmax = s->norm[n] > s->wmax ? s->norm[n] : s->wmax;
   h->screen = s;
   return s;
@@ -131,9 +139,11 @@ static float atomic_max_float(_Atomic uint32_t *a, float v) {
 
 typedef struct {
   const lr_screen *scr;
-  const uint32_t *xp; /* [K2][LR_SCREEN_ROWS] */
-  const float *e;     /* [R] */
-  int64_t R, K2, np, chunk;
+  const uint32_t *xq;  /* [K4][LR_SCREEN_ROWS] */
+  const float *sx;     /* [R]: the rows' scales */
+  const int32_t *corr; /* [R]: 128 sum_k p_k */
+  const float *a, *b;  /* [R]: the bound's factors */
+  int64_t R, K4, np, chunk;
   _Atomic uint32_t *best; /* [R]: the best lower bound so far (float bits) */
   int32_t *idx;           /* [chunks][R][CAP] columns */
   float *hi;              /* [chunks][R][CAP] their upper bounds */
@@ -149,15 +159,16 @@ static void screen_chunk(void *ctx, int64_t c, int thread) {
     atomic_store(&j->failed, 1);
     return;
   }
-  lr_screen_panels_bf16(s, cols, j->xp, LR_SCREEN_ROWS, j->R, j->K2, j->scr->pairs + q0 * j->K2 * LR_PANEL, nq);
-  const float *norm = j->scr->norm + q0 * LR_PANEL;
+  const int64_t n0 = q0 * LR_PANEL;
+  lr_screen_panels_int8(s, cols, j->xq, LR_SCREEN_ROWS, j->R, j->K4, j->scr->quads + n0 * j->K4, nq, j->scr->scale + n0, j->corr, j->sx);
+  const float *norm = j->scr->norm + n0, *resid = j->scr->resid + n0;
   for (int64_t r = 0; r < j->R; r++) {
     const float *sr = s + r * cols;
-    const float L = atomic_max_float(&j->best[r], lr_screen_lower_max(sr, norm, j->e[r], cols));
+    const float L = atomic_max_float(&j->best[r], lr_screen_lower_max(sr, norm, resid, j->a[r], j->b[r], cols));
     const int64_t slot = c * j->R + r;
     int32_t *idx = j->idx + slot * LR_SCREEN_CAP;
-    const int64_t n = lr_screen_above(sr, norm, j->e[r], L, cols, idx, j->hi + slot * LR_SCREEN_CAP, LR_SCREEN_CAP);
-    for (int64_t i = 0; i < n && i < LR_SCREEN_CAP; i++) idx[i] += (int32_t)(q0 * LR_PANEL);
+    const int64_t n = lr_screen_above(sr, norm, resid, j->a[r], j->b[r], L, cols, idx, j->hi + slot * LR_SCREEN_CAP, LR_SCREEN_CAP);
+    for (int64_t i = 0; i < n && i < LR_SCREEN_CAP; i++) idx[i] += (int32_t)n0;
     j->count[slot] = n;
   }
 }
@@ -171,45 +182,67 @@ static int exact_row(int32_t *out, const float *x, const float *w, int64_t V, in
   return 0;
 }
 
-/* The bound's factor for a row of K values (see the top of the file). */
-static double bound_factor(int64_t K) {
-  const double u = 0x1p-8, n = (double)(K + 2);
-  const double g = n * 0x1p-24 / (1 - n * 0x1p-24), gs = n * 0x1p-23 / (1 - n * 0x1p-23);
-  return 1.05 * (2 * u + u * u + gs * (1 + u) * (1 + u) + g);
+/* Row x [C] as the screen's int8 quads (into xq[p * ldx]), its scale, correction and bound factors (see the
+ * top of the file); 0 where the bound does not cover it. */
+static int pack_row(uint32_t *xq, int64_t ldx, float *sx, int32_t *corr, float *a, float *b, const float *x, int64_t C,
+                    float wmax) {
+  double ss = 0;
+  float m = 0.0f;
+  for (int64_t k = 0; k < C; k++) {
+    const float v = x[k];
+    if (!isfinite(v) || (v != 0.0f && fabsf(v) < 0x1p-126f)) return 0;
+    ss += (double)v * v;
+    m = fabsf(v) > m ? fabsf(v) : m;
+  }
+  const float s = m / 127.0f, inv = m > 0.0f ? 127.0f / m : 0.0f;
+  double dd = 0, hh = 0;
+  int32_t sum = 0;
+  for (int64_t k = 0; k < C; k += 4) {
+    uint32_t quad = 0;
+    for (int i = 0; i < 4; i++) {
+      long p = lrintf(x[k + i] * inv); /* nearest */
+      p = p > 127 ? 127 : p < -127 ? -127 : p;
+      const double xh = (double)s * (double)p, d = (double)x[k + i] - xh;
+      dd += d * d;
+      hh += xh * xh;
+      sum += (int32_t)p;
+      quad |= (uint32_t)(uint8_t)(int8_t)p << (8 * i);
+    }
+    xq[(k / 4) * ldx] = quad;
+  }
+  const double n = (double)(C + 2), g = n * 0x1p-23 / (1 - n * 0x1p-23), up = 1 + 1e-9;
+  const double xn = sqrt(ss) * up, xh = sqrt(hh) * up;
+  const double fa = 1.05 * (g * xn + sqrt(dd) * up + 4 * 0x1p-24 * xh), fb = 1.05 * (1 + 4 * 0x1p-24) * xh;
+  if (!(fa >= 0x1p-59) || !(xn * wmax < 0x1p100)) return 0;
+  *sx = s;
+  *corr = 128 * sum;
+  *a = (float)fa * (1 + 0x1p-20f);
+  *b = (float)fb * (1 + 0x1p-20f);
+  return 1;
 }
 
 /* rows x [R, C] (R <= LR_SCREEN_ROWS) of a screened product */
 static int screen_rows(int32_t *out, const float *x, const float *w, int64_t R, int64_t V, int64_t C, const lr_half *half,
                        const lr_half_region *reg, const lr_screen *scr) {
-  const int64_t K2 = C / 2, np = scr->N16 / LR_PANEL, N16 = scr->N16;
-  /* the rows the bound covers, as bf16 pairs; the others go exact */
-  uint32_t *xp = grow(&g_rows, sizeof(uint32_t) * (size_t)(K2 * LR_SCREEN_ROWS)); /* [K2][16] */
-  if (!xp) return -1;
-  float e[LR_SCREEN_ROWS];
+  const int64_t K4 = C / 4, np = scr->N16 / LR_PANEL, N16 = scr->N16;
+  /* the rows the bound covers, as int8 quads; the others go exact */
+  uint32_t *xq = grow(&g_rows, sizeof(uint32_t) * (size_t)(K4 * LR_SCREEN_ROWS)); /* [K4][16] */
+  if (!xq) return -1;
+  float sx[LR_SCREEN_ROWS], fa[LR_SCREEN_ROWS], fb[LR_SCREEN_ROWS];
+  int32_t corr[LR_SCREEN_ROWS];
   int64_t which[LR_SCREEN_ROWS], n = 0;
-  const double factor = bound_factor(C);
   for (int64_t r = 0; r < R; r++) {
     const float *xr = x + r * C;
-    double ss = 0;
-    int ok = 1;
-    for (int64_t k = 0; k < C; k++) {
-      const float v = xr[k];
-      if (!isfinite(v) || (v != 0.0f && fabsf(v) < 0x1p-126f)) ok = 0;
-      ss += (double)v * v;
-    }
-    const double xn = sqrt(ss) * (1 + 1e-9), ex = factor * xn;
-    if (!ok || !(ex >= 0x1p-59) || !(xn * scr->wmax < 0x1p100)) {
+    if (!pack_row(xq + n, LR_SCREEN_ROWS, sx + n, corr + n, fa + n, fb + n, xr, C, scr->wmax)) {
       g_exact++;
       if (exact_row(out + r, xr, w, V, C, half)) return -1;
       continue;
     }
-    lr_screen_pack_row(xp + n, LR_SCREEN_ROWS, xr, K2);
-    e[n] = (float)ex * (1 + 0x1p-20f);
     which[n++] = r;
   }
   if (n == 0) return 0;
-  screen_job j = {.scr = scr, .xp = xp, .e = e, .R = n, .K2 = K2, .np = np};
-  j.chunk = LR_SCREEN_CHUNK_BYTES / (K2 * LR_PANEL * 4);
+  screen_job j = {.scr = scr, .xq = xq, .sx = sx, .corr = corr, .a = fa, .b = fb, .R = n, .K4 = K4, .np = np};
+  j.chunk = LR_SCREEN_CHUNK_BYTES / (K4 * LR_PANEL * 4);
   if (j.chunk < 1) j.chunk = 1;
   const int64_t chunks = (np + j.chunk - 1) / j.chunk, slots = chunks * n;
   _Atomic uint32_t best[LR_SCREEN_ROWS];
@@ -266,7 +299,8 @@ static int screen_rows(int32_t *out, const float *x, const float *w, int64_t R, 
 int lr_argmax_logits(int32_t *out, const float *x, const float *w, int64_t M, int64_t V, int64_t C, lr_half *half) {
   if (M == 0) return 0;
   const lr_half_region *reg = half ? lr_half_region_of(half, w, C, V, 1) : NULL;
-  const int screen = reg && lr_screen_supported() && M >= LR_SCREEN_MIN_ROWS && C >= 2 && C % 2 == 0 && V >= LR_PANEL;
+  const int screen = reg && lr_screen_supported() && M >= LR_SCREEN_MIN_ROWS && C >= 4 && C % 4 == 0 && C <= LR_SCREEN_MAX_C &&
+                     V >= LR_PANEL;
   const lr_screen *scr = screen ? screen_of(half, reg) : NULL;
   if (screen && !scr) return -1;
   if (!scr || !scr->usable) { /* the logits, then their argmax */

@@ -41,7 +41,7 @@ export function engineReport(): EngineReport {
   };
 }
 
-/** The instruction sets of interest the CPU has, e.g. "AVX2 FMA F16C AVX-512F/BW/VL/DQ AVX-512-BF16". */
+/** The instruction sets of interest the CPU has, e.g. "AVX2 FMA F16C AVX-512 F/BW/VL/DQ AVX-512-VNNI AVX-512-BF16". */
 function isaList(f: CpuFeatures): string {
   const out: string[] = [];
   if (f.avx2) out.push('AVX2');
@@ -49,6 +49,7 @@ function isaList(f: CpuFeatures): string {
   if (f.f16c) out.push('F16C');
   const a512 = [['F', f.avx512f], ['BW', f.avx512bw], ['VL', f.avx512vl], ['DQ', f.avx512dq]].filter(([, v]) => v).map(([n]) => n);
   if (a512.length) out.push(`AVX-512${a512.join('/')}`.replace('AVX-512', 'AVX-512 '));
+  if (f.avx512vnni) out.push('AVX-512-VNNI');
   if (f.avx512bf16) out.push('AVX-512-BF16');
   if (f.avx512fp16) out.push('AVX-512-FP16');
   if (f.amx) out.push('AMX');
@@ -61,7 +62,7 @@ export function engineLines(r: EngineReport = engineReport()): string[] {
   const n = r.native;
   if (n) {
     lines.push(`kernels: ${n.isa}${n.isa !== n.cpuIsa ? ` (forced; the CPU has ${n.cpuIsa})` : ' (the widest this CPU has)'}; ` +
-      `greedy LM head of a batch: ${n.logitScreen === 'bf16' ? 'bf16 screen + exact logits of the columns it keeps (AVX-512 BF16)' : 'every logit (no AVX-512 BF16 screen)'}; ` +
+      `greedy LM head of a batch: ${n.logitScreen === 'int8' ? 'int8 screen + exact logits of the columns it keeps (AVX-512 VNNI)' : 'every logit (no AVX-512 VNNI screen)'}; ` +
       `decode attention: ${n.decodeAttention === 'avx512' ? 'AVX-512, 16 keys at a time' : 'small-matmul kernels'}`);
     const src = n.blasCoreSource === 'user' ? 'set by OPENBLAS_CORETYPE' : n.blasCoreSource === 'loraroute' ? 'chosen by loraroute from the ISA' : "OpenBLAS's own detection";
     lines.push(`blas:    ${n.blasConfig}; core ${n.blasCore} (${src})`);

@@ -30,7 +30,7 @@ export function withDecodeWeights<T>(model: GPT2, pass: () => T): T {
  * as samplers[b] picks it; then (when `extra` [E, C] is given) the greedy tokens of those final hidden
  * states too (rows just prefilled: their first tokens), appended. Only the sampled rows' logits are
  * computed; every greedy token comes from one backend.argmaxLogits call: the argmax of the same logits,
- * which the native backend finds without computing most of them (a bf16 screen, then exact logits for the
+ * which the native backend finds without computing most of them (an int8 screen, then exact logits for the
  * few columns it cannot rule out). No row's token depends on the rows beside it.
  */
 export function decodeRowsTokens(

@@ -31,7 +31,7 @@ export class ServerMetrics {
     this.ttft = new Histogram({ name: 'loraroute_time_to_first_token_seconds', help: 'From request accepted to its first generated token', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
     this.screenRows = new Gauge({
       name: 'loraroute_lm_head_screen_rows', labelNames: ['how'], registers,
-      help: 'Greedy rows of batched LM heads since the process started: decided by the bf16 screen (screened), or given their whole logits by it (exact)',
+      help: 'Greedy rows of batched LM heads since the process started: decided by the int8 screen (screened), or given their whole logits by it (exact)',
       collect() {
         const c = screen();
         if (!c) return;

@@ -141,7 +141,7 @@ export interface Backend {
    * e.g. the LM head; V >= 1), bit for bit what matmul(logits, x, w, rows, V, C, { transB: true }) followed
    * by argmaxRows(out, logits, rows, V) gives — also inside NativeBackend.withHalfWeights, where that is the
    * argmax of the fp16 logits. A backend may skip logits it can prove are not the largest (the native one
-   * screens them at bf16 where the CPU has AVX-512 BF16 and w is a packed fp16 region).
+   * screens them at int8 where the CPU has AVX-512 VNNI and w is a packed fp16 region).
    */
   argmaxLogits(out: I32, x: F32, w: F32, rows: number, V: number, C: number): void;
   /**

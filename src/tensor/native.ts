@@ -109,9 +109,9 @@ interface AddonInfo {
   cpusAvailable: number;
   /** bytes of the kernels' reusable scratch memory */
   scratchBytes: number;
-  /** how argmaxLogits screens an LM head read from fp16 panels: "bf16" (AVX-512 BF16), or "none" (it
+  /** how argmaxLogits screens an LM head read from fp16 panels: "int8" (AVX-512 VNNI), or "none" (it
    * computes every logit) */
-  logitScreen: 'bf16' | 'none';
+  logitScreen: 'int8' | 'none';
   /** a decode query's attention: "avx512" (16 keys at a time, heads of a multiple of 16; native/attend_avx512.c) or
    * "generic" (the small-matmul and softmax kernels) */
   decodeAttention: 'avx512' | 'generic';
@@ -387,6 +387,7 @@ export interface CpuFeatures {
   avx512bw: boolean;
   avx512vl: boolean;
   avx512dq: boolean;
+  avx512vnni: boolean;
   avx512fp16: boolean;
   avx512bf16: boolean;
   amx: boolean;

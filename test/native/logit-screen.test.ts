@@ -1,11 +1,11 @@
 /**
  * argmaxLogits on the native backend over an LM head read from fp16 panels (inside withHalfWeights), where
- * it screens the logits at bf16 (AVX-512 BF16) and computes exactly only the columns the screen cannot rule
+ * it screens the logits at int8 (AVX-512 VNNI) and computes exactly only the columns the screen cannot rule
  * out: its tokens must be exactly the argmax of the logits matmul gives there — on logit-like rows, on exact
  * ties (the first of equal maxima), on near-ties one fp16 step apart, with the argmax in the last V % 16
  * columns, and on rows the bound does not cover (NaN, infinities, subnormals, huge values, all zeros), which
  * get their whole logits. Counters show which rows the screen decided. Skipped without the addon or F16C; the
- * screen itself needs AVX-512 BF16 (elsewhere every row is computed whole, and the same equalities hold).
+ * screen itself needs AVX-512 VNNI (elsewhere every row is computed whole, and the same equalities hold).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,9 +15,9 @@ import { Rng } from '../backend/util.js';
 const native = loadNativeBackend();
 const hasHalf = native !== null && native.halfWeights(new Float32Array(8)) !== null;
 
-describe('argmaxLogits over fp16 panels (the bf16 screen)', { skip: hasHalf ? false : 'no native addon, or no F16C on this CPU' }, () => {
+describe('argmaxLogits over fp16 panels (the int8 screen)', { skip: hasHalf ? false : 'no native addon, or no F16C on this CPU' }, () => {
   const be = native as NonNullable<typeof native>;
-  const screens = be.info().logitScreen === 'bf16';
+  const screens = be.info().logitScreen === 'int8';
   const counts = () => ({ screened: be.info().logitScreenRows, exact: be.info().logitExactRows });
 
   /** W [V, C] at float offset 3 of a buffer, its fp16 copy packed as an LM head */
@@ -97,6 +97,38 @@ describe('argmaxLogits over fp16 panels (the bf16 screen)', { skip: hasHalf ? fa
     h.half.release();
   });
 
+  test('int8 copies that rank two columns the wrong way round: the bound keeps the exact argmax', () => {
+    // Row 0 hides the deciding values in its own quantisation (0.07 next to 20 rounds to 0): its int8 copy
+    // sees column 40 ahead of column 5 by 0.16, the exact logits put 5 ahead by 0.06 (the row's residual
+    // term of the bound). Row 1 is exact in int8, but column 7's small weights (1/32 next to 8) round to 0:
+    // its copy sees column 50 ahead by 0.5, the exact logits put 7 ahead by 0.38 (the columns' residual term).
+    const rng = new Rng(29);
+    const [V, C] = [64 + 3, 32];
+    const w = rng.randn(V * C, 0.01);
+    const sign = Array.from({ length: C }, () => (rng.int(2) ? 1 : -1));
+    const x = new Float32Array(2 * C);
+    for (const col of [5, 40, 7, 50]) w.fill(0, col * C, col * C + C);
+    w[5 * C] = 127 / 128;
+    w[40 * C] = 1;
+    w[7 * C + 1] = 8;
+    w[50 * C + 1] = 8.25;
+    x[0] = 20;
+    x[C + 1] = 127 / 64;
+    for (let k = 2; k < C; k++) {
+      w[5 * C + k] = (13 / 128) * sign[k];
+      w[7 * C + k] = (1 / 32) * (k % 3 ? 1 : -1);
+      x[k] = 0.07 * sign[k];
+      x[C + k] = (60 / 64) * (k % 3 ? 1 : -1);
+    }
+    const h = head(w, V, C);
+    const before = counts();
+    const { got, want } = both(h, x, 2, V, C);
+    assert.deepEqual([...want], [5, 7], 'the exact argmaxes');
+    assert.deepEqual([...got], [...want]);
+    if (screens) assert.equal(counts().screened - before.screened, 2, 'the screen decided both rows');
+    h.half.release();
+  });
+
   test('rows the bound does not cover get their whole logits: NaN, infinities, subnormals, huge values, zeros', () => {
     const rng = new Rng(13);
     const [V, C] = [512 + 5, 32];
@@ -123,9 +155,9 @@ describe('argmaxLogits over fp16 panels (the bf16 screen)', { skip: hasHalf ? fa
     h.half.release();
   });
 
-  test('a weight that is infinite in fp16, an odd C, a V below one panel: every row computed whole, same argmax', () => {
+  test('a weight that is infinite in fp16, a C that is not a multiple of 4, a V below one panel: every row computed whole, same argmax', () => {
     const rng = new Rng(17);
-    for (const [V, C, big] of [[300, 16, true], [300, 15, false], [9, 16, false]] as const) {
+    for (const [V, C, big] of [[300, 16, true], [300, 15, false], [300, 18, false], [9, 16, false]] as const) {
       const w = rng.randn(V * C, 0.1);
       if (big) w[37 * C + 2] = 1e6; // past fp16's range: an infinite fp16 weight, the bound cannot hold
       const h = head(w, V, C);

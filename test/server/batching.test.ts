@@ -46,7 +46,7 @@ test('16 concurrent streams over several experts all finish, each with the token
   assert.ok(steps < REQUESTS.reduce((a, r) => a + r.max_tokens, 0) / 2, `far fewer passes (${steps}) than tokens: rows shared passes`);
   // where the CPU screens the greedy LM head, the server says how many rows it decided
   const be = s.registry.model.backend;
-  if (be instanceof NativeBackend && be.info().logitScreen === 'bf16') {
+  if (be instanceof NativeBackend && be.info().logitScreen === 'int8') {
     const screened = Number(/^loraroute_lm_head_screen_rows\{how="screened"\} (\d+)$/m.exec(await (await fetch(s.url + '/metrics')).text())?.[1]);
     assert.ok(screened >= 9 * (steps - upTo8), `the screen decided the greedy rows (${screened} rows; ${steps - upTo8} passes of more than 8)`);
   }
