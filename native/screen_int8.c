@@ -20,21 +20,24 @@ static inline void store_logits(float *s, __m512i acc, int32_t corr, const float
   _mm512_storeu_ps(s, _mm512_mul_ps(_mm512_mul_ps(d, _mm512_loadu_ps(scale)), _mm512_set1_ps(sx)));
 }
 
+/* the loops over rows and panels fully unrolled, so that the sums stay in registers (see gemv_avx512.c) */
+#define UNROLL _Pragma("GCC unroll 16")
+
 /* rows R of xq (quad p of row r at xq[p * ldx + r]) x Q panels (from wq, panel stride K4 * 16): s[R, 16 Q] */
 #define DEFINE_BLOCK(R, Q)                                                                                      \
   static void block_##R##x##Q(float *s, int64_t lds, const uint32_t *xq, int64_t ldx, int64_t K4,             \
                               const uint32_t *wq, const float *scale, const int32_t *corr, const float *sx) {   \
     __m512i acc[R][Q];                                                                                          \
-    for (int r = 0; r < R; r++)                                                                                 \
-      for (int q = 0; q < Q; q++) acc[r][q] = _mm512_setzero_si512();                                           \
+    UNROLL for (int r = 0; r < R; r++)                                                                          \
+      UNROLL for (int q = 0; q < Q; q++) acc[r][q] = _mm512_setzero_si512();                                           \
     for (int64_t p = 0; p < K4; p++, xq += ldx) {                                                               \
       __m512i w[Q];                                                                                             \
-      for (int q = 0; q < Q; q++) w[q] = _mm512_loadu_si512((const void *)(wq + (q * K4 + p) * 16));            \
-      for (int r = 0; r < R; r++)                                                                               \
-        for (int q = 0; q < Q; q++) acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], w[q], _mm512_set1_epi32((int)xq[r])); \
+      UNROLL for (int q = 0; q < Q; q++) w[q] = _mm512_loadu_si512((const void *)(wq + (q * K4 + p) * 16));            \
+      UNROLL for (int r = 0; r < R; r++)                                                                        \
+        UNROLL for (int q = 0; q < Q; q++) acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], w[q], _mm512_set1_epi32((int)xq[r])); \
     }                                                                                                           \
-    for (int r = 0; r < R; r++)                                                                                 \
-      for (int q = 0; q < Q; q++) store_logits(s + r * lds + q * 16, acc[r][q], corr[r], scale + q * 16, sx[r]); \
+    UNROLL for (int r = 0; r < R; r++)                                                                          \
+      UNROLL for (int q = 0; q < Q; q++) store_logits(s + r * lds + q * 16, acc[r][q], corr[r], scale + q * 16, sx[r]); \
   }
 
 /* The full block, 16 rows over one panel: 16 sums, each row's quad broadcast from memory inside the dot

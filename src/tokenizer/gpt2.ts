@@ -35,6 +35,8 @@ export class GPT2Tokenizer {
   private readonly bytes: Uint8Array;
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
+  /** asciiText's cache by id (undefined: not looked at yet). */
+  private readonly ascii: Array<string | null | undefined> = [];
   private readonly idToTok: Array<string | undefined>;
   private readonly tokToId: Map<string, number>;
   private readonly specialIds: Set<number>;
@@ -111,7 +113,18 @@ export class GPT2Tokenizer {
 
   /** A decoder for streaming generation: `push(id)` returns only complete characters, `flush()` the rest. */
   createStreamDecoder(): StreamDecoder {
-    return new StreamDecoder((id) => this.tokenBytes(id));
+    return new StreamDecoder((id) => this.tokenBytes(id), (id) => this.asciiText(id));
+  }
+
+  /** The text of a token whose bytes are all ASCII (cached), or null. */
+  private asciiText(id: number): string | null {
+    let t = this.ascii[id];
+    if (t === undefined) {
+      const b = this.tokenBytes(id);
+      t = b.every((x) => x < 0x80) ? String.fromCharCode(...b) : null;
+      this.ascii[id] = t;
+    }
+    return t;
   }
 
   /** The token string (byte-level form, e.g. "Ġthe") of an id, or undefined. */

@@ -54,3 +54,24 @@ test('streamed text equals decode of all ids, for random unicode', () => {
     assert.equal(out, s);
   }
 });
+
+test('any id sequence (invalid UTF-8, ASCII tokens between the bytes of a character) streams to decode of all ids', () => {
+  // ASCII tokens skip the TextDecoder while it holds nothing: every other case must still go through it
+  const tok = jsonTokenizer();
+  const r = rng(7);
+  const single = new Map<number, number>(); // byte -> a token of that single byte
+  for (let id = 0; id < tok.vocabSize && single.size < 256; id++) {
+    const b = tok.tokenBytes(id);
+    if (b.length === 1 && !single.has(b[0]!)) single.set(b[0]!, id);
+  }
+  const bytes = [0x41, 0x20, 0x0a, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0x80, 0xbf, 0xc0, 0xe0, 0xf8, 0xff, 0xed, 0xa0].filter((b) => single.has(b));
+  const words = tok.encode(' the cat é 日 😀 ok');
+  for (let i = 0; i < 500; i++) {
+    const ids = Array.from({ length: 1 + Math.floor(r() * 12) }, () => (r() < 0.7 ? single.get(bytes[Math.floor(r() * bytes.length)]!)! : words[Math.floor(r() * words.length)]!));
+    const d = tok.createStreamDecoder();
+    let out = '';
+    for (const id of ids) out += d.push(id);
+    out += d.flush();
+    assert.equal(out, tok.decode(ids), `ids ${ids.join(',')}`);
+  }
+});
