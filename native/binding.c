@@ -684,6 +684,41 @@ static napi_value js_argmax_logits(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* argmaxLogitsBegin(x, w, rows, V, C, half?) -> bool: argmaxLogits's screen started on the pool's workers
+ * (rows <= 16, copied), or false where it would not screen (screen.h: lr_argmax_logits_begin) */
+static napi_value js_argmax_logits_begin(napi_env env, napi_callback_info info) {
+  BEGIN("argmaxLogitsBegin");
+  int64_t rows, V, C;
+  float *x, *w;
+  CHECK(dim(c, 2, "rows", &rows) && dim(c, 3, "V", &V) && dim(c, 4, "C", &C));
+  if (rows > 0 && V == 0) CHECK(fail(c, 1, "%sV must be at least 1 (each of the %lld rows needs a logit)", "", rows, 0));
+  CHECK(F32(0, "x", &x, 0, rows, C) && F32(1, "w", &w, 0, V, C));
+  lr_half *half;
+  CHECK(half_arg(c, 5, &half));
+  const int64_t before = lr_screen_bytes(half);
+  const int started = rows > 0 ? lr_argmax_logits_begin(x, w, rows, V, C, half) : 0;
+  if (started < 0) CHECK(oom(c));
+  int64_t adjusted;
+  if (lr_screen_bytes(half) != before) napi_adjust_external_memory(env, lr_screen_bytes(half) - before, &adjusted);
+  napi_value r;
+  napi_get_boolean(env, started == 1, &r);
+  return r;
+}
+
+/* argmaxLogitsEnd(out, rows) -> bool: the tokens of the pending argmaxLogitsBegin of `rows` rows into out
+ * [rows]; false (nothing written) where none of that many rows is pending */
+static napi_value js_argmax_logits_end(napi_env env, napi_callback_info info) {
+  BEGIN("argmaxLogitsEnd");
+  int64_t rows;
+  int32_t *out;
+  CHECK(dim(c, 1, "rows", &rows) && I32(0, "out", &out, 0, rows));
+  const int r = rows > 0 && lr_argmax_logits_pending() == rows ? lr_argmax_logits_end(out, rows) : -2;
+  if (r == -1) CHECK(oom(c));
+  napi_value v;
+  napi_get_boolean(env, r == 0, &v);
+  return v;
+}
+
 static int ids_in_range(call_t *c, const int32_t *ids, int64_t n, int64_t limit, const char *name, const char *table) {
   for (int64_t i = 0; i < n; i++)
     if (ids[i] < 0 || ids[i] >= limit) {
@@ -823,6 +858,7 @@ static napi_value js_scale(napi_env env, napi_callback_info info) {
 static void half_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   lr_half *h = data;
+  lr_argmax_logits_settle(); /* a pending screen pass may read this copy */
   if (h->h) {
     int64_t bytes = h->len * 2;
     free(h->h);
@@ -922,6 +958,7 @@ static napi_value js_release_half(napi_env env, napi_callback_info info) {
   lr_half *h;
   CHECK(half_arg(c, 0, &h));
   if (h && h->h) {
+    lr_argmax_logits_settle(); /* a pending screen pass may read this copy */
     free(h->h);
     h->h = NULL;
     int64_t adjusted;
@@ -1084,6 +1121,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("crossEntropyBackward", js_xent_backward),
       FN("argmaxRows", js_argmax_rows),
       FN("argmaxLogits", js_argmax_logits),
+      FN("argmaxLogitsBegin", js_argmax_logits_begin),
+      FN("argmaxLogitsEnd", js_argmax_logits_end),
       FN("dropoutMask", js_dropout_mask),
       FN("mul", js_mul),
       FN("adamw", js_adamw),

@@ -101,7 +101,9 @@ int lr_pool_set_threads(int n) {
 
 int lr_pool_threads(void) { return g_nworkers + 1; }
 
-void lr_pool_run(int64_t nchunks, lr_chunk_fn fn, void *ctx) {
+static int g_posted; /* a job posted by lr_pool_post that lr_pool_join has not finished */
+
+void lr_pool_post(int64_t nchunks, lr_chunk_fn fn, void *ctx) {
   if (nchunks <= 0) return;
   if (g_nworkers == 0 || nchunks == 1 || g_in_job) {
     for (int64_t c = 0; c < nchunks; c++) fn(ctx, c, 0);
@@ -118,12 +120,28 @@ void lr_pool_run(int64_t nchunks, lr_chunk_fn fn, void *ctx) {
   g_gen++;
   pthread_cond_broadcast(&g_work);
   pthread_mutex_unlock(&g_mu);
+  g_posted = 1;
+}
+
+void lr_pool_join(void) {
+  if (!g_posted) return;
+  g_posted = 0;
+  const int64_t nchunks = g_nchunks;
   drain(0);
   for (int i = LR_SPIN; i > 0 && atomic_load(&g_finished) < nchunks; i--) LR_PAUSE();
   pthread_mutex_lock(&g_mu);
   while (atomic_load(&g_finished) < nchunks) pthread_cond_wait(&g_done, &g_mu);
   pthread_mutex_unlock(&g_mu);
   g_in_job = 0;
+}
+
+void lr_pool_run(int64_t nchunks, lr_chunk_fn fn, void *ctx) {
+  if (g_in_job) { /* nested, or a job posted and not joined: inline on this thread */
+    for (int64_t c = 0; c < nchunks; c++) fn(ctx, c, 0);
+    return;
+  }
+  lr_pool_post(nchunks, fn, ctx);
+  lr_pool_join();
 }
 
 int64_t lr_pool_chunk(int64_t n, int64_t min, int64_t align, int per_thread) {

@@ -22,6 +22,13 @@ int lr_pool_set_threads(int n);
 int lr_pool_threads(void);
 /* Runs fn for every chunk in [0, nchunks) and returns when all are done. */
 void lr_pool_run(int64_t nchunks, lr_chunk_fn fn, void *ctx);
+/* The same job in two halves: post hands the chunks to the workers and returns at once (the caller may do
+ * other work meanwhile: every lr_pool_run until the join runs inline on the calling thread, and chunk
+ * functions of the posted job never run on thread 0 before the join, so thread 0's scratch stays the
+ * caller's); join takes the chunks still left on the calling thread and returns when all are done. Without
+ * workers (or nested) post runs the whole job at once and join does nothing. */
+void lr_pool_post(int64_t nchunks, lr_chunk_fn fn, void *ctx);
+void lr_pool_join(void);
 /* Stops and joins the workers (module unload). */
 void lr_pool_shutdown(void);
 

@@ -68,6 +68,7 @@ int64_t lr_screen_bytes(const lr_half *h) {
 }
 
 void lr_screen_free(lr_half *h) {
+  lr_argmax_logits_settle(); /* a pending pass reads the copy */
   if (!h->screen) return;
   free(h->screen->quads);
   free(h->screen->scale);
@@ -221,50 +222,73 @@ static int pack_row(uint32_t *xq, int64_t ldx, float *sx, int32_t *corr, float *
   return 1;
 }
 
-/* rows x [R, C] (R <= LR_SCREEN_ROWS) of a screened product */
-static int screen_rows(int32_t *out, const float *x, const float *w, int64_t R, int64_t V, int64_t C, const lr_half *half,
-                       const lr_half_region *reg, const lr_screen *scr) {
-  const int64_t K4 = C / 4, np = scr->N16 / LR_PANEL, N16 = scr->N16;
+/* One screened pass over rows x [R, C] (R <= LR_SCREEN_ROWS): its pool job and what its end needs. */
+typedef struct {
+  screen_job j;
+  _Atomic uint32_t best[LR_SCREEN_ROWS]; /* the best lower bound of each screened row (float bits) */
+  float sx[LR_SCREEN_ROWS], fa[LR_SCREEN_ROWS], fb[LR_SCREEN_ROWS];
+  int32_t corr[LR_SCREEN_ROWS];
+  int64_t which[LR_SCREEN_ROWS], n, chunks; /* the screened rows (indices into x), their count, the job's tasks */
+  int32_t *out;
+  const float *x, *w;
+  int64_t V, C;
+  const lr_half *half;
+  const lr_half_region *reg;
+} screen_pass;
+
+/* Packs the rows the bound covers and sets up p's job (p->n of them; 0: nothing to run); the other rows get
+ * their whole logits now. -1 when out of memory. */
+static int pass_begin(screen_pass *p, int32_t *out, const float *x, const float *w, int64_t R, int64_t V, int64_t C,
+                      const lr_half *half, const lr_half_region *reg, const lr_screen *scr) {
+  const int64_t K4 = C / 4, np = scr->N16 / LR_PANEL;
+  *p = (screen_pass){.out = out, .x = x, .w = w, .V = V, .C = C, .half = half, .reg = reg};
   /* the rows the bound covers, as int8 quads; the others go exact */
   uint32_t *xq = grow(&g_rows, sizeof(uint32_t) * (size_t)(K4 * LR_SCREEN_ROWS)); /* [K4][16] */
   if (!xq) return -1;
-  float sx[LR_SCREEN_ROWS], fa[LR_SCREEN_ROWS], fb[LR_SCREEN_ROWS];
-  int32_t corr[LR_SCREEN_ROWS];
-  int64_t which[LR_SCREEN_ROWS], n = 0;
+  int64_t n = 0;
   for (int64_t r = 0; r < R; r++) {
     const float *xr = x + r * C;
-    if (!pack_row(xq + n, LR_SCREEN_ROWS, sx + n, corr + n, fa + n, fb + n, xr, C, scr->wmax)) {
+    if (!pack_row(xq + n, LR_SCREEN_ROWS, p->sx + n, p->corr + n, p->fa + n, p->fb + n, xr, C, scr->wmax)) {
       g_exact++;
       if (exact_row(out + r, xr, w, V, C, half)) return -1;
       continue;
     }
-    which[n++] = r;
+    p->which[n++] = r;
   }
+  p->n = n;
   if (n == 0) return 0;
-  screen_job j = {.scr = scr, .xq = xq, .sx = sx, .corr = corr, .a = fa, .b = fb, .R = n, .K4 = K4, .np = np};
-  j.chunk = LR_SCREEN_CHUNK_BYTES / (K4 * LR_PANEL * 4);
-  if (j.chunk < 1) j.chunk = 1;
-  const int64_t chunks = (np + j.chunk - 1) / j.chunk, slots = chunks * n;
-  _Atomic uint32_t best[LR_SCREEN_ROWS];
-  for (int64_t r = 0; r < n; r++) atomic_init(&best[r], bits_of(-INFINITY));
+  screen_job *j = &p->j;
+  *j = (screen_job){.scr = scr, .xq = xq, .sx = p->sx, .corr = p->corr, .a = p->fa, .b = p->fb, .R = n, .K4 = K4, .np = np};
+  j->chunk = LR_SCREEN_CHUNK_BYTES / (K4 * LR_PANEL * 4);
+  if (j->chunk < 1) j->chunk = 1;
+  p->chunks = (np + j->chunk - 1) / j->chunk;
+  const int64_t slots = p->chunks * n;
+  for (int64_t r = 0; r < n; r++) atomic_init(&p->best[r], bits_of(-INFINITY));
   char *cand = grow(&g_cand, (size_t)slots * (LR_SCREEN_CAP * (sizeof(int32_t) + sizeof(float)) + sizeof(int64_t)));
   if (!cand) return -1;
-  j.best = best;
-  j.idx = (int32_t *)cand;
-  j.hi = (float *)(cand + (size_t)slots * LR_SCREEN_CAP * sizeof(int32_t));
-  j.count = (int64_t *)(cand + (size_t)slots * LR_SCREEN_CAP * (sizeof(int32_t) + sizeof(float)));
-  atomic_init(&j.failed, 0);
-  lr_pool_run(chunks, screen_chunk, &j);
-  if (atomic_load(&j.failed)) return -1;
-  const uint16_t *tail = half->h + reg->off + N16 * C; /* the last V - N16 rows of W, flat fp16 */
+  j->best = p->best;
+  j->idx = (int32_t *)cand;
+  j->hi = (float *)(cand + (size_t)slots * LR_SCREEN_CAP * sizeof(int32_t));
+  j->count = (int64_t *)(cand + (size_t)slots * LR_SCREEN_CAP * (sizeof(int32_t) + sizeof(float)));
+  atomic_init(&j->failed, 0);
+  return 0;
+}
+
+/* After p's job: each screened row's token from the exact logits of the columns it kept. */
+static int pass_end(screen_pass *p) {
+  const screen_job *j = &p->j;
+  if (p->n == 0) return 0;
+  if (atomic_load(&j->failed)) return -1;
+  const int64_t n = p->n, chunks = p->chunks, C = p->C, V = p->V, N16 = j->scr->N16;
+  const uint16_t *tail = p->half->h + p->reg->off + N16 * C; /* the last V - N16 rows of W, flat fp16 */
   for (int64_t i = 0; i < n; i++) {
-    const int64_t r = which[i];
-    const float *xr = x + r * C, L = f_of(atomic_load(&best[i]));
+    const int64_t r = p->which[i];
+    const float *xr = p->x + r * C, L = f_of(atomic_load(&p->best[i]));
     int over = 0;
-    for (int64_t c = 0; c < chunks; c++) over |= j.count[c * n + i] > LR_SCREEN_CAP;
+    for (int64_t c = 0; c < chunks; c++) over |= j->count[c * n + i] > LR_SCREEN_CAP;
     if (over) { /* too many near-equal bounds to keep: the whole row */
       g_exact++;
-      if (exact_row(out + r, xr, w, V, C, half)) return -1;
+      if (exact_row(p->out + r, xr, p->w, V, C, p->half)) return -1;
       continue;
     }
     /* the kept columns in ascending order, then the tail: the first largest exact logit */
@@ -272,12 +296,12 @@ static int screen_rows(int32_t *out, const float *x, const float *w, int64_t R, 
     float zbest = 0.0f, z16[LR_PANEL];
     for (int64_t c = 0; c < chunks; c++) {
       const int64_t slot = c * n + i;
-      for (int64_t k = 0; k < j.count[slot]; k++) {
-        if (!(j.hi[slot * LR_SCREEN_CAP + k] >= L)) continue;
-        const int64_t col = j.idx[slot * LR_SCREEN_CAP + k];
+      for (int64_t k = 0; k < j->count[slot]; k++) {
+        if (!(j->hi[slot * LR_SCREEN_CAP + k] >= L)) continue;
+        const int64_t col = j->idx[slot * LR_SCREEN_CAP + k];
         if (col / LR_PANEL != panel) {
           panel = col / LR_PANEL;
-          lr_half_panel_row(z16, xr, half, reg, panel);
+          lr_half_panel_row(z16, xr, p->half, p->reg, panel);
         }
         const float z = z16[col % LR_PANEL];
         if (arg < 0 || z > zbest) arg = col, zbest = z;
@@ -291,19 +315,77 @@ static int screen_rows(int32_t *out, const float *x, const float *w, int64_t R, 
         if (arg < 0 || zt[t] > zbest) arg = N16 + t, zbest = zt[t];
     }
     g_screened++;
-    out[r] = (int32_t)arg; /* arg >= 0: the column with the best lower bound has upper bound >= L */
+    p->out[r] = (int32_t)arg; /* arg >= 0: the column with the best lower bound has upper bound >= L */
   }
   return 0;
 }
 
+/* The screen of lr_half h's region for W [V, C], or NULL where rows of x @ W^T are not screened (no panels,
+ * no VNNI, a shape the kernels do not take, a weight the bound cannot cover); *err = -1 when out of memory. */
+static const lr_screen *screen_for(const float *w, int64_t M, int64_t V, int64_t C, lr_half *half, const lr_half_region **reg,
+                                   int *err) {
+  *err = 0;
+  *reg = half ? lr_half_region_of(half, w, C, V, 1) : NULL;
+  if (!*reg || !lr_screen_supported() || M < LR_SCREEN_MIN_ROWS || C < 4 || C % 4 != 0 || C > LR_SCREEN_MAX_C || V < LR_PANEL) return NULL;
+  const lr_screen *scr = screen_of(half, *reg);
+  if (!scr) *err = -1;
+  return scr && scr->usable ? scr : NULL;
+}
+
+/* The pass lr_argmax_logits_begin started (state 1: its job posted; 2: its tokens in g_async_out) */
+static screen_pass g_async;
+static int g_async_state;
+static int64_t g_async_rows;
+static int g_async_err;
+static int32_t g_async_out[LR_SCREEN_ROWS];
+static grow_buf g_async_x;
+
+void lr_argmax_logits_settle(void) {
+  if (g_async_state != 1) return;
+  lr_pool_join();
+  g_async_err = pass_end(&g_async);
+  g_async_state = 2;
+}
+
+int lr_argmax_logits_begin(const float *x, const float *w, int64_t M, int64_t V, int64_t C, lr_half *half) {
+  lr_argmax_logits_settle();
+  g_async_state = 0;
+  if (M > LR_SCREEN_ROWS) return 0;
+  const lr_half_region *reg;
+  int err;
+  const lr_screen *scr = screen_for(w, M, V, C, half, &reg, &err);
+  if (err) return -1;
+  if (!scr) return 0;
+  float *xc = grow(&g_async_x, sizeof(float) * (size_t)(M * C)); /* the rows, owned: the caller may reuse x */
+  if (!xc) return -1;
+  memcpy(xc, x, sizeof(float) * (size_t)(M * C));
+  if (pass_begin(&g_async, g_async_out, xc, w, M, V, C, half, reg, scr)) return -1;
+  g_async_rows = M;
+  g_async_err = 0;
+  g_async_state = 1;
+  if (g_async.n > 0) lr_pool_post(g_async.chunks, screen_chunk, &g_async.j);
+  return 1;
+}
+
+int lr_argmax_logits_end(int32_t *out, int64_t M) {
+  if (g_async_state == 0 || M != g_async_rows) return -2;
+  lr_argmax_logits_settle();
+  g_async_state = 0;
+  if (g_async_err) return -1;
+  memcpy(out, g_async_out, sizeof(int32_t) * (size_t)M);
+  return 0;
+}
+
+int64_t lr_argmax_logits_pending(void) { return g_async_state ? g_async_rows : 0; }
+
 int lr_argmax_logits(int32_t *out, const float *x, const float *w, int64_t M, int64_t V, int64_t C, lr_half *half) {
+  lr_argmax_logits_settle(); /* its pass shares the buffers below */
   if (M == 0) return 0;
-  const lr_half_region *reg = half ? lr_half_region_of(half, w, C, V, 1) : NULL;
-  const int screen = reg && lr_screen_supported() && M >= LR_SCREEN_MIN_ROWS && C >= 4 && C % 4 == 0 && C <= LR_SCREEN_MAX_C &&
-                     V >= LR_PANEL;
-  const lr_screen *scr = screen ? screen_of(half, reg) : NULL;
-  if (screen && !scr) return -1;
-  if (!scr || !scr->usable) { /* the logits, then their argmax */
+  const lr_half_region *reg;
+  int err;
+  const lr_screen *scr = screen_for(w, M, V, C, half, &reg, &err);
+  if (err) return -1;
+  if (!scr) { /* the logits, then their argmax */
     float *z = grow(&g_logits, sizeof(float) * (size_t)(M * V));
     if (!z) return -1;
     lr_matmul(z, x, w, M, V, C, 0, 1, 1.0f, 0.0f, half);
@@ -312,7 +394,10 @@ int lr_argmax_logits(int32_t *out, const float *x, const float *w, int64_t M, in
   }
   for (int64_t m0 = 0; m0 < M; m0 += LR_SCREEN_ROWS) {
     const int64_t R = M - m0 < LR_SCREEN_ROWS ? M - m0 : LR_SCREEN_ROWS;
-    if (screen_rows(out + m0, x + m0 * C, w, R, V, C, half, reg, scr)) return -1;
+    screen_pass p;
+    if (pass_begin(&p, out + m0, x + m0 * C, w, R, V, C, half, reg, scr)) return -1;
+    if (p.n > 0) lr_pool_run(p.chunks, screen_chunk, &p.j);
+    if (pass_end(&p)) return -1;
   }
   return 0;
 }

@@ -37,6 +37,19 @@ typedef struct lr_screen {
  * memory. */
 int lr_argmax_logits(int32_t *out, const float *x, const float *w, int64_t M, int64_t V, int64_t C, lr_half *half);
 
+/* lr_argmax_logits in two halves, so that the caller can do other work while the pool's workers screen:
+ * begin (at most LR_SCREEN_ROWS = 16 rows, copied) packs the rows and posts the screen (lr_pool_post);
+ * returns 1, or 0 where it would not screen (then call lr_argmax_logits), -1 when out of memory. end joins
+ * the job and writes the M tokens; -2 when no begin of M rows is pending. Until the end, other calls run as
+ * usual (pool jobs inline on the calling thread); lr_argmax_logits, and freeing the fp16 copy, first settle
+ * the pending pass (join and finish it; end then only copies its tokens). One pass pending at a time: a
+ * second begin settles the first and drops its tokens. */
+int lr_argmax_logits_begin(const float *x, const float *w, int64_t M, int64_t V, int64_t C, lr_half *half);
+int lr_argmax_logits_end(int32_t *out, int64_t M);
+void lr_argmax_logits_settle(void);
+/* Rows of the pending begin (0: none). */
+int64_t lr_argmax_logits_pending(void);
+
 /* Whether lr_argmax_logits screens on this CPU (the kernels chosen at load: AVX-512 with VNNI). */
 int lr_screen_supported(void);
 

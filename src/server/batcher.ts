@@ -5,7 +5,7 @@ import { LoraMixture } from '../lora/mixture.js';
 import type { LoraAdapter } from '../lora/adapter.js';
 import type { GPT2Tokenizer } from '../tokenizer/gpt2.js';
 import { LoraRouteError } from '../errors.js';
-import { decodeRowsTokens, firstTokens, RowCaches } from './decode-backend.js';
+import { decodeRowsStart, firstTokens, RowCaches } from './decode-backend.js';
 import type { MixPart } from './registry.js';
 
 /** One generation request, tokenized and validated (ids fit the context with maxNewTokens). */
@@ -183,9 +183,15 @@ export class Batcher {
   }
 
   private async loop(): Promise<void> {
-    while (this.waiting.length || this.prefilling.length || this.active.length) {
+    // the last step's tokens are taken after the await: its LM head may still be running on the pool's
+    // other threads (decodeRowsStart) while the event loop writes the step before's tokens to the sockets
+    let take: (() => void) | null = null;
+    while (take || this.waiting.length || this.prefilling.length || this.active.length) {
       try {
-        this.step();
+        const t = take;
+        take = null;
+        t?.();
+        if (this.waiting.length || this.prefilling.length || this.active.length) take = this.step();
       } catch (e) {
         // a bug must not take the server down: fail what was running, keep serving
         const err = e instanceof Error ? e : new Error(String(e));
@@ -199,8 +205,11 @@ export class Batcher {
     for (const r of this.idle.splice(0)) r();
   }
 
-  /** One scheduler step: drop cancelled rows, admit, prefill a budget of prompt tokens, one decode pass. */
-  private step(): void {
+  /**
+   * One scheduler step: drop cancelled rows, admit, prefill a budget of prompt tokens, one decode pass.
+   * Returns what takes the decode pass's tokens (null when there was none).
+   */
+  private step(): (() => void) | null {
     for (const list of [this.waiting, this.prefilling, this.active]) {
       for (let i = list.length - 1; i >= 0; i--) {
         if (list[i].cancelled) { this.finish(list[i], 'cancelled'); list.splice(i, 1); }
@@ -221,7 +230,7 @@ export class Batcher {
         if (!s.done) this.active.push(s);
       }
     }
-    if (this.active.length) this.decodeStep(hooks);
+    return this.active.length ? this.decodeStep(hooks) : null;
   }
 
   /** Mixtures over the current adapter list (rebuilt when it changes); null when there are no adapters. */
@@ -273,9 +282,10 @@ export class Batcher {
   /**
    * One forward for every active row (T = 1), each from its own cache; samples each row's next token (the
    * greedy ones in one call). A row alone goes through the model itself over its cache (attentionCached,
-   * whose bits attentionRows gives each row), without the per-row wrapper.
+   * whose bits attentionRows gives each row), without the per-row wrapper. Returns what accepts the tokens
+   * (the loop calls it after an event-loop turn: a batch's LM head may run meanwhile, see decodeRowsStart).
    */
-  private decodeStep(hooks: { prefill: LoraMixture | null; decode: LoraMixture | null }): void {
+  private decodeStep(hooks: { prefill: LoraMixture | null; decode: LoraMixture | null }): () => void {
     const seqs = this.active.filter((s) => !s.first); // rows with a token to feed
     const firsts = this.active.filter((s) => s.first);
     const B = seqs.length;
@@ -284,26 +294,31 @@ export class Batcher {
     firsts.forEach((s, i) => extra?.set(s.first as Float32Array, i * C));
     const ids = Int32Array.from(seqs, (s) => s.next); // [B, 1]
     const positions = Int32Array.from(seqs, (s) => s.position);
-    let tokens: Int32Array; // [B + F]: the rows' next tokens, then the new rows' first ones
+    let tokens: () => Int32Array; // [B + F]: the rows' next tokens, then the new rows' first ones
     if (B >= 2) {
       this.setGates(hooks.decode, seqs);
       const caches = seqs.map((s) => s.cache as KVCache);
       const samplers = seqs.map((s) => ({ sampling: s.spec.sampling, rng: s.rng }));
-      tokens = decodeRowsTokens(this.model, this.decodeModel, this.rows, caches, { ids, positions }, samplers, hooks.decode, extra);
+      tokens = decodeRowsStart(this.model, this.decodeModel, this.rows, caches, { ids, positions }, samplers, hooks.decode, extra);
     } else {
-      tokens = new Int32Array(B + firsts.length);
+      const t = new Int32Array(B + firsts.length);
       if (B === 1) {
         const cache = seqs[0].cache as KVCache;
         this.setGates(hooks.prefill, seqs);
         cache.keyMask[cache.past] = 1;
-        tokens[0] = this.sample(seqs, this.model.forward({ ids, B, T: 1, positions }, { cache, logits: Int32Array.of(0), hook: hooks.prefill }).logits as Float32Array)[0];
+        t[0] = this.sample(seqs, this.model.forward({ ids, B, T: 1, positions }, { cache, logits: Int32Array.of(0), hook: hooks.prefill }).logits as Float32Array)[0];
       }
-      if (extra) tokens.set(firstTokens(this.model, extra, firsts.length), B);
+      if (extra) t.set(firstTokens(this.model, extra, firsts.length), B);
+      tokens = () => t;
     }
     if (B > 0) this.o.onStep?.(B);
-    for (let b = 0; b < B; b++) this.accept(seqs[b], tokens[b]);
-    firsts.forEach((s, i) => { s.first = null; this.accept(s, tokens[B + i]); });
-    for (let i = this.active.length - 1; i >= 0; i--) if (this.active[i].done) this.active.splice(i, 1);
+    return () => {
+      const t = tokens();
+      // rows the shutdown cancelled meanwhile take nothing more
+      for (let b = 0; b < B; b++) if (!seqs[b].done) this.accept(seqs[b], t[b]);
+      firsts.forEach((s, i) => { s.first = null; if (!s.done) this.accept(s, t[B + i]); });
+      for (let i = this.active.length - 1; i >= 0; i--) if (this.active[i].done) this.active.splice(i, 1);
+    };
   }
 
   /** The next token of each of seqs from their logits [seqs.length, V], each with its own settings and stream. */

@@ -29,41 +29,63 @@ export function withDecodeWeights<T>(model: GPT2, pass: () => T): T {
  * through `decodeModel` (`model` over `rows.wrap(...)`), with the decode weights, and each row's next token
  * as samplers[b] picks it; then (when `extra` [E, C] is given) the greedy tokens of those final hidden
  * states too (rows just prefilled: their first tokens), appended. Only the sampled rows' logits are
- * computed; every greedy token comes from one backend.argmaxLogits call: the argmax of the same logits,
+ * computed; every greedy token comes from one argmaxLogits over the LM head: the argmax of the same logits,
  * which the native backend finds without computing most of them (an int8 screen, then exact logits for the
  * few columns it cannot rule out). No row's token depends on the rows beside it.
+ *
+ * In two halves: this runs the forward and returns a function that gives the tokens [B + E]. Where the
+ * native backend can (NativeBackend.argmaxLogitsBegin), the greedy rows' LM head runs on the pool's other
+ * threads until that function is called, so that the caller can do other work in between (the server's
+ * socket writes and requests); the tokens are the same either way.
  */
-export function decodeRowsTokens(
+export function decodeRowsStart(
   model: GPT2, decodeModel: GPT2, rows: RowCaches, caches: readonly KVCache[], batch: { ids: I32; positions: I32 },
   samplers: readonly RowSampler[], hook: LoraMixture | null, extra: F32 | null = null,
-): Int32Array {
+): () => Int32Array {
   const { vocabSize: V, nEmbd: C } = model.config;
   const B = caches.length, E = extra ? extra.length / C : 0;
   const greedy = samplers.flatMap((s, b) => (isGreedy(s.sampling) ? [b] : []));
   const sampled = samplers.flatMap((s, b) => (isGreedy(s.sampling) ? [] : [b]));
   const tokens = new Int32Array(B + E);
+  const G = greedy.length;
+  const t = new Int32Array(G + E); // the greedy rows' tokens, then extra's
+  const native = model.backend instanceof NativeBackend ? model.backend : null;
+  let pending = false;
   rows.begin(caches);
   try {
     withDecodeWeights(model, () => {
       const res = decodeModel.forward({ ids: batch.ids, B, T: 1, positions: batch.positions }, { cache: rows.cache, logits: Int32Array.from(sampled), hook });
       if (sampled.length > 0) {
-        const t = sampleRows(model.backend, res.logits as Float32Array, V, sampled.map((b) => samplers[b]));
-        sampled.forEach((b, i) => { tokens[b] = t[i]; });
+        const st = sampleRows(model.backend, res.logits as Float32Array, V, sampled.map((b) => samplers[b]));
+        sampled.forEach((b, i) => { tokens[b] = st[i]; });
       }
-      const G = greedy.length;
       if (G + E === 0) return;
       const h = new Float32Array((G + E) * C); // [G + E, C]: the greedy rows' final hidden states, then extra
       greedy.forEach((b, i) => h.set(res.hidden.subarray(b * C, (b + 1) * C), i * C));
       if (extra) h.set(extra, G * C);
-      const t = new Int32Array(G + E);
-      decodeModel.backend.argmaxLogits(t, h, model.weights.wte, G + E, V, C);
-      greedy.forEach((b, i) => { tokens[b] = t[i]; });
-      tokens.set(t.subarray(G), B);
+      pending = native?.argmaxLogitsBegin(h, model.weights.wte, G + E, V, C) ?? false;
+      if (!pending) decodeModel.backend.argmaxLogits(t, h, model.weights.wte, G + E, V, C);
     });
   } finally {
     rows.end();
   }
-  return tokens;
+  return () => {
+    if (pending) {
+      pending = false;
+      (native as NativeBackend).argmaxLogitsEnd(t, G + E);
+    }
+    greedy.forEach((b, i) => { tokens[b] = t[i]; });
+    tokens.set(t.subarray(G), B);
+    return tokens;
+  };
+}
+
+/** decodeRowsStart's tokens at once. */
+export function decodeRowsTokens(
+  model: GPT2, decodeModel: GPT2, rows: RowCaches, caches: readonly KVCache[], batch: { ids: I32; positions: I32 },
+  samplers: readonly RowSampler[], hook: LoraMixture | null, extra: F32 | null = null,
+): Int32Array {
+  return decodeRowsStart(model, decodeModel, rows, caches, batch, samplers, hook, extra)();
 }
 
 /** The greedy tokens of final hidden states h [n, C] (rows just prefilled), with the decode weights. */

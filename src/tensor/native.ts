@@ -37,6 +37,8 @@ interface NativeAddon {
   loraRows(y: F32, x: F32, As: readonly (F32 | null)[], Bs: readonly (F32 | null)[], weights: F32, B: number, inDim: number, outDim: number): void;
   argmaxRows(out: I32, x: F32, rows: number, V: number): void;
   argmaxLogits(out: I32, x: F32, w: F32, rows: number, V: number, C: number, half: HalfHandle | null): void;
+  argmaxLogitsBegin(x: F32, w: F32, rows: number, V: number, C: number, half: HalfHandle | null): boolean;
+  argmaxLogitsEnd(out: I32, rows: number): boolean;
   sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void;
   embeddingForward(out: F32, ids: I32, positions: I32, wte: F32, wpe: F32, BT: number, C: number): void;
   embeddingBackward(dwte: F32 | null, dwpe: F32 | null, dout: F32, ids: I32, positions: I32, BT: number, C: number): void;
@@ -292,6 +294,24 @@ export class NativeBackend implements Backend {
 
   argmaxLogits(out: I32, x: F32, w: F32, rows: number, V: number, C: number): void {
     this.addon.argmaxLogits(out, x, w, rows, V, C, this.half?.native ?? null);
+  }
+
+  /**
+   * argmaxLogits in two halves, so that the caller can do other work (a server: its socket writes) while
+   * the pool's other threads screen the LM head: returns true once the screen has started on them (the rows
+   * of x are copied; at most 16 rows), or false where argmaxLogits would not screen (no fp16 panels, no
+   * AVX-512 VNNI, more than 16 rows...): then call argmaxLogits. The tokens, bit for bit argmaxLogits's,
+   * come from argmaxLogitsEnd, once per begin. Until then every other call runs as usual (its pool jobs on
+   * the calling thread alone); argmaxLogits, a second begin and releasing fp16 weights first finish the
+   * pending screen (a second begin drops its tokens).
+   */
+  argmaxLogitsBegin(x: F32, w: F32, rows: number, V: number, C: number): boolean {
+    return this.addon.argmaxLogitsBegin(x, w, rows, V, C, this.half?.native ?? null);
+  }
+
+  /** The tokens of the pending argmaxLogitsBegin of `rows` rows into out [rows]; throws when none is pending. */
+  argmaxLogitsEnd(out: I32, rows: number): void {
+    if (!this.addon.argmaxLogitsEnd(out, rows)) throw new Error(`argmaxLogitsEnd: no argmaxLogitsBegin of ${rows} rows is pending (each begin is ended once)`);
   }
 
   sampleRows(out: I32, x: F32, rows: number, V: number, temperatures: Float64Array, topKs: I32, topPs: Float64Array, draws: Float64Array): void {

@@ -166,6 +166,11 @@ export const BINDINGS: Binding[] = [
     name: 'argmaxLogits', sizes: { rows: 3, V: 5, C: 4 },
     args: [i32('out', (s) => s.rows), f32('x', (s) => s.rows * s.C), f32('w', (s) => s.V * s.C), dim('rows'), dim('V'), dim('C'), { kind: 'half', name: 'half' }],
   },
+  {
+    name: 'argmaxLogitsBegin', sizes: { rows: 3, V: 5, C: 4 },
+    args: [f32('x', (s) => s.rows * s.C), f32('w', (s) => s.V * s.C), dim('rows'), dim('V'), dim('C'), { kind: 'half', name: 'half' }],
+  },
+  { name: 'argmaxLogitsEnd', sizes: { rows: 3 }, args: [i32('out', (s) => s.rows), dim('rows')] },
   { name: 'dropoutMask', sizes: { n: 9 }, args: [f32('mask', (s) => s.n), dim('n'), num('p', 0.5), num('seed', 3), num('offset', 2 ** 31 + 5)] },
   { name: 'mul', sizes: { n: 7 }, args: [f32('out', (s) => s.n), f32('x', (s) => s.n), f32('mask', (s) => s.n), dim('n')] },
   {

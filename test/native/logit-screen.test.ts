@@ -190,6 +190,64 @@ describe('argmaxLogits over fp16 panels (the int8 screen)', { skip: hasHalf ? fa
     assert.deepEqual([...got], [...want], 'a released copy');
   });
 
+  test('argmaxLogitsBegin/End: the same tokens, from a copy of the rows, whatever runs in between', () => {
+    const rng = new Rng(31);
+    const [V, C] = [1500 + 9, 64];
+    const w = rng.randn(V * C, 0.1);
+    const h = head(w, V, C);
+    const M = 16;
+    const x = rng.randn(M * C, 1);
+    for (let r = 0; r < M; r++) for (let k = 0; k < C; k++) x[r * C + k] += 5 * w[((r * 97) % V) * C + k];
+    x[3 * C + 1] = NaN; // a row the bound does not cover
+    const { want } = both(h, x, M, V, C);
+    const y = rng.randn(4 * C, 1), yWant = both(h, y, 4, V, C).want;
+    const a = rng.randn(16 * C, 1), b = rng.randn(C * 256, 1), got = new Float32Array(16 * 256), ref = new Float32Array(16 * 256);
+    be.matmul(ref, a, b, 16, 256, C);
+    be.withHalfWeights(h.half, () => {
+      const before = counts();
+      const started = be.argmaxLogitsBegin(x, h.W, M, V, C);
+      assert.equal(started, screens, 'it starts where the CPU screens');
+      if (!started) return;
+      const kept = Float32Array.from(x);
+      x.set(rng.randn(M * C, 50)); // the rows were copied
+      // meanwhile: a pool job, and a second, synchronous argmaxLogits (which finishes the pending one first)
+      be.matmul(got, a, b, 16, 256, C);
+      const yGot = new Int32Array(4);
+      be.argmaxLogits(yGot, y, h.W, 4, V, C);
+      assert.deepEqual([...yGot], [...yWant], 'the synchronous call in between');
+      const out = new Int32Array(M).fill(-1);
+      be.argmaxLogitsEnd(out, M);
+      assert.deepEqual([...out], [...want], 'the pending tokens');
+      assert.equal(counts().screened - before.screened, M - 1 + 4, 'the screen decided the covered rows');
+      x.set(kept);
+      assert.deepEqual(got, ref, 'the pool job in between (inline on this thread: the same kernels, the same bits)');
+      assert.throws(() => be.argmaxLogitsEnd(out, M), /no argmaxLogitsBegin of 16 rows is pending/, 'each begin ends once');
+      // a second begin drops the first one's tokens; releasing the fp16 copy finishes a pending one first
+      assert.ok(be.argmaxLogitsBegin(y, h.W, 4, V, C));
+      assert.ok(be.argmaxLogitsBegin(x, h.W, M, V, C));
+      assert.throws(() => be.argmaxLogitsEnd(new Int32Array(4), 4), /no argmaxLogitsBegin of 4 rows/, 'the pending one has M rows');
+      assert.throws(() => be.argmaxLogitsEnd(new Int32Array(4), M), RangeError, 'out is shorter than its rows');
+      h.half.release();
+      be.argmaxLogitsEnd(out.fill(-1), M);
+      assert.deepEqual([...out], [...want], 'after the release');
+    });
+    h.half.release();
+  });
+
+  test('argmaxLogitsBegin declines what it would not screen: no fp16 panels, one row, more than 16 rows', () => {
+    const rng = new Rng(37);
+    const [V, C] = [300, 32];
+    const h = head(rng.randn(V * C, 0.1), V, C);
+    const x = rng.randn(20 * C, 1);
+    assert.equal(be.argmaxLogitsBegin(x, h.W, 4, V, C), false, 'outside withHalfWeights');
+    be.withHalfWeights(h.half, () => {
+      assert.equal(be.argmaxLogitsBegin(x, h.W, 1, V, C), false, 'one row');
+      assert.equal(be.argmaxLogitsBegin(x, h.W, 17, V, C), false, '17 rows');
+    });
+    assert.throws(() => be.argmaxLogitsBegin(x.subarray(1), h.W, 20, V, C), RangeError);
+    h.half.release();
+  });
+
   test('wrong lengths are refused before anything runs', () => {
     const [V, C, M] = [40, 8, 3];
     const w = new Float32Array(V * C);
