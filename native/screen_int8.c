@@ -20,6 +20,10 @@ static inline void store_logits(float *s, __m512i acc, int32_t corr, const float
   _mm512_storeu_ps(s, _mm512_mul_ps(_mm512_mul_ps(d, _mm512_loadu_ps(scale)), _mm512_set1_ps(sx)));
 }
 
+/* acc += the dot products of w's unsigned quads with the signed quad *x broadcast to every lane, the
+ * broadcast inside the instruction ({1to16}: gcc does not fold it, and a separate one costs Zen 4 about 40%) */
+#define DPB(acc, x, w) __asm__("vpdpbusd %1%{1to16%}, %2, %0" : "+v"(acc) : "m"(x), "v"(w))
+
 /* the loops over rows and panels fully unrolled, so that the sums stay in registers (see gemv_avx512.c) */
 #define UNROLL _Pragma("GCC unroll 16")
 
@@ -34,15 +38,14 @@ static inline void store_logits(float *s, __m512i acc, int32_t corr, const float
       __m512i w[Q];                                                                                             \
       UNROLL for (int q = 0; q < Q; q++) w[q] = _mm512_loadu_si512((const void *)(wq + (q * K4 + p) * 16));            \
       UNROLL for (int r = 0; r < R; r++)                                                                        \
-        UNROLL for (int q = 0; q < Q; q++) acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], w[q], _mm512_set1_epi32((int)xq[r])); \
+        UNROLL for (int q = 0; q < Q; q++) DPB(acc[r][q], xq[r], w[q]);                                         \
     }                                                                                                           \
     UNROLL for (int r = 0; r < R; r++)                                                                          \
       UNROLL for (int q = 0; q < Q; q++) store_logits(s + r * lds + q * 16, acc[r][q], corr[r], scale + q * 16, sx[r]); \
   }
 
-/* The full block, 16 rows over one panel: 16 sums, each row's quad broadcast from memory inside the dot
- * product ({1to16}; gcc does not fold the broadcast itself, and a separate one costs Zen 4 about 40%). */
-#define DP(a, r) __asm__("vpdpbusd %1%{1to16%}, %2, %0" : "+v"(a) : "m"(xq[r]), "v"(w))
+/* The full block, 16 rows over one panel: 16 sums in named registers. */
+#define DP(a, r) DPB(a, xq[r], w)
 static void block_16x1(float *s, int64_t lds, const uint32_t *xq, int64_t ldx, int64_t K4, const uint32_t *wq,
                        const float *scale, const int32_t *corr, const float *sx) {
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
