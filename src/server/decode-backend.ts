@@ -49,7 +49,7 @@ export function decodeRowsStart(
   const tokens = new Int32Array(B + E);
   const G = greedy.length;
   const t = new Int32Array(G + E); // the greedy rows' tokens, then extra's
-  const native = model.backend instanceof NativeBackend ? model.backend : null;
+  const native = decodeModel.backend instanceof NativeBackend ? decodeModel.backend : null; // (through its wrappers)
   let pending = false;
   rows.begin(caches);
   try {
