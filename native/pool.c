@@ -88,6 +88,7 @@ void lr_pool_shutdown(void) {
 }
 
 int lr_pool_set_threads(int n) {
+  lr_pool_join(); /* a posted job ends before the workers change (simpler than leaving it to whichever threads exist) */
   if (n < 1) n = 1;
   if (n > LR_MAX_THREADS) n = LR_MAX_THREADS;
   if (n - 1 == g_nworkers) return n;

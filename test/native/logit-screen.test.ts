@@ -231,6 +231,17 @@ describe('argmaxLogits over fp16 panels (the int8 screen)', { skip: hasHalf ? fa
       be.argmaxLogitsEnd(out.fill(-1), M);
       assert.deepEqual([...out], [...want], 'after the release');
     });
+    // the pool resized while a screen is pending: its workers finish their part first
+    const h2 = head(w, V, C), threads = be.info().threads;
+    be.withHalfWeights(h2.half, () => {
+      if (!be.argmaxLogitsBegin(x, h2.W, M, V, C)) return;
+      be.setThreads(1);
+      const out = new Int32Array(M).fill(-1);
+      be.argmaxLogitsEnd(out, M);
+      be.setThreads(threads);
+      assert.deepEqual([...out], [...want], 'after a resize of the pool');
+    });
+    h2.half.release();
     h.half.release();
   });
 
