@@ -10,11 +10,14 @@
  * t_j = fl(fl(fl(D_j) s_j) s_x), within 4 * 2^-24 |x^.w^_j| <= 4 * 2^-24 ||x^|| (||w_j|| + r_j) of x^.w^_j
  * (three roundings; r_j >= ||w_j - w^_j||). And x.w_j - x^.w^_j = (x - x^).w_j + x^.(w_j - w^_j), so
  *   |t_j - z_j| <= (g(K + 2) ||x|| + ||x - x^|| + 4 * 2^-24 ||x^||) ||w_j|| + (1 + 4 * 2^-24) ||x^|| r_j + A,
- * where A (< 2^-99) covers subnormal roundings of the products. So with a_x = 1.05 * the first factor and b_x
- * = 1.05 * the second (both rounded up; the norms summed in double from the floats, the row's residual
- * x - s_x p exact in double), norm_j >= ||w_j|| + 2^-40 and resid_j >= r_j, every column satisfies
- * t_j - e_j <= z_j <= t_j + e_j with e_j = a_x norm_j + b_x resid_j, even after the float rounding of e_j and
- * of the two bounds (a_x >= 2^-22 ||x|| puts the 5% margin far above it). Let L = max_j (t_j - e_j). A column
+ * where A (< 2^-99) covers subnormal roundings of the products. The bounds t_j -+ e_j are computed in float:
+ * each within 2^-24 (|t_j| + e_j) of its value, and |t_j| <= (1 + 4 * 2^-24) ||x^|| (||w_j|| + r_j), so both
+ * factors get 2^-18 ||x^|| more (64 times that rounding, whatever K and however exact the row's int8 copy).
+ * So with a_x = 1.05 * (the first factor + 2^-18 ||x^||) and b_x = 1.05 * (the second + 2^-18 ||x^||), both
+ * rounded up (the norms summed in double from the floats, the row's residual x - s_x p exact in double),
+ * norm_j >= ||w_j|| + 2^-40 and resid_j >= r_j, every column satisfies t_j - e_j <= z_j <= t_j + e_j with
+ * e_j = a_x norm_j + b_x resid_j, after every rounding of e_j and of the two bounds (the 5% margin covers
+ * e_j's own two roundings). Let L = max_j (t_j - e_j). A column
  * whose z_j is the largest has t_j + e_j >= z_j >= z_k >= L for every k, so it is among the columns with
  * upper bound >= L; the first of those with the largest exact z_j is the matmul's argmax (which takes the
  * first of equal maxima).
@@ -213,7 +216,7 @@ static int pack_row(uint32_t *xq, int64_t ldx, float *sx, int32_t *corr, float *
   }
   const double n = (double)(C + 2), g = n * 0x1p-23 / (1 - n * 0x1p-23), up = 1 + 1e-9;
   const double xn = sqrt(ss) * up, xh = sqrt(hh) * up;
-  const double fa = 1.05 * (g * xn + sqrt(dd) * up + 4 * 0x1p-24 * xh), fb = 1.05 * (1 + 4 * 0x1p-24) * xh;
+  const double fa = 1.05 * (g * xn + sqrt(dd) * up + (4 * 0x1p-24 + 0x1p-18) * xh), fb = 1.05 * (1 + 4 * 0x1p-24 + 0x1p-18) * xh;
   if (!(fa >= 0x1p-59) || !(xn * wmax < 0x1p100)) return 0;
   *sx = s;
   *corr = 128 * sum;
