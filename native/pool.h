@@ -1,6 +1,7 @@
 /*
- * The addon's one level of threading: a small pool of worker threads that sleep on a condition variable
- * between jobs (they never spin, so a busy machine loses nothing to them). OpenBLAS is kept at one thread
+ * The addon's one level of threading: a small pool of worker threads that poll briefly for the next job,
+ * then sleep on a condition variable (pool.c: the bound on the poll keeps a busy machine from losing more
+ * than a job's time to them). OpenBLAS is kept at one thread
  * (openblas_set_num_threads(1) at load); a big matmul is split into column or row blocks and each block is
  * one single-threaded sgemm run by a pool thread, and the fused kernels split their rows or elements the
  * same way. Work is cut into more chunks than threads and claimed from an atomic counter, so a thread

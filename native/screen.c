@@ -71,7 +71,6 @@ int64_t lr_screen_bytes(const lr_half *h) {
 }
 
 void lr_screen_free(lr_half *h) {
-  lr_argmax_logits_settle(); /* a pending pass reads the copy */
   if (!h->screen) return;
   free(h->screen->quads);
   free(h->screen->scale);

@@ -58,7 +58,8 @@ int lr_screen_supported(void);
 void lr_screen_counts(int64_t *screened, int64_t *exact);
 /* Bytes held by the screen copies (for memory reports). */
 int64_t lr_screen_bytes(const lr_half *half);
-/* Frees h's screen copy. */
+/* Frees h's screen copy. A pending begin's pass reads it and h's fp16 panels: settle it
+ * (lr_argmax_logits_settle) before freeing either, as the binding's release and finalizer do. */
 void lr_screen_free(lr_half *h);
 
 /* The AVX-512 VNNI kernels (screen_int8.c). Screen logits s[R, 16 np] (row stride lds) of R rows of int8
