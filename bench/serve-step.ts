@@ -109,7 +109,7 @@ function main(): void {
         const r = reg.resolve(MODELS[b % 4], { instruction: PROMPTS[b % 4] });
         for (const m of r.mix) gates[b * adapters.length + adapters.indexOf(m.adapter)] = m.weight;
         const prompt = reg.tokenizer.encode(alpacaPrompt(PROMPTS[b % 4]));
-        const c = rows.allocate(prompt.length + 2 * steps + 8);
+        const c = model.createCache(1, prompt.length + 2 * steps + 8);
         c.keyMask.fill(1, 0, prompt.length);
         const mix1 = new LoraMixture(adapters, inner);
         mix1.setGates(gates.subarray(b * adapters.length, (b + 1) * adapters.length), 1);

@@ -12,4 +12,8 @@
 void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float *vh, const int32_t *mask, int64_t n,
                           int64_t hs, float scale, float *sc);
 
+/* the same over fp16 caches (IEEE binary16 bits): each value widened to fp32 as it is read */
+void lr_attend_one_avx512_f16(float *o, const float *q, const uint16_t *kh, const uint16_t *vh, const int32_t *mask,
+                              int64_t n, int64_t hs, float scale, float *sc);
+
 #endif

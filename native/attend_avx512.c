@@ -3,7 +3,8 @@
  * matmul and softmax kernels, which reduce a key's 32 or 64 products lane by lane and exponentiate one
  * score at a time. Here the scores of 16 keys are 16 vectors of products summed into one vector by a
  * transpose-add tree, the softmax is vectorised (the same Cephes polynomial as lr_expf), and p @ v keeps
- * four independent sums. Compiled by pragma; called only where the CPU has AVX-512 F (lr_select_kernels).
+ * four independent sums. The caches are fp32, or fp16 (lr_attend_one_avx512_f16: each key and value
+ * widened as it is read, so the arithmetic is the fp32 kernel's on the stored values). Compiled by pragma; called only where the CPU has AVX-512 F (lr_select_kernels).
  */
 #include "attend.h"
 #include "expf.h"
@@ -56,8 +57,15 @@ static inline __mmask16 live(const int32_t *mask, int64_t j0, int64_t n) {
   return _mm512_mask_cmpneq_epi32_mask(in, _mm512_maskz_loadu_epi32(in, mask + j0), _mm512_setzero_si512());
 }
 
-void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float *vh, const int32_t *mask, int64_t n,
-                          int64_t hs, float scale, float *sc) {
+/* 16 floats of a head's keys or values at element i: fp32, or fp16 widened (vcvtph2ps, exact) */
+static inline __attribute__((always_inline)) __m512 load16(const void *p, int64_t i, int half) {
+  return half ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i))) : _mm512_loadu_ps((const float *)p + i);
+}
+
+/* the kernel, for fp32 caches (half 0) or fp16 ones (half 1): a constant, so each caller gets its own loop */
+static inline __attribute__((always_inline)) void attend_one(float *o, const float *q, const void *kh, const void *vh,
+                                                             const int32_t *mask, int64_t n, int64_t hs, float scale,
+                                                             float *sc, int half) {
   const int64_t nq = hs / 16;
   __m512 qv[8]; /* hs <= 128 in registers; longer heads reload */
   for (int64_t c = 0; c < nq && c < 8; c++) qv[c] = _mm512_loadu_ps(q + 16 * c);
@@ -68,9 +76,9 @@ void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float
     __m512 a[16];
     for (int64_t t = 0; t < 16; t++) {
       if (t >= m) { a[t] = _mm512_setzero_ps(); continue; }
-      const float *k = kh + (j0 + t) * hs;
-      __m512 s = _mm512_mul_ps(qv[0], _mm512_loadu_ps(k)); /* hs >= 16 */
-      for (int64_t c = 1; c < nq; c++) s = _mm512_fmadd_ps(c < 8 ? qv[c] : _mm512_loadu_ps(q + 16 * c), _mm512_loadu_ps(k + 16 * c), s);
+      const int64_t k = (j0 + t) * hs;
+      __m512 s = _mm512_mul_ps(qv[0], load16(kh, k, half)); /* hs >= 16 */
+      for (int64_t c = 1; c < nq; c++) s = _mm512_fmadd_ps(c < 8 ? qv[c] : _mm512_loadu_ps(q + 16 * c), load16(kh, k + 16 * c, half), s);
       a[t] = s;
     }
     const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), live(mask, j0, n), _mm512_mul_ps(sum16x16(a), _mm512_set1_ps(scale)));
@@ -95,23 +103,37 @@ void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float
   /* o = (p / sum) @ v, 16 columns at a time, four keys' sums apart */
   for (int64_t c = 0; c < nq; c++) {
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    const float *v = vh + 16 * c;
+    const int64_t v = 16 * c;
     int64_t j = 0;
     for (; j + 4 <= n; j += 4) {
-      s0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), _mm512_loadu_ps(v + j * hs), s0);
-      s1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 1]), _mm512_loadu_ps(v + (j + 1) * hs), s1);
-      s2 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 2]), _mm512_loadu_ps(v + (j + 2) * hs), s2);
-      s3 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 3]), _mm512_loadu_ps(v + (j + 3) * hs), s3);
+      s0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), load16(vh, v + j * hs, half), s0);
+      s1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 1]), load16(vh, v + (j + 1) * hs, half), s1);
+      s2 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 2]), load16(vh, v + (j + 2) * hs, half), s2);
+      s3 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 3]), load16(vh, v + (j + 3) * hs, half), s3);
     }
-    for (; j < n; j++) s0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), _mm512_loadu_ps(v + j * hs), s0);
+    for (; j < n; j++) s0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), load16(vh, v + j * hs, half), s0);
     _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)), _mm512_set1_ps(inv)));
   }
+}
+
+void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float *vh, const int32_t *mask, int64_t n,
+                          int64_t hs, float scale, float *sc) {
+  attend_one(o, q, kh, vh, mask, n, hs, scale, sc, 0);
+}
+
+void lr_attend_one_avx512_f16(float *o, const float *q, const uint16_t *kh, const uint16_t *vh, const int32_t *mask,
+                              int64_t n, int64_t hs, float scale, float *sc) {
+  attend_one(o, q, kh, vh, mask, n, hs, scale, sc, 1);
 }
 
 #else
 /* not x86: never called */
 void lr_attend_one_avx512(float *o, const float *q, const float *kh, const float *vh, const int32_t *mask, int64_t n,
                           int64_t hs, float scale, float *sc) {
+  (void)o, (void)q, (void)kh, (void)vh, (void)mask, (void)n, (void)hs, (void)scale, (void)sc;
+}
+void lr_attend_one_avx512_f16(float *o, const float *q, const uint16_t *kh, const uint16_t *vh, const int32_t *mask,
+                              int64_t n, int64_t hs, float scale, float *sc) {
   (void)o, (void)q, (void)kh, (void)vh, (void)mask, (void)n, (void)hs, (void)scale, (void)sc;
 }
 #endif

@@ -78,6 +78,7 @@ static int is_nullish(call_t *c, size_t i) { return i >= c->argc || value_nullis
 static const char *typed_msg(napi_typedarray_type want) {
   return want == napi_float32_array   ? "%s must be a Float32Array"
          : want == napi_float64_array ? "%s must be a Float64Array"
+         : want == napi_uint16_array  ? "%s must be a Uint16Array"
                                       : "%s must be an Int32Array";
 }
 
@@ -409,12 +410,25 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-/* attentionCached(out, qkv, kCache, vCache, keyMask|null, past, B, Tq, C, NH, S) */
+/* A KV cache's element type: a Float32Array holds floats, a Uint16Array fp16 values (IEEE binary16 bits).
+ * *half from v; a TypeError naming `name` when it is neither. */
+static int cache_type(call_t *c, napi_value v, const char *name, int *half) {
+  void *p;
+  int64_t n;
+  *half = typed_peek(c->env, v, napi_uint16_array, &p, &n);
+  if (*half || typed_peek(c->env, v, napi_float32_array, &p, &n)) return 1;
+  return fail(c, 0, "%s must be a Float32Array (fp32 cache) or a Uint16Array (fp16 cache)", name, 0, 0);
+}
+
+/* attentionCached(out, qkv, kCache, vCache, keyMask|null, past, B, Tq, C, NH, S): caches both Float32Arrays
+ * or both Uint16Arrays (fp16) */
 static napi_value js_attention_cached(napi_env env, napi_callback_info info) {
   BEGIN("attentionCached");
   int64_t past, B, Tq, C, NH, S;
-  float *out, *qkv, *kc, *vc;
+  float *out, *qkv;
+  void *kc, *vc;
   int32_t *mask;
+  int half = 0, vhalf = 0;
   CHECK(dim(c, 5, "past", &past) && dim(c, 6, "B", &B) && dim(c, 7, "Tq", &Tq) && dim(c, 8, "C", &C));
   CHECK(dim(c, 9, "NH", &NH) && dim(c, 10, "S", &S) && heads(c, C, NH) && qkv_row(c, C));
   int64_t scratch; /* the kernel's [Tq, S] scores */
@@ -424,9 +438,13 @@ static napi_value js_attention_cached(napi_env env, napi_callback_info info) {
     return NULL;
   }
   CHECK(F32(0, "out", &out, 0, B, Tq, C) && F32(1, "qkv", &qkv, 0, B, Tq, 3, C));
-  CHECK(F32(2, "kCache", &kc, 0, B, S, C) && F32(3, "vCache", &vc, 0, B, S, C));
+  CHECK(c->argc > 3 && cache_type(c, c->argv[2], "kCache", &half) && cache_type(c, c->argv[3], "vCache", &vhalf));
+  if (half != vhalf)
+    CHECK(fail(c, 0, "%skCache and vCache must be of one type (both Float32Arrays or both Uint16Arrays)", "", 0, 0));
+  const napi_typedarray_type ct = half ? napi_uint16_array : napi_float32_array;
+  CHECK(shaped(c, 2, "kCache", ct, &kc, 0, LR_DIMS(B, S, C)) && shaped(c, 3, "vCache", ct, &vc, 0, LR_DIMS(B, S, C)));
   CHECK(I32(4, "keyMask", &mask, 1, B, S));
-  CHECK(lr_attention_cached(out, qkv, kc, vc, mask, past, B, Tq, C, NH, S) == 0 || oom(c));
+  CHECK(lr_attention_cached(out, qkv, kc, vc, half, mask, past, B, Tq, C, NH, S) == 0 || oom(c));
   return undef(env);
 }
 
@@ -455,7 +473,8 @@ static int rows_array(call_t *c, size_t i, const char *name, const char *of, int
 
 static int rows_entries(call_t *c, row_args *a, int64_t B) {
   napi_value ks, vs, ms;
-  if (!rows_array(c, 2, "kCaches", "Float32Arrays", B, &ks) || !rows_array(c, 3, "vCaches", "Float32Arrays", B, &vs) ||
+  if (!rows_array(c, 2, "kCaches", "Float32Arrays or Uint16Arrays", B, &ks) ||
+      !rows_array(c, 3, "vCaches", "Float32Arrays or Uint16Arrays", B, &vs) ||
       !rows_array(c, 4, "keyMasks", "Int32Arrays or nulls", B, &ms))
     return 0;
   for (int64_t b = 0; b < B; b++)
@@ -480,14 +499,21 @@ static int row_check(call_t *c, const row_args *a, int64_t b, int64_t C, int64_t
   const long long bb = (long long)b;
   int64_t kl, vl, ml = 0;
   void *mask = NULL;
-  if (!row_typed(c, a->k, "kCaches", b, napi_float32_array, (void **)&r->kc, &kl)) return 0;
+  if (typed_peek(c->env, a->k, napi_uint16_array, &r->kc, &kl))
+    r->half = 1; /* an fp16 cache */
+  else if (typed_peek(c->env, a->k, napi_float32_array, &r->kc, &kl))
+    r->half = 0;
+  else
+    return failf(c, 0, "kCaches[%lld] must be a Float32Array (fp32 cache) or a Uint16Array (fp16 cache)", bb);
   if (kl % C != 0) return failf(c, 1, "kCaches[%lld] has %lld elements, not a multiple of C (%lld): a cache is [NH, S, hs]", bb, (long long)kl, (long long)C);
   r->S = kl / C;
   if (past < 0) return failf(c, 1, "pasts[%lld] is %lld: a position must be >= 0", bb, (long long)past);
   if (past >= r->S)
     return failf(c, 1, "kCaches[%lld] holds %lld slots (%lld elements / C), but row %lld's new position pasts[%lld] = %lld needs %lld",
                  bb, (long long)r->S, (long long)kl, bb, bb, (long long)past, (long long)past + 1);
-  if (!row_typed(c, a->v, "vCaches", b, napi_float32_array, (void **)&r->vc, &vl)) return 0;
+  if (!typed_peek(c->env, a->v, r->half ? napi_uint16_array : napi_float32_array, &r->vc, &vl))
+    return failf(c, 0, "vCaches[%lld] must be a %s, as kCaches[%lld] is (a row's two caches are of one type)", bb,
+                 r->half ? "Uint16Array" : "Float32Array", bb);
   if (vl != kl) return failf(c, 1, "vCaches[%lld] has %lld elements, but kCaches[%lld] has %lld: a row's two caches are the same size", bb, (long long)vl, bb, (long long)kl);
   if (!value_nullish(c, a->m)) {
     if (!row_typed(c, a->m, "keyMasks", b, napi_int32_array, &mask, &ml)) return 0;
@@ -514,7 +540,7 @@ static int caches_apart(call_t *c, const lr_att_row *rows, int64_t B, int64_t C)
   span_t *sp = malloc(sizeof *sp * (size_t)(2 * B));
   if (!sp) return oom(c);
   for (int64_t b = 0; b < B; b++) {
-    const uintptr_t bytes = sizeof(float) * (uintptr_t)(rows[b].S * C);
+    const uintptr_t bytes = (rows[b].half ? 2u : 4u) * (uintptr_t)(rows[b].S * C);
     sp[2 * b] = (span_t){(uintptr_t)rows[b].kc, (uintptr_t)rows[b].kc + bytes, b, 0};
     sp[2 * b + 1] = (span_t){(uintptr_t)rows[b].vc, (uintptr_t)rows[b].vc + bytes, b, 1};
   }

@@ -41,6 +41,8 @@ typedef struct lr_half {
 
 /* Converts n floats to fp16 (round to nearest even). */
 void lr_f16_convert(uint16_t *dst, const float *src, int64_t n);
+/* dst [n] = the fp32 values of fp16 src [n] (exact; F16C) */
+void lr_f16_widen(float *dst, const uint16_t *src, int64_t n);
 /* out[M, N] = alpha * A[M, K] @ B + beta * out (few rows: ops.c sends nn up to 8, nt up to 16): nn: B [K, N];
  * nt: B [N, K]. Each row's result is the same whatever the other rows are. beta == 0 never
  * reads out. ldo: row stride of out; ldb: row stride of B (N for nn, K for nt when B is whole), so that a

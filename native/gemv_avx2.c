@@ -38,6 +38,12 @@ void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) {
   for (; i < n; i++) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
+void lr_f16_widen(float *dst, const uint16_t *src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8_f16(src + i));
+  for (; i < n; i++) dst[i] = at_f16(src + i);
+}
+
 #define OUT_FLOATS 4096 /* M x NB floats of out kept in L1 */
 #define MAX_M 8
 
@@ -338,6 +344,7 @@ DEFINE_NT(lr_gemv_nt_f16, uint16_t, load8_f16, tail8_f16)
 #else
 /* not x86: never called (lr_select_kernels enables these only on AVX2 + FMA + F16C) */
 void lr_f16_convert(uint16_t *dst, const float *src, int64_t n) { (void)dst, (void)src, (void)n; }
+void lr_f16_widen(float *dst, const uint16_t *src, int64_t n) { (void)dst, (void)src, (void)n; }
 #define DEFINE_STUB(NAME, WT)                                                                                   \
   void NAME(float *out, int64_t ldo, const float *a, const WT *b, int64_t ldb, int64_t M, int64_t N, int64_t K,   \
             float alpha, float beta) {                                                                          \

@@ -19,6 +19,7 @@
 
 #include "arena.h"
 #include "attend.h"
+#include "half.h"
 #include "pool.h"
 
 /* OpenBLAS's pool size (declared here too in case the cblas.h found is not OpenBLAS's own) */
@@ -270,7 +271,9 @@ blas:;
 #define LR_ATT_TILE 128
 
 typedef struct {
-  float *out, *att, *dqkv, *kc, *vc;
+  float *out, *att, *dqkv;
+  void *kc, *vc; /* attentionCached's caches: fp32, or fp16 where half */
+  int half;
   const float *qkv, *dout, *attIn;
   const int32_t *mask;
   int64_t B, T, C, NH, past, Tq, S;
@@ -385,34 +388,78 @@ int lr_attention_backward(float *dqkv, const float *dout, const float *qkv, cons
  * thread: a decode step of short rows is too little work to hand out */
 #define LR_CACHED_INLINE_WORK ((int64_t)1 << 15)
 
-/* One new position's key and value (src: its qkv row at the head's offset) into slot `slot` of a head's
- * caches [S, hs]. */
-static void cache_put(float *kh, float *vh, const float *src, int64_t slot, int64_t C, int64_t hs) {
-  memcpy(kh + slot * hs, src + C, sizeof(float) * (size_t)hs);
-  memcpy(vh + slot * hs, src + 2 * C, sizeof(float) * (size_t)hs);
+/* A KV cache holds fp32 values, or fp16 ones (IEEE binary16, rounded to nearest even as they are written;
+ * every read widens them exactly, so attention's arithmetic is fp32 on the stored values). fp16 halves what
+ * a decode step reads, and a batch's attention is bound by those reads. F16C where the CPU has it (the AVX2
+ * level), half.h's bit-identical scalar form below it. */
+
+/* element i of a cache whose elements are fp16 (half) or fp32 */
+static inline void *cache_at(void *base, int half, int64_t i) { return (char *)base + i * (half ? 2 : 4); }
+
+static void f16_put(uint16_t *dst, const float *src, int64_t n) {
+  if (g_avx2) {
+    lr_f16_convert(dst, src, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) dst[i] = lr_f16_from_f32(src[i]);
 }
 
-/* Asks for floats [0, n) of a head's keys kh and values vh, a line at a time, with cache hint `loc` (a
- * constant: __builtin_prefetch takes no variable) */
-#define PREFETCH_HEAD(kh, vh, n, loc)                  \
-  for (int64_t i_ = 0; i_ < (n); i_ += 16) {            \
-    __builtin_prefetch((kh) + i_, 0, loc);              \
-    __builtin_prefetch((vh) + i_, 0, loc);              \
+static void f16_widen(float *dst, const uint16_t *src, int64_t n) {
+  if (g_avx2) {
+    lr_f16_widen(dst, src, n);
+    return;
   }
+  for (int64_t i = 0; i < n; i++) dst[i] = lr_f16_to_f32(src[i]);
+}
+
+/* One new position's key and value (src: its qkv row at the head's offset) into slot `slot` of a head's
+ * caches [S, hs]. */
+static void cache_put(void *kh, void *vh, int half, const float *src, int64_t slot, int64_t C, int64_t hs) {
+  if (half) {
+    f16_put((uint16_t *)kh + slot * hs, src + C, hs);
+    f16_put((uint16_t *)vh + slot * hs, src + 2 * C, hs);
+    return;
+  }
+  memcpy((float *)kh + slot * hs, src + C, sizeof(float) * (size_t)hs);
+  memcpy((float *)vh + slot * hs, src + 2 * C, sizeof(float) * (size_t)hs);
+}
+
+/* Asks for bytes [0, n) of a head's keys kh and values vh, a line at a time, with cache hint `loc` (a
+ * constant: __builtin_prefetch takes no variable) */
+#define PREFETCH_HEAD(kh, vh, n, loc)                          \
+  for (int64_t i_ = 0; i_ < (n); i_ += 64) {                    \
+    __builtin_prefetch((const char *)(kh) + i_, 0, loc);        \
+    __builtin_prefetch((const char *)(vh) + i_, 0, loc);        \
+  }
+
+/* whether a head of size hs runs lr_attend_one_avx512 */
+static int attend512(int64_t hs) { return g_attend512 && hs >= 16 && hs % 16 == 0; }
+
+/* floats of scratch att_query needs to widen n keys and values of a head (the paths without an fp16 kernel) */
+static int64_t wide_floats(int half, int64_t n, int64_t hs) { return half && !attend512(hs) ? 2 * n * hs : 0; }
 
 /* One query q [hs] of one head over keys 0..n-1 of its caches [S, hs], keys whose mask entry is 0 dropped:
  * scores sc [n] = scale * k[0:n] @ q;  softmax;  o [hs] = p @ v[0:n] (both streaming kernels). The decode
  * path of attentionCached and every row of attentionRows run this, so a row's bits are the same in both. */
-static void att_query(const lr_kernels *k, float *o, const float *q, const float *kh, const float *vh,
-                      const int32_t *mask, int64_t n, int64_t hs, float *sc) {
+static void att_query(const lr_kernels *k, float *o, const float *q, const void *kh, const void *vh, int half,
+                      const int32_t *mask, int64_t n, int64_t hs, float *sc, float *wide) {
   /* Ask for every key and value line up front (into L2): a decode step's rows read caches that are in
    * DRAM or L3 by then, a few KB per head, too short a stream for the hardware prefetcher to cover its
    * latency; all requests in flight at once cut a 16-row step's attention by a sixth to a fifth. */
-  PREFETCH_HEAD(kh, vh, n * hs, 2);
+  PREFETCH_HEAD(kh, vh, n * hs * (half ? 2 : 4), 2);
   const float scale = (float)(1.0 / sqrt((double)hs));
-  if (g_attend512 && hs >= 16 && hs % 16 == 0) {
-    lr_attend_one_avx512(o, q, kh, vh, mask, n, hs, scale, sc);
+  if (attend512(hs)) {
+    if (half)
+      lr_attend_one_avx512_f16(o, q, kh, vh, mask, n, hs, scale, sc);
+    else
+      lr_attend_one_avx512(o, q, kh, vh, mask, n, hs, scale, sc);
     return;
+  }
+  if (half) { /* wide [2, n, hs]: the keys and values in fp32 */
+    f16_widen(wide, kh, n * hs);
+    f16_widen(wide + n * hs, vh, n * hs);
+    kh = wide;
+    vh = wide + n * hs;
   }
   k->gemm_small_nt(sc, q, kh, 1, n, hs, scale, 0.0f);
   k->softmax_causal(sc, 1, n, n, n - 1, mask);
@@ -424,20 +471,30 @@ static void att_cached_head(void *ctx, int64_t task, int thread) {
   const lr_kernels *k = lr_k();
   const int64_t Tq = j->Tq, C = j->C, NH = j->NH, S = j->S, past = j->past, hs = C / NH, C3 = 3 * C, L = past + Tq;
   const int64_t b = task / NH, h = task % NH;
-  float *kh = j->kc + task * S * hs, *vh = j->vc + task * S * hs;
+  const int half = j->half;
+  void *kh = cache_at(j->kc, half, task * S * hs), *vh = cache_at(j->vc, half, task * S * hs);
   /* this head's new keys and values: cache [B, NH, S, hs] */
-  for (int64_t t = 0; t < Tq; t++) cache_put(kh, vh, j->qkv + (b * Tq + t) * C3 + h * hs, past + t, C, hs);
+  for (int64_t t = 0; t < Tq; t++) cache_put(kh, vh, half, j->qkv + (b * Tq + t) * C3 + h * hs, past + t, C, hs);
   const int gemm = Tq >= LR_CACHED_GEMM_MIN;
-  float *sc = lr_scratch(thread, sizeof(float) * (size_t)(gemm ? Tq : 1) * (size_t)L);
+  /* scores [Tq or 1, L], then (fp16 caches) the widened keys and values [2, L, hs] */
+  const int64_t nsc = (gemm ? Tq : 1) * L, nwide = gemm && half ? 2 * L * hs : wide_floats(half, L, hs);
+  float *sc = lr_scratch(thread, sizeof(float) * (size_t)(nsc + nwide));
   if (!sc) {
     atomic_store(&j->failed, 1);
     return;
   }
+  float *wide = sc + nsc;
   const int32_t *mrow = j->mask ? j->mask + b * S : NULL;
   const float *q = j->qkv + b * Tq * C3 + h * hs;
   float *o = j->out + b * Tq * C + h * hs;
   if (gemm) {
     const float scale = (float)(1.0 / sqrt((double)hs));
+    if (half) {
+      f16_widen(wide, kh, L * hs);
+      f16_widen(wide + L * hs, vh, L * hs);
+      kh = wide;
+      vh = wide + L * hs;
+    }
     /* scores [Tq, L] = scale * q @ k^T;  softmax (query t sees keys 0..past+t);  out = p @ v */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Tq, (int)L, (int)hs, scale, q, (int)C3, kh, (int)hs, 0.0f,
                 sc, (int)L);
@@ -446,13 +503,13 @@ static void att_cached_head(void *ctx, int64_t task, int thread) {
                 o, (int)C);
     return;
   }
-  for (int64_t t = 0; t < Tq; t++) att_query(k, o + t * C, q + t * C3, kh, vh, mrow, past + t + 1, hs, sc);
+  for (int64_t t = 0; t < Tq; t++) att_query(k, o + t * C, q + t * C3, kh, vh, half, mrow, past + t + 1, hs, sc, wide);
 }
 
-int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, const int32_t *mask, int64_t past,
+int lr_attention_cached(float *out, const float *qkv, void *kc, void *vc, int half, const int32_t *mask, int64_t past,
                         int64_t B, int64_t Tq, int64_t C, int64_t NH, int64_t S) {
-  att_job j = {.out = out, .qkv = qkv, .kc = kc, .vc = vc, .mask = mask, .past = past, .B = B, .Tq = Tq, .C = C,
-               .NH = NH, .S = S};
+  att_job j = {.out = out, .qkv = qkv, .kc = kc, .vc = vc, .half = half, .mask = mask, .past = past, .B = B, .Tq = Tq,
+               .C = C, .NH = NH, .S = S};
   atomic_init(&j.failed, 0);
   if (Tq * (past + Tq) * C < LR_CACHED_INLINE_WORK) {
     for (int64_t t = 0; t < B * NH; t++) att_cached_head(&j, t, 0);
@@ -476,24 +533,26 @@ static void att_rows_head(void *ctx, int64_t task, int thread) {
   rows_job *j = ctx;
   const int64_t C = j->C, NH = j->NH, hs = C / NH, b = task / NH, h = task % NH;
   const lr_att_row *r = &j->rows[b];
-  float *kh = r->kc + h * r->S * hs, *vh = r->vc + h * r->S * hs; /* row b's caches [NH, S_b, hs] */
-  const float *q = j->qkv + b * 3 * C + h * hs;                   /* qkv [B, 3C] */
-  cache_put(kh, vh, q, r->past, C, hs);
+  const int half = r->half;
+  void *kh = cache_at(r->kc, half, h * r->S * hs), *vh = cache_at(r->vc, half, h * r->S * hs); /* [NH, S_b, hs] */
+  const float *q = j->qkv + b * 3 * C + h * hs;                                                 /* qkv [B, 3C] */
+  cache_put(kh, vh, half, q, r->past, C, hs);
   /* the keys and values of the task this thread likely takes next (tasks go out in order, one per thread in
    * turn): asked for now, they arrive while this one computes (a 16-row step's attention -13 to -25% more
    * than with the up-front prefetch of att_query alone, three runs in one process; the step -2 to -4%) */
   const int64_t next = task + j->ahead;
   if (next < j->B * NH) {
     const lr_att_row *rn = &j->rows[next / NH];
-    const float *kn = rn->kc + (next % NH) * rn->S * hs, *vn = rn->vc + (next % NH) * rn->S * hs;
-    PREFETCH_HEAD(kn, vn, rn->past * hs, 1);
+    const int64_t at = (next % NH) * rn->S * hs;
+    PREFETCH_HEAD(cache_at(rn->kc, rn->half, at), cache_at(rn->vc, rn->half, at), rn->past * hs * (rn->half ? 2 : 4), 1);
   }
-  float *sc = lr_scratch(thread, sizeof(float) * (size_t)(r->past + 1));
+  const int64_t n = r->past + 1;
+  float *sc = lr_scratch(thread, sizeof(float) * (size_t)(n + wide_floats(half, n, hs))); /* scores [n], wide */
   if (!sc) {
     atomic_store(&j->failed, 1);
     return;
   }
-  att_query(lr_k(), j->out + b * C + h * hs, q, kh, vh, r->mask, r->past + 1, hs, sc);
+  att_query(lr_k(), j->out + b * C + h * hs, q, kh, vh, half, r->mask, n, hs, sc, sc + n);
 }
 
 int lr_attention_rows(float *out, const float *qkv, const lr_att_row *rows, int64_t B, int64_t C, int64_t NH) {

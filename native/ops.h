@@ -43,14 +43,16 @@ int lr_attention_forward(float *out, float *att, const float *qkv, const int32_t
 /* dqkv [B, T, 3C] (overwritten). dropP > 0: attention dropout with the shared hash (see backend.ts). */
 int lr_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t T,
                           int64_t C, int64_t NH, double dropP, uint32_t dropSeed);
-/* out [B, Tq, C]; caches [B, NH, S, hs]; mask [B, S] or NULL */
-int lr_attention_cached(float *out, const float *qkv, float *kc, float *vc, const int32_t *mask, int64_t past,
+/* out [B, Tq, C]; caches [B, NH, S, hs] of floats, or of fp16 values where half (uint16_t, IEEE binary16:
+ * new keys and values rounded to nearest even as they are written, read back exactly); mask [B, S] or NULL */
+int lr_attention_cached(float *out, const float *qkv, void *kc, void *vc, int half, const int32_t *mask, int64_t past,
                         int64_t B, int64_t Tq, int64_t C, int64_t NH, int64_t S);
 
 /* One row of a decode step (lr_attention_rows): its own caches [NH, S, hs] and key mask [S] (or NULL), and
  * the position `past` (< S) of its new token. */
 typedef struct {
-  float *kc, *vc;
+  void *kc, *vc; /* floats, or fp16 values where half (as lr_attention_cached's) */
+  int half;
   const int32_t *mask;
   int64_t past, S;
 } lr_att_row;

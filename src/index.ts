@@ -14,11 +14,11 @@ export { LoraRouteError } from './errors.js';
 export { getBackend, type BackendName } from './tensor/select.js';
 export { ReferenceBackend } from './tensor/reference.js';
 export { NativeBackend, loadNativeBackend, type NativeInfo, type LoadNativeOptions } from './tensor/native.js';
-export type { Backend, MatmulOptions, F32, I32 } from './tensor/backend.js';
+export type { Backend, MatmulOptions, F32, I32, KVBuffer } from './tensor/backend.js';
 
 // Models, weights and tokenizers
 export { loadGPT2, useHalfWeightsForDecode, type LoadModelOptions } from './model/load.js';
-export { GPT2, createKVCache, type Batch, type ForwardOptions, type ForwardResult, type KVCache } from './model/gpt2.js';
+export { GPT2, createKVCache, type Batch, type ForwardOptions, type ForwardResult, type KVCache, type KVDtype } from './model/gpt2.js';
 export { parseGPT2Config, readGPT2Config, type GPT2Config } from './model/config.js';
 export { LINEAR_MODULES, type GPT2Weights, type BlockWeights, type LinearModule } from './model/weights.js';
 export { GPT2Tokenizer, StreamDecoder, type EncodeOptions, type DecodeOptions } from './tokenizer/index.js';

@@ -53,7 +53,7 @@ export function registerGenerate(program: Command): void {
     .option('--top-k-experts <k>', 'with --model-dir: mix the k most likely experts instead of the served policy (default: the saved config)', intArg('--top-k-experts', 1))
     .addOption(new Option('--template <name>', 'prompt wrapping').choices(['raw', 'alpaca']).default('raw'))
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'native', 'reference']).default('auto'))
-    .option('--fp32-weights', 'decode with the fp32 weights (default on the native backend: an fp16 copy, half the memory traffic)')
+    .option('--fp32-weights', 'decode with the fp32 weights and an fp32 KV cache (default on the native backend: an fp16 copy of the weights and fp16 keys and values, half the memory traffic)')
     .option('--json', 'print one JSON object instead of streaming text')
     .action((flags: GenerateFlags) => {
       checkSampling(flags);

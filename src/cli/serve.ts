@@ -38,7 +38,7 @@ export function registerServe(program: Command): void {
     .option('--api-key <key>', 'require "Authorization: Bearer KEY" on /v1/* (default: any or none accepted)')
     .option('--grace-ms <n>', 'on SIGTERM/SIGINT: how long running requests may finish', intArg('--grace-ms', 0), 10_000)
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'native', 'reference']).default('auto'))
-    .option('--fp32-weights', 'decode with the fp32 weights (default on the native backend: an fp16 copy)')
+    .option('--fp32-weights', 'decode with the fp32 weights and an fp32 KV cache (default on the native backend: an fp16 copy and fp16 keys and values)')
     .action(async (flags: ServeFlags) => {
       // loaded only for `serve`: the HTTP stack (and the WebAssembly that Node's HTTP parser reserves) stays
       // out of every other command's start-up and address space

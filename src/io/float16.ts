@@ -81,7 +81,7 @@ export function bf16ToF32(src: Uint16Array, out = new Float32Array(src.length)):
 }
 
 /** Narrows f32 to f16 bit patterns (round to nearest even). */
-export function f32ToF16(src: Float32Array, out = new Uint16Array(src.length)): Uint16Array {
+export function f32ToF16(src: Float32Array, out: Uint16Array = new Uint16Array(src.length)): Uint16Array {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   for (let i = 0; i < src.length; i++) out[i] = f32BitsToF16Bits(bits[i]!);
   return out;

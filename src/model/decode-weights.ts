@@ -36,6 +36,8 @@ function panelRegions(cfg: GPT2Config): HalfRegion[] {
  * longer there.
  */
 class HalfDecodeWeights implements DecodeWeights {
+  /** fp16 keys and values: what a decode step of a batch reads most of after the weights (its attention). */
+  readonly kvCache = 'float16';
   private copy: HalfWeights | null = null;
   private version = -1;
 
@@ -65,8 +67,10 @@ class HalfDecodeWeights implements DecodeWeights {
  * For generation: lets passes through a KV cache (a prompt's prefill and every decode step) read an fp16
  * copy of the weights (2 bytes per weight more memory), widened to fp32 on the fly: half the memory traffic
  * that bounds decoding, and a prefill in the packed panels that OpenBLAS would first have to pack itself;
- * results within the fp16 rounding of the weights (~5e-4 relative). Forward passes without a cache, scoring
- * and training stay fp32, and the copy follows every write to the weights through the library's APIs.
+ * results within the fp16 rounding of the weights (~5e-4 relative). Generation's KV caches (GPT2.createCache:
+ * `generate`, the server) then store fp16 keys and values too, half of what a batch's attention reads.
+ * Forward passes without a cache, scoring and training stay fp32, and the copy follows every write to the
+ * weights through the library's APIs.
  * `on = false` drops it. Returns whether generation now uses fp16 (false, changing nothing, on backends or
  * CPUs without it).
  */

@@ -1,5 +1,4 @@
 import type { ForwardResult, GPT2 } from './gpt2.js';
-import { createKVCache } from './gpt2.js';
 import type { LinearHook } from './hooks.js';
 import { isGreedy, makeRng, sampleRows, type RowSampler, type SamplingOptions } from './sampling.js';
 import { LoraRouteError } from '../errors.js';
@@ -62,7 +61,7 @@ export function generateIds(model: GPT2, prompts: number[][], opts: GenerateIdsO
   const L = rows.map((r) => r.length);
   const Lmax = Math.max(...L);
   const S = Lmax + maxNew;
-  const cache = createKVCache(cfg, B, S);
+  const cache = model.createCache(B, S);
 
   // prefill: [B, Lmax], right-padded
   const ids = new Int32Array(B * Lmax).fill(eos);

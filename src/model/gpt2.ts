@@ -1,4 +1,4 @@
-import type { Backend, F32, I32 } from '../tensor/backend.js';
+import type { Backend, F32, I32, KVBuffer } from '../tensor/backend.js';
 import { Scratch } from '../tensor/scratch.js';
 import type { GPT2Config } from './config.js';
 import type { BlockWeights, GPT2Weights, LinearModule } from './weights.js';
@@ -18,9 +18,13 @@ export interface Batch {
 }
 
 /** How attention is computed in a pass: full causal (training, scoring) or with a KV cache (generation). */
+/** What a KV cache stores: fp32 values, or fp16 ones (half the memory a decode step reads; KVBuffer). */
+export type KVDtype = 'float32' | 'float16';
+
 export interface KVCache {
-  k: F32[]; // per layer [B, NH, S, hs]
-  v: F32[];
+  k: KVBuffer[]; // per layer [B, NH, S, hs]
+  v: KVBuffer[];
+  readonly dtype: KVDtype;
   /** [B, S]: 1 where a slot holds a real token. */
   keyMask: I32;
   S: number; // slots
@@ -72,6 +76,8 @@ export interface ForwardResult {
 /** Runs generation passes (prefills into a KV cache, decode steps) with other weights (the fp16 copy of src/model/decode-weights.ts). */
 export interface DecodeWeights {
   run<T>(step: () => T): T;
+  /** The KV caches of generation with these weights (GPT2.createCache). */
+  readonly kvCache: KVDtype;
 }
 
 // dropout sites within a block (seed slots)
@@ -89,6 +95,11 @@ export class GPT2 {
   decodeWeights: DecodeWeights | null = null;
 
   constructor(readonly config: GPT2Config, readonly weights: GPT2Weights, readonly backend: Backend) {}
+
+  /** A KV cache for generating B sequences of up to S tokens: fp16 with fp16 decode weights (useHalfWeightsForDecode), else fp32. */
+  createCache(B: number, S: number): KVCache {
+    return createKVCache(this.config, B, S, this.decodeWeights?.kvCache ?? 'float32');
+  }
 
   /** Runs the model. In training mode, keeps what `backward` needs. */
   forward(batch: Batch, opts: ForwardOptions = {}): ForwardResult {
@@ -359,16 +370,18 @@ export function moduleWeights(w: BlockWeights, module: LinearModule): { W: F32; 
   }
 }
 
-/** Allocates a KV cache for B sequences of up to S tokens. */
-export function createKVCache(cfg: GPT2Config, B: number, S: number): KVCache {
+/** Allocates a KV cache for B sequences of up to S tokens, of fp32 (default) or fp16 values. */
+export function createKVCache(cfg: GPT2Config, B: number, S: number, dtype: KVDtype = 'float32'): KVCache {
+  if (dtype !== 'float32' && dtype !== 'float16') throw new LoraRouteError(`createKVCache: dtype must be 'float32' or 'float16' (got ${JSON.stringify(dtype)})`);
   const n = B * S * cfg.nEmbd; // [B, NH, S, hs]
-  const k: F32[] = [];
-  const v: F32[] = [];
+  const make = (): KVBuffer => (dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n));
+  const k: KVBuffer[] = [];
+  const v: KVBuffer[] = [];
   for (let l = 0; l < cfg.nLayer; l++) {
-    k.push(new Float32Array(n));
-    v.push(new Float32Array(n));
+    k.push(make());
+    v.push(make());
   }
-  return { k, v, keyMask: new Int32Array(B * S), S, past: 0 };
+  return { k, v, dtype, keyMask: new Int32Array(B * S), S, past: 0 };
 }
 
 /** HF causal-LM targets: targets[b, t] = labels[b, t + 1], -100 at the last position and on ignored labels. */

@@ -217,7 +217,7 @@ export class Batcher {
     }
     while (this.waiting.length && this.activeCount < this.maxBatch) {
       const s = this.waiting.shift() as Sequence;
-      s.cache = this.rows.allocate(s.spec.ids.length + s.spec.maxNewTokens);
+      s.cache = this.model.createCache(1, s.spec.ids.length + s.spec.maxNewTokens);
       this.prefilling.push(s);
     }
     const hooks = this.hooks();

@@ -1,8 +1,8 @@
-import { createKVCache, type GPT2, type KVCache } from '../model/gpt2.js';
+import type { GPT2, KVCache } from '../model/gpt2.js';
 import type { GPT2Config } from '../model/config.js';
 import type { LoraMixture } from '../lora/mixture.js';
 import { isGreedy, sampleRows, type RowSampler } from '../model/sampling.js';
-import type { Backend, F32, I32, MatmulOptions } from '../tensor/backend.js';
+import type { Backend, F32, I32, KVBuffer, MatmulOptions } from '../tensor/backend.js';
 import { NativeBackend } from '../tensor/native.js';
 
 /**
@@ -105,21 +105,16 @@ export function firstTokens(model: GPT2, h: F32, n: number): Int32Array {
 export class RowCaches {
   /** What GPT2.forward is given: one empty key/value array per layer (it only passes them back to us). */
   readonly cache: KVCache;
-  private readonly layerOf = new Map<F32, number>();
+  private readonly layerOf = new Map<KVBuffer, number>();
   private rows: readonly KVCache[] = [];
   /** The step's rows as attentionRows takes them: per layer their k and v caches, and their masks and positions. */
-  private step: { k: F32[][]; v: F32[][]; masks: I32[]; pasts: I32 } | null = null;
+  private step: { k: KVBuffer[][]; v: KVBuffer[][]; masks: I32[]; pasts: I32 } | null = null;
 
   constructor(private readonly cfg: GPT2Config) {
     const k = Array.from({ length: cfg.nLayer }, () => new Float32Array(0));
     const v = Array.from({ length: cfg.nLayer }, () => new Float32Array(0));
     k.forEach((a, l) => this.layerOf.set(a, l));
-    this.cache = { k, v, keyMask: new Int32Array(0), S: Number.MAX_SAFE_INTEGER, past: 0 };
-  }
-
-  /** A cache for one sequence of up to S tokens. */
-  allocate(S: number): KVCache {
-    return createKVCache(this.cfg, 1, S);
+    this.cache = { k, v, dtype: 'float32', keyMask: new Int32Array(0), S: Number.MAX_SAFE_INTEGER, past: 0 };
   }
 
   /** The caches of the step's rows, in batch order; each gets its new slot marked real. */
@@ -156,7 +151,7 @@ export class RowCaches {
       }
     };
     const attentionCached = (
-      out: F32, qkv: F32, kCache: F32, _vCache: F32, _keyMask: I32 | null, _past: number, B: number, Tq: number, C: number, NH: number,
+      out: F32, qkv: F32, kCache: KVBuffer, _vCache: KVBuffer, _keyMask: I32 | null, _past: number, B: number, Tq: number, C: number, NH: number,
     ): void => {
       const l = this.layerOf.get(kCache);
       const step = this.step;

@@ -64,7 +64,7 @@ export interface LoadSystemOptions {
   /** Extra PEFT adapters, by name. */
   adapters?: Array<{ name: string; dir: string }>;
   backend?: BackendName;
-  /** Decode with the fp32 weights (default: an fp16 copy on the native backend, as `generate` does). */
+  /** Decode with the fp32 weights and fp32 KV caches (default: an fp16 copy and fp16 caches on the native backend, as `generate` does). */
   fp32Weights?: boolean;
 }
 

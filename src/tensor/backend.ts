@@ -16,6 +16,12 @@
  */
 export type F32 = Float32Array;
 export type I32 = Int32Array;
+/**
+ * A KV cache's storage: fp32 values (Float32Array), or fp16 ones (Uint16Array of IEEE binary16 bits: each
+ * new key and value rounded to nearest even as it is written, widened exactly as it is read, so attention's
+ * arithmetic is fp32 on the stored values). A cache's keys and values are of one type.
+ */
+export type KVBuffer = Float32Array | Uint16Array;
 
 export interface MatmulOptions {
   /** Use A^T: A is stored [K, M] instead of [M, K]. */
@@ -82,23 +88,25 @@ export interface Backend {
 
   /**
    * Incremental attention with a KV cache (inference only). qkv: [B, Tq, 3C] for new positions
-   * past .. past+Tq-1. kCache, vCache: [B, NH, S, hs]; the new k, v are written into them first.
-   * keyMask: [B, S] over all cached positions (or null). out: [B, Tq, C].
+   * past .. past+Tq-1. kCache, vCache: [B, NH, S, hs], fp32 or fp16 (KVBuffer); the new k, v are written
+   * into them first (rounded to fp16 in an fp16 cache, and attended as stored). keyMask: [B, S] over all
+   * cached positions (or null). out: [B, Tq, C].
    */
   attentionCached(
-    out: F32, qkv: F32, kCache: F32, vCache: F32, keyMask: I32 | null,
+    out: F32, qkv: F32, kCache: KVBuffer, vCache: KVBuffer, keyMask: I32 | null,
     past: number, B: number, Tq: number, C: number, NH: number, S: number,
   ): void;
   /**
    * Decode attention for B rows that each have their own KV cache, one new token per row (inference only):
    * qkv [B, 3C] (row b's new position is pasts[b]), out [B, C]; row b's cache kCaches[b], vCaches[b]
-   * [NH, S_b, hs] (S_b = kCaches[b].length / C) and keyMasks[b] [S_b] (or null: all keys real). Row b's new
+   * [NH, S_b, hs] (S_b = kCaches[b].length / C; fp32 or fp16, each row's own type) and keyMasks[b] [S_b]
+   * (or null: all keys real). Row b's new
    * k, v are written at pasts[b] first. Row b's result is exactly what attentionCached(out_b, qkv_b,
    * kCaches[b], vCaches[b], keyMasks[b], pasts[b], 1, 1, C, NH, S_b) gives. The rows' caches must not
    * share memory.
    */
   attentionRows(
-    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+    out: F32, qkv: F32, kCaches: KVBuffer[], vCaches: KVBuffer[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
   ): void;
 
   /**

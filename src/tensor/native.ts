@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, F32, I32, MatmulOptions } from './backend.js';
+import type { Backend, F32, I32, KVBuffer, MatmulOptions } from './backend.js';
 import { LoraRouteError } from '../errors.js';
 
 /** What the addon (native/binding.c) exports: the Backend ops in the same argument order, plus info. */
@@ -29,10 +29,10 @@ interface NativeAddon {
     dqkv: F32, dout: F32, qkv: F32, att: F32, B: number, T: number, C: number, NH: number, dropoutP: number, dropoutSeed: number,
   ): void;
   attentionCached(
-    out: F32, qkv: F32, kCache: F32, vCache: F32, keyMask: I32 | null, past: number, B: number, Tq: number, C: number, NH: number, S: number,
+    out: F32, qkv: F32, kCache: KVBuffer, vCache: KVBuffer, keyMask: I32 | null, past: number, B: number, Tq: number, C: number, NH: number, S: number,
   ): void;
   attentionRows(
-    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+    out: F32, qkv: F32, kCaches: KVBuffer[], vCaches: KVBuffer[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
   ): void;
   loraRows(y: F32, x: F32, As: readonly (F32 | null)[], Bs: readonly (F32 | null)[], weights: F32, B: number, inDim: number, outDim: number): void;
   argmaxRows(out: I32, x: F32, rows: number, V: number): void;
@@ -272,14 +272,14 @@ export class NativeBackend implements Backend {
   }
 
   attentionCached(
-    out: F32, qkv: F32, kCache: F32, vCache: F32, keyMask: I32 | null,
+    out: F32, qkv: F32, kCache: KVBuffer, vCache: KVBuffer, keyMask: I32 | null,
     past: number, B: number, Tq: number, C: number, NH: number, S: number,
   ): void {
     this.addon.attentionCached(out, qkv, kCache, vCache, keyMask, past, B, Tq, C, NH, S);
   }
 
   attentionRows(
-    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+    out: F32, qkv: F32, kCaches: KVBuffer[], vCaches: KVBuffer[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
   ): void {
     this.addon.attentionRows(out, qkv, kCaches, vCaches, keyMasks, pasts, B, C, NH);
   }

@@ -1,4 +1,5 @@
-import type { Backend, F32, I32, MatmulOptions } from './backend.js';
+import type { Backend, F32, I32, KVBuffer, MatmulOptions } from './backend.js';
+import { f16ToF32, f32ToF16 } from '../io/float16.js';
 import { hashUniform } from './hash.js';
 import { sampleWithDraw } from '../model/sampling.js';
 
@@ -220,9 +221,13 @@ export class ReferenceBackend implements Backend {
   }
 
   attentionCached(
-    out: F32, qkv: F32, kCache: F32, vCache: F32, keyMask: I32 | null,
+    out: F32, qkv: F32, kCache: KVBuffer, vCache: KVBuffer, keyMask: I32 | null,
     past: number, B: number, Tq: number, C: number, NH: number, S: number,
   ): void {
+    if (kCache instanceof Uint16Array || vCache instanceof Uint16Array) {
+      this.attentionCachedHalf(out, qkv, kCache, vCache, keyMask, past, B, Tq, C, NH, S);
+      return;
+    }
     const hs = C / NH;
     const scale = 1 / Math.sqrt(hs);
     const C3 = 3 * C;
@@ -273,8 +278,32 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  /**
+   * attentionCached over fp16 caches, as its definition says: the new keys and values rounded to fp16, then
+   * fp32 attention over the widened caches, and the new slots stored back (exactly: they are fp16 values).
+   */
+  private attentionCachedHalf(
+    out: F32, qkv: F32, kCache: KVBuffer, vCache: KVBuffer, keyMask: I32 | null,
+    past: number, B: number, Tq: number, C: number, NH: number, S: number,
+  ): void {
+    if (!(kCache instanceof Uint16Array && vCache instanceof Uint16Array)) throw new Error('attentionCached: kCache and vCache must be of one type (both Float32Arrays or both Uint16Arrays)');
+    const rounded = qkv.slice(0, B * Tq * 3 * C); // [B, Tq, 3C], k and v as fp16 values
+    for (let r = 0; r < B * Tq; r++) {
+      const kv = rounded.subarray(r * 3 * C + C, (r + 1) * 3 * C);
+      f16ToF32(f32ToF16(kv), kv);
+    }
+    const kf = f16ToF32(kCache.subarray(0, B * S * C)), vf = f16ToF32(vCache.subarray(0, B * S * C));
+    this.attentionCached(out, rounded, kf, vf, keyMask, past, B, Tq, C, NH, S);
+    const hs = C / NH;
+    for (let bh = 0; bh < B * NH; bh++) { // the new slots of every head: [B, NH, S, hs]
+      const from = (bh * S + past) * hs, to = (bh * S + past + Tq) * hs;
+      f32ToF16(kf.subarray(from, to), kCache.subarray(from, to));
+      f32ToF16(vf.subarray(from, to), vCache.subarray(from, to));
+    }
+  }
+
   attentionRows(
-    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+    out: F32, qkv: F32, kCaches: KVBuffer[], vCaches: KVBuffer[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
   ): void {
     for (let b = 0; b < B; b++) {
       // row b alone: out[b] [1, C], qkv[b] [1, 3C], its caches [1, NH, S_b, hs]

@@ -5,7 +5,7 @@
  * then stored (rounded once to float32), so aliasing outputs and inputs cannot change it. Slow and simple
  * on purpose; it is test code only.
  */
-import type { Backend, F32, I32, MatmulOptions } from '../../src/tensor/backend.js';
+import type { Backend, F32, I32, KVBuffer, MatmulOptions } from '../../src/tensor/backend.js';
 import { hashUniform } from '../../src/tensor/hash.js';
 import { sampleWithDraw } from '../../src/model/sampling.js';
 
@@ -223,9 +223,11 @@ export class Float64Oracle implements Backend {
   }
 
   attentionCached(
-    out: F32, qkv: F32, kCache: F32, vCache: F32, keyMask: I32 | null,
+    out: F32, qkv: F32, kCache: KVBuffer, vCache: KVBuffer, keyMask: I32 | null,
     past: number, B: number, Tq: number, C: number, NH: number, S: number,
   ): void {
+    // fp16 caches are checked by giving the oracle their values as fp32 caches (half-cache.ts)
+    if (!(kCache instanceof Float32Array && vCache instanceof Float32Array)) throw new Error('Float64Oracle.attentionCached takes fp32 caches');
     const hs = C / NH;
     const slot = (b: number, h: number, s: number, e: number): number => ((b * NH + h) * S + s) * hs + e;
     const q = (b: number, t: number, part: number, h: number, e: number): number => qkv[(b * Tq + t) * 3 * C + part * C + h * hs + e];
@@ -266,7 +268,7 @@ export class Float64Oracle implements Backend {
 
   /** Each row alone through this oracle's attentionCached (the op's definition). */
   attentionRows(
-    out: F32, qkv: F32, kCaches: F32[], vCaches: F32[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
+    out: F32, qkv: F32, kCaches: KVBuffer[], vCaches: KVBuffer[], keyMasks: (I32 | null)[], pasts: I32, B: number, C: number, NH: number,
   ): void {
     for (let b = 0; b < B; b++) {
       const S = kCaches[b].length / C;

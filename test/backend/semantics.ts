@@ -9,6 +9,7 @@ import { hashUniform } from '../../src/tensor/hash.js';
 import { adamw64 } from './oracle.js';
 import { cacheMask, DECODE_STEPS, decodeRowsInit, LORA_STEPS, loraRowsInit, longDecodeRows, padMask, runDecodeRows, runLoraRows, type DecodeRow } from './cases.js';
 import { assertClose, assertExact, clone, Rng } from './util.js';
+import { halfCacheTests } from './half-cache.js';
 
 /** rows t0..t1-1 of every sequence of x [B, T, W] -> [B, t1 - t0, W] */
 function rows(x: Float32Array, B: number, T: number, W: number, t0: number, t1: number): Float32Array {
@@ -381,6 +382,7 @@ export function semanticsTests(be: () => Backend, tol: number): void {
     attentionDropoutTests(be, tol);
     attentionCachedTests(be, tol);
     attentionRowsTests(be);
+    halfCacheTests(be, tol);
     attentionNanTests(be);
     loraRowsTests(be);
     dropoutTests(be);

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNativeBackend } from '../../src/tensor/native.js';
 import { ReferenceBackend } from '../../src/tensor/reference.js';
+import type { KVBuffer } from '../../src/tensor/backend.js';
 import { assertClose, Rng } from '../backend/util.js';
 import { padMask } from '../backend/cases.js';
 
@@ -49,6 +50,15 @@ describe('native backend', { skip }, () => {
     assert.throws(() => be.add(new Float32Array(4), a, new Float32Array(2), 4), (e: unknown) => e instanceof RangeError && /\bb\b/.test(e.message));
     assert.throws(() => be.attentionCached(new Float32Array(8), new Float32Array(24), new Float32Array(8), new Float32Array(8), null, 1, 1, 1, 8, 2, 1),
       (e: unknown) => e instanceof RangeError && /exceeds the cache/.test(e.message));
+  });
+
+  test('attentionCached takes fp32 or fp16 caches, both of one type, and names what is wrong', () => {
+    const [C, NH, S] = [8, 2, 3];
+    const run = (k: KVBuffer, v: KVBuffer) => be.attentionCached(new Float32Array(C), new Float32Array(3 * C), k, v, null, 1, 1, 1, C, NH, S);
+    run(new Uint16Array(S * C), new Uint16Array(S * C));
+    assert.throws(() => run(new Uint16Array(S * C), new Float32Array(S * C)), (e: unknown) => e instanceof TypeError && /kCache and vCache must be of one type/.test(e.message));
+    assert.throws(() => run(new Float64Array(S * C) as unknown as Float32Array, new Float32Array(S * C)), (e: unknown) => e instanceof TypeError && /kCache must be a Float32Array \(fp32 cache\) or a Uint16Array/.test(e.message));
+    assert.throws(() => run(new Uint16Array(S * C - 1), new Uint16Array(S * C)), (e: unknown) => e instanceof RangeError && /kCache has 23 elements/.test(e.message));
   });
 
   test('rejects the wrong typed array type and non-integer sizes (TypeError / RangeError)', () => {
@@ -91,6 +101,15 @@ describe('native backend', { skip }, () => {
     rejects('not an array', () => call({ k: f(8 * C) as unknown as Float32Array[] }), TypeError, /kCaches must be an array/);
     const shared = f(7 * C); // row 0's slots 0..2 and row 1's 0..4 overlap by one slot
     rejects('two rows in one buffer', () => call({ k: [shared.subarray(0, 3 * C), shared.subarray(2 * C)] }), RangeError, /kCaches\[0\] and kCaches\[1\] share memory/);
+    // fp16 caches (Uint16Array): a row's keys and values of one type, overlap measured in 2-byte elements
+    const h = (n: number) => new Uint16Array(n) as unknown as Float32Array;
+    call({ k: [h(3 * C), f(5 * C)], v: [h(3 * C), f(5 * C)] });
+    rejects('fp16 keys, fp32 values', () => call({ k: [f(3 * C), h(5 * C)] }), TypeError, /vCaches\[1\] must be a Uint16Array, as kCaches\[1\] is/);
+    rejects('a cache neither fp32 nor fp16', () => call({ k: [f(3 * C), new Float64Array(5 * C) as unknown as Float32Array] }), TypeError, /kCaches\[1\] must be a Float32Array \(fp32 cache\) or a Uint16Array \(fp16 cache\)/);
+    const halves = new Uint16Array(8 * C); // row 0 slots [0, 3), row 1 [3, 8): side by side, not shared
+    call({ k: [halves.subarray(0, 3 * C), halves.subarray(3 * C)] as unknown as Float32Array[], v: [h(3 * C), h(5 * C)] });
+    rejects('two fp16 rows in one buffer', () => call({ k: [halves.subarray(0, 3 * C), halves.subarray(2 * C, 7 * C)] as unknown as Float32Array[], v: [h(3 * C), h(5 * C)] }),
+      RangeError, /kCaches\[0\] and kCaches\[1\] share memory/);
     // a bad row 1 leaves row 0's cache as it was: nothing runs before every row is checked
     const k0 = f(3 * C).fill(7);
     assert.throws(() => call({ k: [k0, f(5 * C)], pasts: Int32Array.of(2, 9) }), RangeError);

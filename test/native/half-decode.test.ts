@@ -37,6 +37,33 @@ describe('fp16 weights for decode steps only', { skip: hasHalf ? false : 'no nat
   // fp16 rounding of the weights: ~5e-4 relative per weight; a generous bound for the micro model's logits
   const fp16Tol = (ref: Float32Array): number => 2e-2 * Math.max(1, maxAbs(ref));
 
+  test('generation caches are fp16 with the fp16 decode weights and fp32 without them; createKVCache names a bad dtype', () => {
+    const m = copyOf(microModel({ backend: be, std: 0.1 }));
+    const c32 = m.createCache(2, 7);
+    assert.equal(c32.dtype, 'float32');
+    assert.ok(c32.k.every((a) => a instanceof Float32Array && a.length === 2 * 7 * m.config.nEmbd));
+    assert.ok(useHalfWeightsForDecode(m));
+    const c16 = m.createCache(2, 7);
+    assert.equal(c16.dtype, 'float16');
+    assert.ok([...c16.k, ...c16.v].every((a) => a instanceof Uint16Array && a.length === 2 * 7 * m.config.nEmbd));
+    useHalfWeightsForDecode(m, false);
+    assert.equal(m.createCache(1, 3).dtype, 'float32');
+    assert.throws(() => createKVCache(m.config, 1, 3, 'bfloat16' as 'float16'), /createKVCache: dtype must be 'float32' or 'float16' \(got "bfloat16"\)/);
+  });
+
+  test('a decode step through fp16 caches differs from the fp32-cache step by the rounding of keys and values only', () => {
+    const m = copyOf(microModel({ backend: be, std: 0.1 }));
+    const step = (dtype: 'float16' | 'float32'): Float32Array => {
+      const c = createKVCache(m.config, 1, PROMPT + 1, dtype);
+      c.keyMask.fill(1);
+      m.forward({ ids: ids.subarray(0, PROMPT), B: 1, T: PROMPT }, { cache: c, logits: 'none' });
+      return logits(m.forward({ ids: ids.subarray(PROMPT), B: 1, T: 1 }, { cache: c, logits: 'all' }));
+    };
+    const half = step('float16'), full = step('float32');
+    const d = maxDiff(half, full);
+    assert.ok(d > 0 && d <= fp16Tol(full), `fp16 cache vs fp32 cache: ${d}`);
+  });
+
   test('a 5-token forward and scoring are exactly fp32; a 5-token prefill into a cache reads the fp16 copy, as decode steps do', () => {
     const model = microModel({ backend: be, std: 0.1 });
     const fp32 = copyOf(model); // same weights, fp32 only

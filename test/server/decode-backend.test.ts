@@ -86,7 +86,7 @@ test('a decode step makes one attentionRows call per layer, and every row gets t
   const prompts = [[464, 2068, 7586], [40, 588, 257, 1643, 286, 11, 290], [15496]];
   // each row's prompt prefilled alone into its own cache, as the batcher does
   const prefill = (): KVCache[] => prompts.map((p) => {
-    const c = rc.allocate(p.length + 4);
+    const c = model.createCache(1, p.length + 4);
     c.keyMask.fill(1, 0, p.length);
     model.forward({ ids: Int32Array.from(p), B: 1, T: p.length }, { cache: c, logits: 'none' });
     c.past = p.length;
