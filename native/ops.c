@@ -382,8 +382,11 @@ int lr_attention_backward(float *dqkv, const float *dout, const float *qkv, cons
   return atomic_load(&j.failed) ? -1 : 0;
 }
 
-/* From this many new positions on, cached attention uses sgemm (prefill); below, per-row dot products. */
-#define LR_CACHED_GEMM_MIN 4
+/* From this many new positions on, cached attention uses sgemm (a long prefill); below, each query by itself
+ * (att_query, the decode path): a query's bits then do not depend on the chunk it is prefilled in, so a
+ * prompt's KV cache is the same prefilled at once or in chunks of up to 64 (the server's chunks, and its
+ * prefix cache). At these sizes the queries one by one cost about what sgemm does. */
+#define LR_CACHED_GEMM_MIN 65
 /* cached attention with less work than this (new positions x keys x C, summed over rows) runs on the calling
  * thread: a decode step of short rows is too little work to hand out */
 #define LR_CACHED_INLINE_WORK ((int64_t)1 << 15)

@@ -1,4 +1,5 @@
-import type { Backend, F32 } from '../tensor/backend.js';
+import type { Backend, F32, MatmulOptions } from '../tensor/backend.js';
+import { ROW_BLOCK_NT } from '../tensor/row-blocks.js';
 import { Scratch } from '../tensor/scratch.js';
 import { siteSeed, type LinearHook, type LinearSite, type PassInfo } from '../model/hooks.js';
 import { LINEAR_MODULES, type LinearModule } from '../model/weights.js';
@@ -80,7 +81,6 @@ export class LoraMixture implements LinearHook {
 
   forward(site: LinearSite, x: F32, y: F32, pass: PassInfo): void {
     this.checkRows(pass);
-    const be = this.backend;
     const { T } = pass;
     // a decode step (inference, one position per row): every row's adapters in one backend call
     if (!pass.train && !this.trackGateGrads && T === 1) return this.forwardRows(site, x, y, pass.B);
@@ -100,10 +100,10 @@ export class LoraMixture implements LinearHook {
         const o = run.b0 * T, R = (run.b1 - run.b0) * T;
         const xs = xin.subarray(o * s.inDim, (o + R) * s.inDim); // [R, in]
         const xaR = xa.subarray(o * s.r, (o + R) * s.r); // [R, r] = xs A^T
-        be.matmul(xaR, xs, s.A, R, s.r, s.inDim, { transB: true });
+        this.product(pass, xaR, xs, s.A, R, s.r, s.inDim, { transB: true });
         if (run.g === 0) continue; // computed only for the gate gradient
         // y[R, out] += g * scaling * xa B^T
-        be.matmul(y.subarray(o * s.outDim, (o + R) * s.outDim), xaR, s.B, R, s.outDim, s.r, { transB: true, alpha: run.g * s.scaling, beta: 1 });
+        this.product(pass, y.subarray(o * s.outDim, (o + R) * s.outDim), xaR, s.B, R, s.outDim, s.r, { transB: true, alpha: run.g * s.scaling, beta: 1 });
       }
     }
   }
@@ -133,7 +133,6 @@ export class LoraMixture implements LinearHook {
    * backends compute each row of a product alone.
    */
   private forwardGrouped(k: number, s: LoraSite, x: F32, y: F32, pass: PassInfo): void {
-    const be = this.backend;
     const { T } = pass;
     const xin = this.dropped(k, s, x, pass);
     for (const { g, rows } of this.groups(k, pass.B)) {
@@ -143,19 +142,35 @@ export class LoraMixture implements LinearHook {
       if (rows[rows.length - 1] - b0 === rows.length - 1) { // consecutive rows: in place
         const o = b0 * T;
         const xa = this.scratch.f32('gxa', R * s.r); // [R, r]
-        be.matmul(xa, xin.subarray(o * s.inDim, (o + R) * s.inDim), s.A, R, s.r, s.inDim, { transB: true });
-        be.matmul(y.subarray(o * s.outDim, (o + R) * s.outDim), xa, s.B, R, s.outDim, s.r, { transB: true, alpha, beta: 1 });
+        this.product(pass, xa, xin.subarray(o * s.inDim, (o + R) * s.inDim), s.A, R, s.r, s.inDim, { transB: true });
+        this.product(pass, y.subarray(o * s.outDim, (o + R) * s.outDim), xa, s.B, R, s.outDim, s.r, { transB: true, alpha, beta: 1 });
         continue;
       }
       const xs = this.scratch.f32('gx', R * s.inDim); // [R, in] gathered
       const rowIn = T * s.inDim, rowOut = T * s.outDim;
       rows.forEach((b, i) => xs.set(xin.subarray(b * rowIn, (b + 1) * rowIn), i * rowIn));
       const xa = this.scratch.f32('gxa', R * s.r); // [R, r]
-      be.matmul(xa, xs, s.A, R, s.r, s.inDim, { transB: true });
+      this.product(pass, xa, xs, s.A, R, s.r, s.inDim, { transB: true });
       const ys = this.scratch.f32('gy', R * s.outDim); // [R, out] gathered, += alpha * xa B^T, put back
       rows.forEach((b, i) => ys.set(y.subarray(b * rowOut, (b + 1) * rowOut), i * rowOut));
-      be.matmul(ys, xa, s.B, R, s.outDim, s.r, { transB: true, alpha, beta: 1 });
+      this.product(pass, ys, xa, s.B, R, s.outDim, s.r, { transB: true, alpha, beta: 1 });
       rows.forEach((b, i) => y.set(ys.subarray(i * rowOut, (i + 1) * rowOut), b * rowOut));
+    }
+  }
+
+  /**
+   * out [M, N] = a [M, K] @ b^T (alpha, beta as matmul's). In a generation pass (a prefill through a KV cache)
+   * in blocks of at most ROW_BLOCK_NT rows (src/tensor/row-blocks.ts): the native backend computes each row of such a block by
+   * itself (its streaming kernels; sgemm's blocking above it rounds a row differently in different M), so a
+   * prompt's KV cache has the same bits prefilled in one pass or in chunks, which the server's prefix cache
+   * relies on. Scoring and training keep one product.
+   */
+  private product(pass: PassInfo, out: F32, a: F32, b: F32, M: number, N: number, K: number, opts: MatmulOptions): void {
+    const block = ROW_BLOCK_NT;
+    if (!pass.generation || M <= block) return this.backend.matmul(out, a, b, M, N, K, opts);
+    for (let m0 = 0; m0 < M; m0 += block) {
+      const m = Math.min(block, M - m0);
+      this.backend.matmul(out.subarray(m0 * N, (m0 + m) * N), a.subarray(m0 * K, (m0 + m) * K), b, m, N, K, opts);
     }
   }
 

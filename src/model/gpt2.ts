@@ -123,7 +123,7 @@ export class GPT2 {
     const cache = opts.cache ?? null;
     this.checkBatch(batch, cache);
     if (train && cache) throw new Error('GPT2.forward: training passes cannot use a KV cache');
-    const pass: PassInfo = { B, T, train, dropout: drop, seed };
+    const pass: PassInfo = { B, T, train, dropout: drop, seed, generation: cache != null };
 
     // default positions continue after what the cache already holds (past .. past+T-1 when decoding)
     const positions = batch.positions ?? this.defaultPositions(B, T, cache ? cache.past : 0);

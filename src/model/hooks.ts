@@ -18,6 +18,8 @@ export interface PassInfo {
   dropout: boolean;
   /** Seed of this pass; hooks derive their dropout seeds from it and the site. */
   seed: number;
+  /** A generation pass (through a KV cache: a prefill or a decode step); absent = false. */
+  generation?: boolean;
 }
 
 /**

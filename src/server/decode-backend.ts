@@ -5,15 +5,7 @@ import { isGreedy, sampleRows, type RowSampler } from '../model/sampling.js';
 import type { Backend, F32, I32, KVBuffer, MatmulOptions } from '../tensor/backend.js';
 import { NativeBackend } from '../tensor/native.js';
 
-/**
- * Rows per matmul in a decode step. The native backend computes A @ B products of at most 8 rows (16 while
- * it reads fp16 weights), and A @ B^T products (the LM head, LoRA factors) of at most 16, with streaming
- * kernels in which every row is its own (same code, same order, whatever the other rows are); past those,
- * OpenBLAS's sgemm blocks rows together and a row's rounding depends on the batch around it.
- */
-export const DECODE_ROW_BLOCK = 8;
-export const DECODE_ROW_BLOCK_HALF = 16;
-export const DECODE_ROW_BLOCK_NT = 16;
+import { ROW_BLOCK, ROW_BLOCK_HALF, ROW_BLOCK_NT } from '../tensor/row-blocks.js';
 
 /**
  * Runs a decode pass over RowCaches with `model`'s fp16 decode weights when it has them
@@ -99,7 +91,7 @@ export function firstTokens(model: GPT2, h: F32, n: number): Int32Array {
  * One decode step (T = 1) over rows that each have their own KV cache, through GPT2.forward: the backend
  * below serves the model's cached attention from these caches (one attentionRows call per layer, each row
  * computed as attentionCached computes it alone), and cuts every matmul into blocks of at most
- * DECODE_ROW_BLOCK (A @ B) or DECODE_ROW_BLOCK_NT (A @ B^T) rows. A row's logits are then bit-identical
+ * ROW_BLOCK (A @ B) or ROW_BLOCK_NT (A @ B^T) rows. A row's logits are then bit-identical
  * whatever batch it is in (its cache layout and its kernels are those it has alone): batching changes no token.
  */
 export class RowCaches {
@@ -142,7 +134,7 @@ export class RowCaches {
   /** The backend for the decode model: `inner` with per-row attention and row-blocked matmuls. */
   wrap(inner: Backend): Backend {
     const matmul = (out: F32, a: F32, b: F32, M: number, N: number, K: number, opts?: MatmulOptions): void => {
-      const block = opts?.transB ? DECODE_ROW_BLOCK_NT : inner instanceof NativeBackend && inner.readingHalfWeights ? DECODE_ROW_BLOCK_HALF : DECODE_ROW_BLOCK;
+      const block = opts?.transB ? ROW_BLOCK_NT : inner instanceof NativeBackend && inner.readingHalfWeights ? ROW_BLOCK_HALF : ROW_BLOCK;
       if (M <= block || opts?.transA) return inner.matmul(out, a, b, M, N, K, opts);
       for (let m0 = 0; m0 < M; m0 += block) {
         const m = Math.min(block, M - m0);

@@ -34,7 +34,7 @@ test('decode matmuls: each of 16 rows gets bit-for-bit what it gets alone (LM he
       assert.deepEqual(batched.subarray(m * N, (m + 1) * N), alone, `${name}: row ${m} of ${M} = the row alone`);
       for (let j = 0; j < N; j++) plainDiff = Math.max(plainDiff, Math.abs(plain[m * N + j] - alone[j]));
     }
-    // why the blocks: past DECODE_ROW_BLOCK rows the native backend hands the product to sgemm, which rounds rows differently
+    // why the blocks: past ROW_BLOCK rows (src/tensor/row-blocks.ts) the native backend hands the product to sgemm, which rounds rows differently
     t.diagnostic(`${name} on the ${model.backend.name} backend: an unblocked ${M}-row product differs from the rows alone by up to ${plainDiff}`);
   }
 });
