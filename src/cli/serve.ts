@@ -15,6 +15,7 @@ interface ServeFlags {
   backend: BackendName;
   fp32Weights?: boolean;
   graceMs: number;
+  prefixCacheMb: number;
 }
 
 /** NAME=DIR → {name, dir} */
@@ -37,6 +38,7 @@ export function registerServe(program: Command): void {
     .option('--max-queue <n>', 'requests waiting for a batch row at most (then 429)', intArg('--max-queue', 0), 64)
     .option('--api-key <key>', 'require "Authorization: Bearer KEY" on /v1/* (default: any or none accepted)')
     .option('--grace-ms <n>', 'on SIGTERM/SIGINT: how long running requests may finish', intArg('--grace-ms', 0), 10_000)
+    .option('--prefix-cache-mb <n>', 'MiB of recent prompts\' keys and values kept for prompts that start the same way (0 = none; with the fp16 weights)', intArg('--prefix-cache-mb', 0), 64)
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'native', 'reference']).default('auto'))
     .option('--fp32-weights', 'decode with the fp32 weights and an fp32 KV cache (default on the native backend: an fp16 copy and fp16 keys and values)')
     .action(async (flags: ServeFlags) => {
@@ -46,7 +48,9 @@ export function registerServe(program: Command): void {
       const reg = ModelRegistry.load({
         modelDir: flags.modelDir, model: flags.model, adapters: flags.adapter.map(adapterSpec), backend: flags.backend, fp32Weights: flags.fp32Weights,
       });
-      const server = await startServer(reg, { host: flags.host, port: flags.port, maxBatch: flags.maxBatch, maxQueue: flags.maxQueue, apiKey: flags.apiKey });
+      const server = await startServer(reg, { host: flags.host, port: flags.port, maxBatch: flags.maxBatch, maxQueue: flags.maxQueue, apiKey: flags.apiKey,
+        prefixCacheBytes: flags.prefixCacheMb * 2 ** 20,
+      });
       process.stdout.write(`loraroute serve: listening on ${server.url} (models: ${reg.list().map((e) => e.id).join(', ')}; ${reg.model.backend.name} backend)\n`);
       const stop = (sig: string) => {
         process.stdout.write(`loraroute serve: ${sig}: finishing running requests, then exiting\n`);

@@ -6,6 +6,7 @@ import type { LoraAdapter } from '../lora/adapter.js';
 import type { GPT2Tokenizer } from '../tokenizer/gpt2.js';
 import { LoraRouteError } from '../errors.js';
 import { decodeRowsStart, firstTokens, RowCaches } from './decode-backend.js';
+import { PrefixCache } from './prefix-cache.js';
 import type { MixPart } from './registry.js';
 
 /** One generation request, tokenized and validated (ids fit the context with maxNewTokens). */
@@ -44,11 +45,20 @@ export interface BatcherOptions {
   prefillChunk?: number;
   /** Prompt tokens prefilled per step at most, before the step's decode pass (default 128). */
   prefillBudget?: number;
+  /**
+   * Bytes of recent prompts' keys and values kept for prompts that start the same way (PrefixCache; default
+   * 64 MiB, 0: none). Used while the model decodes with its fp16 weights, whose prefills give every position
+   * the same bits whatever it is prefilled with.
+   */
+  prefixCacheBytes?: number;
   /** Called after every decode pass with its batch size, and with tokens generated. */
   onStep?: (batchSize: number) => void;
   onTokens?: (n: number) => void;
   onFirstToken?: (ms: number) => void;
 }
+
+/** The longest prefill chunk whose attention takes each query by itself (native/ops.c LR_CACHED_GEMM_MIN - 1). */
+const PREFIX_CHUNK_MAX = 64;
 
 export class QueueFullError extends LoraRouteError {
   constructor(readonly queued: number) {
@@ -113,6 +123,8 @@ export class Batcher {
   private readonly active: Sequence[] = [];
   private readonly rows: RowCaches;
   private readonly decodeModel: GPT2;
+  /** Recent prompts' keys and values (null: none kept). */
+  readonly prefixes: PrefixCache | null;
   private mixtures: { key: LoraAdapter[]; prefill: LoraMixture | null; decode: LoraMixture | null } | null = null;
   private running = false;
   private closed = false;
@@ -125,6 +137,10 @@ export class Batcher {
     this.prefillBudget = o.prefillBudget ?? 128;
     if (!(this.maxBatch >= 1 && this.maxQueue >= 0 && this.prefillChunk >= 1)) throw new LoraRouteError(`batcher: max batch ${this.maxBatch}, max queue ${this.maxQueue}, prefill chunk ${this.prefillChunk} must be >= 1, >= 0, >= 1`);
     this.rows = new RowCaches(model.config);
+    const prefixBytes = o.prefixCacheBytes ?? 64 * 2 ** 20;
+    if (!(prefixBytes >= 0)) throw new LoraRouteError(`batcher: prefix cache bytes ${prefixBytes} must be >= 0`);
+    // chunks of more positions have their attention by sgemm, whose rounding follows the chunk (native/ops.c)
+    this.prefixes = prefixBytes > 0 && this.prefillChunk <= PREFIX_CHUNK_MAX ? new PrefixCache(model.config, prefixBytes) : null;
     // the decode model shares the weights; its backend serves attention from each row's cache
     this.decodeModel = new GPT2(model.config, model.weights, this.rows.wrap(model.backend));
   }
@@ -218,6 +234,9 @@ export class Batcher {
     while (this.waiting.length && this.activeCount < this.maxBatch) {
       const s = this.waiting.shift() as Sequence;
       s.cache = this.model.createCache(1, s.spec.ids.length + s.spec.maxNewTokens);
+      const reused = this.prefixCache()?.restore(s.spec.mix, s.spec.ids, s.cache) ?? 0;
+      s.cache.keyMask.fill(1, 0, reused);
+      s.cache.past = s.prefilled = reused;
       this.prefilling.push(s);
     }
     const hooks = this.hooks();
@@ -226,6 +245,7 @@ export class Batcher {
       const s = this.prefilling[0];
       budget -= this.prefillStep(s, hooks.prefill);
       if (s.prefilled === s.spec.ids.length) {
+        this.prefixCache()?.store(s.spec.mix, s.spec.ids, s.cache as KVCache);
         this.prefilling.shift();
         if (!s.done) this.active.push(s);
       }
@@ -233,10 +253,16 @@ export class Batcher {
     return this.active.length ? this.decodeStep(hooks) : null;
   }
 
+  /** The prefix cache while prefills give every position its own bits (the fp16 decode weights), else null. */
+  private prefixCache(): PrefixCache | null {
+    return this.model.decodeWeights ? this.prefixes : null;
+  }
+
   /** Mixtures over the current adapter list (rebuilt when it changes); null when there are no adapters. */
   private hooks(): { prefill: LoraMixture | null; decode: LoraMixture | null } {
     const list = this.adapters();
     if (!this.mixtures || this.mixtures.key !== list) {
+      this.prefixes?.clear(); // an adapter loaded or unloaded: start afresh
       this.mixtures = list.length
         ? { key: list, prefill: new LoraMixture(list, this.model.backend), decode: new LoraMixture(list, this.decodeModel.backend) }
         : { key: list, prefill: null, decode: null };

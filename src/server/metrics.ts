@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PrefixCache } from './prefix-cache.js';
 
 /** Prometheus metrics of one server (its own registry, so several servers can live in one process). */
 export class ServerMetrics {
@@ -12,6 +13,7 @@ export class ServerMetrics {
   readonly ttft: Histogram;
   readonly latency: Histogram<'endpoint'>;
   readonly screenRows: Gauge<'how'>;
+  readonly prefixCache: Gauge<'what'>;
   /** Generated-token counts of the last seconds, for tokens/s. */
   private readonly window: Array<{ t: number; n: number }> = [];
 
@@ -19,7 +21,10 @@ export class ServerMetrics {
    * `screen`: the engine's counts of greedy LM-head rows so far (NativeBackend.info's logitScreenRows and
    * logitExactRows), or null where nothing screens them.
    */
-  constructor(queue: () => number, active: () => number, private readonly windowMs = 10_000, screen: () => { screened: number; exact: number } | null = () => null) {
+  constructor(
+    queue: () => number, active: () => number, private readonly windowMs = 10_000, screen: () => { screened: number; exact: number } | null = () => null,
+    prefixes: () => PrefixCache | null = () => null,
+  ) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'loraroute_requests_total', help: 'Requests by endpoint, model id, expert used and HTTP status', labelNames: ['endpoint', 'model', 'expert', 'status'], registers });
     this.queueLength = new Gauge({ name: 'loraroute_queue_length', help: 'Requests waiting for a batch row', registers, collect() { this.set(queue()); } });
@@ -37,6 +42,17 @@ export class ServerMetrics {
         if (!c) return;
         this.set({ how: 'screened' }, c.screened);
         this.set({ how: 'exact' }, c.exact);
+      },
+    });
+    this.prefixCache = new Gauge({
+      name: 'loraroute_prefix_cache', labelNames: ['what'], registers,
+      help: 'The prefix cache: prompt tokens restored from it instead of prefilled since the server started (restored_tokens), its entries and bytes',
+      collect() {
+        const p = prefixes();
+        if (!p) return;
+        this.set({ what: 'restored_tokens' }, p.hitTokens);
+        this.set({ what: 'entries' }, p.count);
+        this.set({ what: 'bytes' }, p.bytes);
       },
     });
     this.latency = new Histogram({ name: 'loraroute_request_duration_seconds', help: 'Whole request duration by endpoint', labelNames: ['endpoint'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });

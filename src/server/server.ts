@@ -16,6 +16,8 @@ export interface ServeOptions {
   apiKey?: string;
   maxBodyBytes?: number;
   prefillChunk?: number;
+  /** Bytes of the prefix cache (Batcher's prefixCacheBytes; default 64 MiB, 0: none). */
+  prefixCacheBytes?: number;
 }
 
 export interface RunningServer {
@@ -31,7 +33,7 @@ export interface RunningServer {
 export async function startServer(reg: ModelRegistry, o: ServeOptions = {}): Promise<RunningServer> {
   const metrics: { m: ServerMetrics | null } = { m: null };
   const engine = new Batcher(reg.model, reg.tokenizer, () => reg.adapters, {
-    maxBatch: o.maxBatch, maxQueue: o.maxQueue, prefillChunk: o.prefillChunk,
+    maxBatch: o.maxBatch, maxQueue: o.maxQueue, prefillChunk: o.prefillChunk, prefixCacheBytes: o.prefixCacheBytes,
     onStep: (b) => metrics.m?.batchSize.observe(b),
     onTokens: (n) => metrics.m?.addTokens(n),
     onFirstToken: (ms) => metrics.m?.ttft.observe(ms / 1000),
@@ -40,7 +42,7 @@ export async function startServer(reg: ModelRegistry, o: ServeOptions = {}): Pro
   const screen = be instanceof NativeBackend && be.info().logitScreen !== 'none'
     ? () => { const i = be.info(); return { screened: i.logitScreenRows, exact: i.logitExactRows }; }
     : () => null;
-  metrics.m = new ServerMetrics(() => engine.queueLength, () => engine.activeCount, undefined, screen);
+  metrics.m = new ServerMetrics(() => engine.queueLength, () => engine.activeCount, undefined, screen, () => engine.prefixes);
   let closing = false;
   const app = createApp(reg, engine, metrics.m, { apiKey: o.apiKey, maxBodyBytes: o.maxBodyBytes, closing: () => closing });
   const host = o.host ?? '127.0.0.1';
