@@ -18,7 +18,11 @@
  * a decode step.
  *
  * Options: --requests N (default 48), --tokens N (64), --concurrency 1,4,16, --model-dir DIR, --shape tiny|gpt2
- * (tiny), --max-batch N (16), --rounds N (3), --temperature T (0: greedy), --top-p P (1). Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential
+ * (tiny), --max-batch N (16), --rounds N (3), --temperature T (0: greedy), --top-p P (1), --prefix-cache-mb N (the
+ * server's default). Every round and concurrency has prompts of its own (a tag at the start of each
+ * instruction), so the server's prefix cache shares only the template's head between them, as between
+ * different users' requests; each row says how many prompt tokens it restored. The timed peer runs the
+ * concurrency-16 prompts; the other levels' texts are checked against an untimed peer run of theirs. Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential
  * tokens/s> ratio=…`.
  */
 import { spawn } from 'node:child_process';
@@ -149,8 +153,15 @@ async function loadTest(url: string, reqs: Req[], c: number, tokens: number, ser
   return { ...row, serverCpuMs: s0 === null || s1 === null ? null : s1 - s0, clientCpuMs: ownCpuMs() - c0 };
 }
 
-function startServer(root: string, modelDir: string, maxBatch: number): Promise<{ url: string; pid?: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [join(root, 'bin', 'loraroute.js'), 'serve', '--model-dir', modelDir, '--port', '0', '--max-batch', String(maxBatch), '--max-queue', '1024'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** The server's count of prompt tokens restored from its prefix cache (0 when it keeps none). */
+async function restoredTokens(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^loraroute_prefix_cache\{what="restored_tokens"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
+function startServer(root: string, modelDir: string, maxBatch: number, prefixMb: string | undefined): Promise<{ url: string; pid?: number; stop: () => Promise<void> }> {
+  const args = ['serve', '--model-dir', modelDir, '--port', '0', '--max-batch', String(maxBatch), '--max-queue', '1024', ...(prefixMb === undefined ? [] : ['--prefix-cache-mb', prefixMb])];
+  const child = spawn(process.execPath, [join(root, 'bin', 'loraroute.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
@@ -166,7 +177,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     requests: { type: 'string', default: '48' }, tokens: { type: 'string', default: '64' }, concurrency: { type: 'string', default: '1,4,16' },
     'model-dir': { type: 'string' }, shape: { type: 'string', default: 'tiny' }, 'max-batch': { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' },
-    temperature: { type: 'string', default: '0' }, 'top-p': { type: 'string', default: '1' },
+    temperature: { type: 'string', default: '0' }, 'top-p': { type: 'string', default: '1' }, 'prefix-cache-mb': { type: 'string' },
   } });
   const root = repoRoot(import.meta.url);
   const N = Number(values.requests), tokens = Number(values.tokens), maxBatch = Number(values['max-batch']);
@@ -180,34 +191,41 @@ async function main(): Promise<void> {
     const modelDir = values['model-dir'] ?? writeFixtureRun(tmp, defaultConfig().model.lora_rank, base).modelDir;
     const temperature = Number(values.temperature), topP = Number(values['top-p']);
     if (!(temperature >= 0 && topP > 0 && topP <= 1)) throw new Error(`bench:serve: --temperature ${values.temperature} must be >= 0 and --top-p ${values['top-p']} in (0, 1]`);
-    // sampled requests: request i is seeded with i, on both sides
-    const reqs: Req[] = Array.from({ length: N }, (_, i) => ({
-      model: MODELS[i % MODELS.length], prompt: `${PROMPTS[i % PROMPTS.length]} (${i})`, ...(temperature > 0 ? { sampling: { temperature, topP, seed: i } } : {}),
+    // sampled requests: request i is seeded with i, on both sides; round r's prompts start with their own tag
+    const requests = (tag: string): Req[] => Array.from({ length: N }, (_, i) => ({
+      model: MODELS[i % MODELS.length], prompt: `(${i}/${tag}) ${PROMPTS[i % PROMPTS.length]}`, ...(temperature > 0 ? { sampling: { temperature, topP, seed: i } } : {}),
     }));
+    const warm = requests('w');
     printEngineHeader();
     const what = values['model-dir'] ? `run ${modelDir}` : `fixture run on ${shape === 'gpt2' ? `${SHAPES.gpt2.label} (random weights)` : 'the bundled model'}`;
     const how = temperature > 0 ? `sampled (temperature ${temperature}, top-p ${topP}, request i seeded with i)` : 'greedy';
     console.log(`bench:serve — ${what}; ${N} streamed ${how} requests x ${tokens} tokens, models ${MODELS.join('/')}, max batch ${maxBatch}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}; load ${loadAverage()}`);
     const reg = ModelRegistry.load({ modelDir });
-    sequential(reg, reqs.slice(0, 4), 8); // warm-up
-    const server = await startServer(root, modelDir, maxBatch);
+    sequential(reg, warm.slice(0, 4), 8); // warm-up
+    const server = await startServer(root, modelDir, maxBatch, values['prefix-cache-mb']);
     const seqRuns: Row[] = [];
     const runs = new Map<number, Row[]>(levels.map((c) => [c, []]));
     try {
-      await loadTest(server.url, reqs.slice(0, 8), 4, 8); // warm-up
+      await loadTest(server.url, warm.slice(0, 8), 4, 8); // warm-up
       // rounds of peer then server: this machine's speed drifts by a quarter from minute to minute, and
       // a ratio of neighbouring runs is steadier than one of runs minutes apart
       for (let round = 1; round <= rounds; round++) {
         console.log(`round ${round} of ${rounds} (load ${loadAverage()})`);
-        const seq = sequential(reg, reqs, tokens);
+        const peerReqs = requests(`${round}c16`);
+        const seq = sequential(reg, peerReqs, tokens);
         seqRuns.push(seq);
         print(seq);
         for (const c of levels) {
+          const reqs = c === 16 ? peerReqs : requests(`${round}c${c}`);
+          const restored0 = await restoredTokens(server.url);
           const r = await loadTest(server.url, reqs, c, tokens, server.pid);
           runs.get(c)?.push(r);
           print(r);
+          const restored = (await restoredTokens(server.url)) - restored0;
+          console.log(`${''.padEnd(22)} prefix cache: ${(restored / r.requests).toFixed(1)} prompt tokens per request restored, not prefilled`);
+          const peer = c === 16 ? seq : sequential(reg, reqs, tokens); // untimed: the texts of these prompts alone
           // the same work as the peer: texts (greedy, or sampled with the same seeds) must match request by request
-          const same = [...r.texts].filter(([i, t]) => seq.texts.get(i) === t).length;
+          const same = [...r.texts].filter(([i, t]) => peer.texts.get(i) === t).length;
           console.log(`${''.padEnd(22)} texts equal to the sequential peer's: ${same}/${r.texts.size}`);
         }
       }
