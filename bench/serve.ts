@@ -22,7 +22,8 @@
  * server's default). Every round and concurrency has prompts of its own (a tag at the start of each
  * instruction), so the server's prefix cache shares only the template's head between them, as between
  * different users' requests; each row says how many prompt tokens it restored. The timed peer runs the
- * concurrency-16 prompts; the other levels' texts are checked against an untimed peer run of theirs. Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential
+ * concurrency-16 prompts just before and just after the server's concurrency-16 run (one figure for both);
+ * the other levels' texts are checked against an untimed peer run of their own prompts. Last line: `RESULT serve_tokens_per_s_c16 ours=<server tokens/s at 16> peer=<sequential
  * tokens/s> ratio=…`.
  */
 import { spawn } from 'node:child_process';
@@ -96,6 +97,11 @@ function sequential(reg: ModelRegistry, reqs: Req[], tokens: number): Row {
   return summary('sequential (no server)', performance.now() - t0, times);
 }
 
+/** Two runs of the peer over the same requests as one row (their time and tokens added; the first's texts). */
+function together(a: Row, b: Row): Row {
+  return { ...a, label: 'sequential (no server)', wallS: a.wallS + b.wallS, requests: a.requests + b.requests, tokens: a.tokens + b.tokens, latency: [...a.latency, ...b.latency], ttft: [...a.ttft, ...b.ttft] };
+}
+
 /**
  * One streamed completion over node:http (lighter than fetch: the client shares the machine with the
  * server, and its CPU time per token is printed); its latency, time to first text and generated tokens
@@ -153,10 +159,20 @@ async function loadTest(url: string, reqs: Req[], c: number, tokens: number, ser
   return { ...row, serverCpuMs: s0 === null || s1 === null ? null : s1 - s0, clientCpuMs: ownCpuMs() - c0 };
 }
 
-/** The server's count of prompt tokens restored from its prefix cache (0 when it keeps none). */
-async function restoredTokens(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^loraroute_prefix_cache\{what="restored_tokens"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+/**
+ * The server's count of prompt tokens restored from its prefix cache (0 when it keeps none), over a connection
+ * of its own (a pooled one may be closed by the server's keep-alive timeout just as it is reused).
+ */
+function restoredTokens(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(`${url}/metrics`, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { text += d; });
+      res.on('end', () => resolve(Number(/^loraroute_prefix_cache\{what="restored_tokens"\} (\d+)$/m.exec(text)?.[1] ?? 0)));
+      res.on('error', reject);
+    }).on('error', reject).end();
+  });
 }
 
 function startServer(root: string, modelDir: string, maxBatch: number, prefixMb: string | undefined): Promise<{ url: string; pid?: number; stop: () => Promise<void> }> {
@@ -211,19 +227,30 @@ async function main(): Promise<void> {
       // a ratio of neighbouring runs is steadier than one of runs minutes apart
       for (let round = 1; round <= rounds; round++) {
         console.log(`round ${round} of ${rounds} (load ${loadAverage()})`);
+        // the timed peer runs the concurrency-16 prompts just before and just after the server's run of them
+        // (the peer's figure is the two together): a drift of the machine's speed during the pair cancels
         const peerReqs = requests(`${round}c16`);
-        const seq = sequential(reg, peerReqs, tokens);
-        seqRuns.push(seq);
-        print(seq);
-        for (const c of levels) {
+        let seq: Row | null = null;
+        if (!levels.includes(16)) {
+          seq = sequential(reg, peerReqs, tokens);
+          seqRuns.push(seq);
+          print(seq);
+        }
+        for (const c of [...levels.filter((x) => x !== 16), ...levels.filter((x) => x === 16)]) {
           const reqs = c === 16 ? peerReqs : requests(`${round}c${c}`);
+          const before = c === 16 ? sequential(reg, peerReqs, tokens) : null;
           const restored0 = await restoredTokens(server.url);
           const r = await loadTest(server.url, reqs, c, tokens, server.pid);
+          if (before) {
+            seq = together(before, sequential(reg, peerReqs, tokens));
+            seqRuns.push(seq);
+            print(seq);
+          }
           runs.get(c)?.push(r);
           print(r);
           const restored = (await restoredTokens(server.url)) - restored0;
           console.log(`${''.padEnd(22)} prefix cache: ${(restored / r.requests).toFixed(1)} prompt tokens per request restored, not prefilled`);
-          const peer = c === 16 ? seq : sequential(reg, reqs, tokens); // untimed: the texts of these prompts alone
+          const peer = c === 16 && seq ? seq : sequential(reg, reqs, tokens); // untimed: the texts of these prompts alone
           // the same work as the peer: texts (greedy, or sampled with the same seeds) must match request by request
           const same = [...r.texts].filter(([i, t]) => peer.texts.get(i) === t).length;
           console.log(`${''.padEnd(22)} texts equal to the sequential peer's: ${same}/${r.texts.size}`);

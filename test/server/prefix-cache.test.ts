@@ -75,23 +75,28 @@ test('prefix cache: entries are per adapters and gates and per cache type; nothi
   assert.equal(p.restore([{ adapter: A, weight: 1 }], ids, empty(6)), 0, 'after clear');
 });
 
-test('prefix cache: bounded by bytes, least recently used out first; the same prompt twice is one entry', () => {
+test('prefix cache: bounded by bytes, written round its slab, the oldest entries out first; the same prompt twice is one entry', () => {
   const perEntry = 2 * cfg.nLayer * 4 * C * 2; // k and v, every layer, 4 positions, fp16
   const p = new PrefixCache(cfg, 2 * perEntry);
   const mix = [{ adapter: A, weight: 1 }];
   p.store(mix, [1, 2, 3, 4], tagged(4, tag));
   p.store(mix, [1, 2, 3, 4], tagged(4, tag));
   assert.equal(p.count, 1);
-  p.store(mix, [7, 2, 3, 4], tagged(4, tag));
+  p.store(mix, [7, 2, 3, 4], tagged(4, (l, h, s) => -tag(l, h, s)));
   assert.equal(p.bytes, 2 * perEntry);
-  assert.equal(p.restore(mix, [1, 2, 3, 4, 5], empty(6)), 4); // [1..] used last now
-  p.store(mix, [9, 2, 3, 4], tagged(4, tag)); // evicts [7..]
+  p.store(mix, [9, 2, 3, 4], tagged(4, tag)); // no room left: over the oldest
   assert.equal(p.count, 2);
   assert.ok(p.bytes <= p.maxBytes);
-  assert.equal(p.restore(mix, [7, 2, 3, 4, 5], empty(6)), 0, 'the least recently used went');
-  assert.equal(p.restore(mix, [1, 2, 3, 4, 5], empty(6)), 4);
+  assert.equal(p.restore(mix, [1, 2, 3, 4, 5], empty(6)), 0, 'the oldest went');
+  const into = empty(6);
+  assert.equal(p.restore(mix, [7, 2, 3, 4, 5], into), 4, 'the next oldest is still there, its values intact');
+  assert.ok(into.k[0].subarray(0, hs).every((x) => x === Uint16Array.of(-tag(0, 0, 0))[0]), 'its own values, not the overwritten one\'s');
+  assert.equal(p.restore(mix, [9, 2, 3, 4, 5], empty(6)), 4);
   p.store(mix, Array.from({ length: 12 }, (_, i) => i), tagged(12, tag)); // larger than the whole cache: not kept
   assert.equal(p.count, 2);
+  p.store(mix, [5, 6, 7], tagged(3, tag)); // an fp32 cache is never kept
+  p.store(mix, [5, 6, 8], tagged(3, tag, 'float32'));
+  assert.equal(p.restore(mix, [5, 6, 8, 1], empty(6)), 2, 'from the fp16 entry, not the fp32 one');
 });
 
 const fx = fixture();
