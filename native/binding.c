@@ -438,7 +438,8 @@ static napi_value js_attention_cached(napi_env env, napi_callback_info info) {
     return NULL;
   }
   CHECK(F32(0, "out", &out, 0, B, Tq, C) && F32(1, "qkv", &qkv, 0, B, Tq, 3, C));
-  CHECK(c->argc > 3 && cache_type(c, c->argv[2], "kCache", &half) && cache_type(c, c->argv[3], "vCache", &vhalf));
+  if (c->argc < 4) CHECK(fail(c, 0, "%skCache and vCache must be Float32Arrays (fp32 caches) or Uint16Arrays (fp16)", "", 0, 0));
+  CHECK(cache_type(c, c->argv[2], "kCache", &half) && cache_type(c, c->argv[3], "vCache", &vhalf));
   if (half != vhalf)
     CHECK(fail(c, 0, "%skCache and vCache must be of one type (both Float32Arrays or both Uint16Arrays)", "", 0, 0));
   const napi_typedarray_type ct = half ? napi_uint16_array : napi_float32_array;

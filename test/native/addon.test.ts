@@ -59,6 +59,7 @@ describe('native backend', { skip }, () => {
     assert.throws(() => run(new Uint16Array(S * C), new Float32Array(S * C)), (e: unknown) => e instanceof TypeError && /kCache and vCache must be of one type/.test(e.message));
     assert.throws(() => run(new Float64Array(S * C) as unknown as Float32Array, new Float32Array(S * C)), (e: unknown) => e instanceof TypeError && /kCache must be a Float32Array \(fp32 cache\) or a Uint16Array/.test(e.message));
     assert.throws(() => run(new Uint16Array(S * C - 1), new Uint16Array(S * C)), (e: unknown) => e instanceof RangeError && /kCache has 23 elements/.test(e.message));
+    assert.throws(() => run(new Float32Array(S * C), undefined as unknown as Float32Array), (e: unknown) => e instanceof TypeError && /vCache must be a Float32Array \(fp32 cache\) or a Uint16Array/.test(e.message));
   });
 
   test('rejects the wrong typed array type and non-integer sizes (TypeError / RangeError)', () => {
