@@ -1,6 +1,16 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PrefixCache } from './prefix-cache.js';
 
+/** A gauge with one label whose values `read` gives at each scrape, by label value (none while it gives null). */
+function labelledGauge<L extends string>(registers: Registry[], name: string, label: L, help: string, read: () => Record<string, number> | null): Gauge<L> {
+  return new Gauge({
+    name, help, labelNames: [label], registers,
+    collect() {
+      for (const [value, n] of Object.entries(read() ?? {})) this.set({ [label]: value } as Partial<Record<L, string>>, n);
+    },
+  });
+}
+
 /** Prometheus metrics of one server (its own registry, so several servers can live in one process). */
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -34,27 +44,12 @@ export class ServerMetrics {
     const rate = () => this.rate();
     this.tokensPerSecond = new Gauge({ name: 'loraroute_tokens_per_second', help: `Generated tokens per second over the last ${windowMs / 1000} s`, registers, collect() { this.set(rate()); } });
     this.ttft = new Histogram({ name: 'loraroute_time_to_first_token_seconds', help: 'From request accepted to its first generated token', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-    this.screenRows = new Gauge({
-      name: 'loraroute_lm_head_screen_rows', labelNames: ['how'], registers,
-      help: 'Greedy rows of batched LM heads since the process started: decided by the int8 screen (screened), or given their whole logits by it (exact)',
-      collect() {
-        const c = screen();
-        if (!c) return;
-        this.set({ how: 'screened' }, c.screened);
-        this.set({ how: 'exact' }, c.exact);
-      },
-    });
-    this.prefixCache = new Gauge({
-      name: 'loraroute_prefix_cache', labelNames: ['what'], registers,
-      help: 'The prefix cache: prompt tokens restored from it instead of prefilled since the server started (restored_tokens), its entries and bytes',
-      collect() {
-        const p = prefixes();
-        if (!p) return;
-        this.set({ what: 'restored_tokens' }, p.hitTokens);
-        this.set({ what: 'entries' }, p.count);
-        this.set({ what: 'bytes' }, p.bytes);
-      },
-    });
+    this.screenRows = labelledGauge(registers, 'loraroute_lm_head_screen_rows', 'how',
+      'Greedy rows of batched LM heads since the process started: decided by the int8 screen (screened), or given their whole logits by it (exact)',
+      () => { const c = screen(); return c && { screened: c.screened, exact: c.exact }; });
+    this.prefixCache = labelledGauge(registers, 'loraroute_prefix_cache', 'what',
+      'The prefix cache: prompt tokens restored from it instead of prefilled since the server started (restored_tokens), its entries and bytes',
+      () => { const p = prefixes(); return p && { restored_tokens: p.hitTokens, entries: p.count, bytes: p.bytes }; });
     this.latency = new Histogram({ name: 'loraroute_request_duration_seconds', help: 'Whole request duration by endpoint', labelNames: ['endpoint'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
   }
 
