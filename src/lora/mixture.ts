@@ -1,5 +1,5 @@
 import type { Backend, F32, MatmulOptions } from '../tensor/backend.js';
-import { ROW_BLOCK_NT } from '../tensor/row-blocks.js';
+import { matmulInRowBlocks, ROW_BLOCK_NT } from '../tensor/row-blocks.js';
 import { Scratch } from '../tensor/scratch.js';
 import { siteSeed, type LinearHook, type LinearSite, type PassInfo } from '../model/hooks.js';
 import { LINEAR_MODULES, type LinearModule } from '../model/weights.js';
@@ -166,12 +166,8 @@ export class LoraMixture implements LinearHook {
    * relies on. Scoring and training keep one product.
    */
   private product(pass: PassInfo, out: F32, a: F32, b: F32, M: number, N: number, K: number, opts: MatmulOptions): void {
-    const block = ROW_BLOCK_NT;
-    if (!pass.generation || M <= block) return this.backend.matmul(out, a, b, M, N, K, opts);
-    for (let m0 = 0; m0 < M; m0 += block) {
-      const m = Math.min(block, M - m0);
-      this.backend.matmul(out.subarray(m0 * N, (m0 + m) * N), a.subarray(m0 * K, (m0 + m) * K), b, m, N, K, opts);
-    }
+    if (!pass.generation) return this.backend.matmul(out, a, b, M, N, K, opts);
+    matmulInRowBlocks(this.backend, ROW_BLOCK_NT, out, a, b, M, N, K, opts);
   }
 
   /** The rows (batch indices, ascending) of each non-zero gate value of adapter k, in order of first row. */

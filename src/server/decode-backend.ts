@@ -5,7 +5,7 @@ import { isGreedy, sampleRows, type RowSampler } from '../model/sampling.js';
 import type { Backend, F32, I32, KVBuffer, MatmulOptions } from '../tensor/backend.js';
 import { NativeBackend } from '../tensor/native.js';
 
-import { ROW_BLOCK, ROW_BLOCK_HALF, ROW_BLOCK_NT } from '../tensor/row-blocks.js';
+import { matmulInRowBlocks, ROW_BLOCK, ROW_BLOCK_HALF, ROW_BLOCK_NT } from '../tensor/row-blocks.js';
 
 /**
  * Runs a decode pass over RowCaches with `model`'s fp16 decode weights when it has them
@@ -135,12 +135,7 @@ export class RowCaches {
   wrap(inner: Backend): Backend {
     const matmul = (out: F32, a: F32, b: F32, M: number, N: number, K: number, opts?: MatmulOptions): void => {
       const block = opts?.transB ? ROW_BLOCK_NT : inner instanceof NativeBackend && inner.readingHalfWeights ? ROW_BLOCK_HALF : ROW_BLOCK;
-      if (M <= block || opts?.transA) return inner.matmul(out, a, b, M, N, K, opts);
-      for (let m0 = 0; m0 < M; m0 += block) {
-        const m = Math.min(block, M - m0);
-        // out[m0:m0+m, N] = a[m0:m0+m, K] @ op(B)
-        inner.matmul(out.subarray(m0 * N, (m0 + m) * N), a.subarray(m0 * K, (m0 + m) * K), b, m, N, K, opts);
-      }
+      matmulInRowBlocks(inner, block, out, a, b, M, N, K, opts);
     };
     const attentionCached = (
       out: F32, qkv: F32, kCache: KVBuffer, _vCache: KVBuffer, _keyMask: I32 | null, _past: number, B: number, Tq: number, C: number, NH: number,
