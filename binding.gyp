@@ -8,6 +8,7 @@
         "native/sample.c",
         "native/screen.c",
         "native/screen_int8.c",
+        "native/screen_amx.c",
         "native/fused.c",
         "native/pool.c",
         "native/arena.c",

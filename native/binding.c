@@ -1022,7 +1022,7 @@ static void set_int(napi_env env, napi_value obj, const char *key, int64_t val) 
 }
 
 /* info() -> { isa, cpuIsa, cpu, blasConfig, blasCore, blasThreads, threads, cpusAvailable, scratchBytes, logitScreen,
- * decodeAttention, logitScreenRows, logitExactRows } */
+ * logitScreenKernel, decodeAttention, logitScreenRows, logitExactRows } */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj;
@@ -1037,6 +1037,7 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   set_int(env, obj, "cpusAvailable", lr_cpus_available());
   set_int(env, obj, "scratchBytes", (int64_t)lr_scratch_bytes());
   set_str(env, obj, "logitScreen", lr_screen_supported() ? "int8" : "none");
+  set_str(env, obj, "logitScreenKernel", lr_screen_kernel());
   set_str(env, obj, "decodeAttention", lr_attend_avx512() ? "avx512" : "generic");
   int64_t screened, exact;
   lr_screen_counts(&screened, &exact);
@@ -1123,6 +1124,8 @@ static napi_value init(napi_env env, napi_value exports) {
     }
     const char *th = getenv("LORAROUTE_THREADS");
     lr_ops_init(th && *th ? atoi(th) : 0);
+    const char *amx = getenv("LORAROUTE_AMX"); /* "0": the screen's sums on AVX-512 VNNI even where AMX is there */
+    lr_screen_init(!(amx && strcmp(amx, "0") == 0));
     napi_add_env_cleanup_hook(env, owner_cleanup, NULL);
   }
   const napi_property_descriptor props[] = {

@@ -38,6 +38,7 @@ void lr_cpu_detect(lr_cpu *c) {
     c->avx512vnni = zmm && ((cx >> 11) & 1);
     c->avx512fp16 = zmm && ((d >> 23) & 1);
     c->amx = tiles && ((d >> 24) & 1); /* AMX-TILE */
+    c->amxint8 = c->amx && ((d >> 25) & 1);
     if (a >= 1) {
       unsigned int a1, b1, c1, d1;
       __cpuid_count(7, 1, a1, b1, c1, d1);

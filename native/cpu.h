@@ -13,7 +13,7 @@ enum { LR_ISA_BASELINE = 0, LR_ISA_AVX2 = 1, LR_ISA_AVX512 = 2 };
 typedef struct lr_cpu {
   int avx2, fma, f16c;              /* AVX2 level = all three (and OS support of ymm state) */
   int avx512f, avx512bw, avx512vl; /* AVX-512 level = these three plus the AVX2 level (and zmm state) */
-  int avx512dq, avx512vnni, avx512fp16, avx512bf16, amx;
+  int avx512dq, avx512vnni, avx512fp16, avx512bf16, amx, amxint8; /* amx: AMX-TILE; amxint8: its int8 products */
   int level;                        /* LR_ISA_* */
   char vendor[13];
   char brand[49];

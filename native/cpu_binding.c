@@ -2,7 +2,7 @@
  * loraroute_cpu: a tiny addon with no library dependencies that reports the CPU (cpu.h). JavaScript loads
  * it before the main addon, so that OpenBLAS's core type can be chosen before libopenblas initialises.
  *   cpu() -> { vendor, brand, level, avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512dq, avx512vnni,
- *              avx512fp16, avx512bf16, amx }   (level: "baseline" | "avx2" | "avx512")
+ *              avx512fp16, avx512bf16, amx, amxInt8 }   (level: "baseline" | "avx2" | "avx512")
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -41,6 +41,7 @@ static napi_value js_cpu(napi_env env, napi_callback_info info) {
   set_bool(env, obj, "avx512fp16", c.avx512fp16);
   set_bool(env, obj, "avx512bf16", c.avx512bf16);
   set_bool(env, obj, "amx", c.amx);
+  set_bool(env, obj, "amxInt8", c.amxint8);
   return obj;
 }
 

@@ -65,6 +65,12 @@ void lr_screen_counts(int64_t *screened, int64_t *exact) {
 
 int lr_screen_supported(void) { return strcmp(lr_k()->isa, "avx512") == 0 && lr_cpu_info()->avx512vnni; }
 
+static int g_amx; /* the sums on AMX (lr_screen_init) */
+
+void lr_screen_init(int use_amx) { g_amx = use_amx && lr_screen_supported() && lr_cpu_info()->amxint8 && lr_screen_amx_enable(); }
+
+const char *lr_screen_kernel(void) { return !lr_screen_supported() ? "none" : g_amx ? "amx" : "avx512vnni"; }
+
 int64_t lr_screen_bytes(const lr_half *h) {
   const lr_screen *s = h ? h->screen : NULL;
   return s ? s->N16 * s->K + s->N16 * 3 * 4 : 0;
@@ -117,7 +123,7 @@ static void *grow(grow_buf *b, size_t bytes) {
   return p;
 }
 
-static grow_buf g_logits, g_cand, g_rows;
+static grow_buf g_logits, g_cand, g_rows, g_rows_amx;
 
 static float f_of(uint32_t b) {
   float f;
@@ -143,6 +149,7 @@ static float atomic_max_float(_Atomic uint32_t *a, float v) {
 typedef struct {
   const lr_screen *scr;
   const uint32_t *xq;  /* [K4][LR_SCREEN_ROWS] */
+  const uint32_t *xa;  /* [R][K4]: the same quads row by row, for AMX (NULL: the VNNI kernel) */
   const float *sx;     /* [R]: the rows' scales */
   const int32_t *corr; /* [R]: 128 sum_k p_k */
   const float *a, *b;  /* [R]: the bound's factors */
@@ -163,7 +170,9 @@ static void screen_chunk(void *ctx, int64_t c, int thread) {
     return;
   }
   const int64_t n0 = q0 * LR_PANEL;
-  lr_screen_panels_int8(s, cols, j->xq, LR_SCREEN_ROWS, j->R, j->K4, j->scr->quads + n0 * j->K4, nq, j->scr->scale + n0, j->corr, j->sx);
+  const uint32_t *wq = j->scr->quads + n0 * j->K4;
+  if (j->xa) lr_screen_panels_amx(s, cols, j->xa, j->R, j->K4, wq, nq, j->scr->scale + n0, j->corr, j->sx);
+  else lr_screen_panels_int8(s, cols, j->xq, LR_SCREEN_ROWS, j->R, j->K4, wq, nq, j->scr->scale + n0, j->corr, j->sx);
   const float *norm = j->scr->norm + n0, *resid = j->scr->resid + n0;
   for (int64_t r = 0; r < j->R; r++) {
     const float *sr = s + r * cols;
@@ -260,7 +269,13 @@ static int pass_begin(screen_pass *p, int32_t *out, const float *x, const float 
   p->n = n;
   if (n == 0) return 0;
   screen_job *j = &p->j;
-  *j = (screen_job){.scr = scr, .xq = xq, .sx = p->sx, .corr = p->corr, .a = p->fa, .b = p->fb, .R = n, .K4 = K4, .np = np};
+  uint32_t *xa = NULL;
+  if (g_amx) {
+    xa = grow(&g_rows_amx, sizeof(uint32_t) * (size_t)(K4 * n));
+    if (!xa) return -1;
+    lr_screen_rows_amx(xa, xq, LR_SCREEN_ROWS, n, K4);
+  }
+  *j = (screen_job){.scr = scr, .xq = xq, .xa = xa, .sx = p->sx, .corr = p->corr, .a = p->fa, .b = p->fb, .R = n, .K4 = K4, .np = np};
   j->chunk = LR_SCREEN_CHUNK_BYTES / (K4 * LR_PANEL * 4);
   if (j->chunk < 1) j->chunk = 1;
   p->chunks = (np + j->chunk - 1) / j->chunk;

@@ -52,6 +52,11 @@ int64_t lr_argmax_logits_pending(void);
 
 /* Whether lr_argmax_logits screens on this CPU (the kernels chosen at load: AVX-512 with VNNI). */
 int lr_screen_supported(void);
+/* Chooses the screen's integer-sum kernel once, at load: AMX where the CPU has AMX-INT8, Linux grants the
+ * process its tile state and `use_amx` is set; otherwise AVX-512 VNNI. Both give the same bits. */
+void lr_screen_init(int use_amx);
+/* The kernel of the screen's sums: "amx", "avx512vnni", or "none" (no screen). */
+const char *lr_screen_kernel(void);
 
 /* Rows of screened calls so far: decided by the screen, and given their whole logits (the bound did not
  * cover them, or too many columns came close). */
@@ -68,6 +73,13 @@ void lr_screen_free(lr_half *h);
  * where corr[r] = 128 sum_k x_q[r][k] (so the difference is the exact integer dot product). */
 void lr_screen_panels_int8(float *s, int64_t lds, const uint32_t *xq, int64_t ldx, int64_t R, int64_t K4, const uint32_t *wq,
                            int64_t np, const float *scale, const int32_t *corr, const float *sx);
+/* The same sums on AMX (screen_amx.c), rows given as xa [R][K4] (lr_screen_rows_amx transposes xq into it);
+ * R <= 16. Only after lr_screen_amx_enable has returned 1. */
+void lr_screen_panels_amx(float *s, int64_t lds, const uint32_t *xa, int64_t R, int64_t K4, const uint32_t *wq, int64_t np,
+                          const float *scale, const int32_t *corr, const float *sx);
+void lr_screen_rows_amx(uint32_t *xa, const uint32_t *xq, int64_t ldx, int64_t R, int64_t K4);
+/* Asks Linux for AMX's tile state for this process (arch_prctl); 1 when granted. */
+int lr_screen_amx_enable(void);
 /* The screen copy of np fp16 panels [np][K][16] (K a multiple of 4): quads, scale, norm and resid [16 np] as
  * lr_screen holds them. Returns 0 when a weight is not finite. */
 int lr_screen_pack_int8(uint32_t *quads, float *scale, float *norm, float *resid, const uint16_t *panels, int64_t np, int64_t K);

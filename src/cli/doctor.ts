@@ -19,7 +19,7 @@ export interface EngineReport {
   env: Record<string, string>;
 }
 
-const ENV_KEYS = ['LORAROUTE_NATIVE', 'LORAROUTE_ISA', 'LORAROUTE_THREADS', 'OPENBLAS_CORETYPE', 'OPENBLAS_NUM_THREADS'];
+const ENV_KEYS = ['LORAROUTE_NATIVE', 'LORAROUTE_ISA', 'LORAROUTE_AMX', 'LORAROUTE_THREADS', 'OPENBLAS_CORETYPE', 'OPENBLAS_NUM_THREADS'];
 
 /** Loads the native backend (if it can be) and describes it. */
 export function engineReport(): EngineReport {
@@ -52,7 +52,7 @@ function isaList(f: CpuFeatures): string {
   if (f.avx512vnni) out.push('AVX-512-VNNI');
   if (f.avx512bf16) out.push('AVX-512-BF16');
   if (f.avx512fp16) out.push('AVX-512-FP16');
-  if (f.amx) out.push('AMX');
+  if (f.amx) out.push(f.amxInt8 ? 'AMX (INT8)' : 'AMX');
   return out.length ? out.join(' ') : 'SSE2 only';
 }
 
@@ -62,7 +62,7 @@ export function engineLines(r: EngineReport = engineReport()): string[] {
   const n = r.native;
   if (n) {
     lines.push(`kernels: ${n.isa}${n.isa !== n.cpuIsa ? ` (forced; the CPU has ${n.cpuIsa})` : ' (the widest this CPU has)'}; ` +
-      `greedy LM head of a batch: ${n.logitScreen === 'int8' ? 'int8 screen + exact logits of the columns it keeps (AVX-512 VNNI)' : 'every logit (no AVX-512 VNNI screen)'}; ` +
+      `greedy LM head of a batch: ${n.logitScreen === 'int8' ? `int8 screen + exact logits of the columns it keeps (${n.logitScreenKernel === 'amx' ? 'AMX' : 'AVX-512 VNNI'})` : 'every logit (no AVX-512 VNNI screen)'}; ` +
       `decode attention: ${n.decodeAttention === 'avx512' ? 'AVX-512, 16 keys at a time' : 'small-matmul kernels'}`);
     const src = n.blasCoreSource === 'user' ? 'set by OPENBLAS_CORETYPE' : n.blasCoreSource === 'loraroute' ? 'chosen by loraroute from the ISA' : "OpenBLAS's own detection";
     lines.push(`blas:    ${n.blasConfig}; core ${n.blasCore} (${src})`);

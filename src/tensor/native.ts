@@ -114,6 +114,9 @@ interface AddonInfo {
   /** how argmaxLogits screens an LM head read from fp16 panels: "int8" (AVX-512 VNNI), or "none" (it
    * computes every logit) */
   logitScreen: 'int8' | 'none';
+  /** the screen's integer sums: "amx" (AMX-INT8 tiles, where the CPU has them, Linux grants them and
+   * LORAROUTE_AMX is not 0), "avx512vnni", or "none" (no screen); the same bits either way */
+  logitScreenKernel: 'amx' | 'avx512vnni' | 'none';
   /** a decode query's attention: "avx512" (16 keys at a time, heads of a multiple of 16; native/attend_avx512.c) or
    * "generic" (the small-matmul and softmax kernels) */
   decodeAttention: 'avx512' | 'generic';
@@ -410,7 +413,9 @@ export interface CpuFeatures {
   avx512vnni: boolean;
   avx512fp16: boolean;
   avx512bf16: boolean;
+  /** AMX-TILE, and its int8 products (AMX-INT8) */
   amx: boolean;
+  amxInt8: boolean;
 }
 
 const ISA_LEVELS: readonly IsaLevel[] = ['baseline', 'avx2', 'avx512'];
@@ -461,6 +466,14 @@ function forcedIsa(env: NodeJS.ProcessEnv, cpu: CpuFeatures | null): IsaLevel | 
   return level;
 }
 
+/** LORAROUTE_AMX, read by the addon as it loads: "0" keeps the screen's sums off AMX, "1" (or unset) uses it where it can. */
+function checkAmxSwitch(env: NodeJS.ProcessEnv): void {
+  const raw = env.LORAROUTE_AMX;
+  if (raw !== undefined && raw !== '' && raw !== '0' && raw !== '1') {
+    throw new LoraRouteError(`LORAROUTE_AMX is "${raw}": expected 0 (the int8 screen on AVX-512 VNNI) or 1 (on AMX where the CPU has it; the default)`);
+  }
+}
+
 const loaded = new Map<string, { addon: NativeAddon; coreSource: NativeInfo['blasCoreSource'] } | null>();
 
 /**
@@ -472,7 +485,7 @@ const loaded = new Map<string, { addon: NativeAddon; coreSource: NativeInfo['bla
  * where its own detection does not know it.
  *
  * Throws a LoraRouteError only for a user's mistake: LORAROUTE_ISA naming an unknown level or one the CPU
- * lacks, or loading in a second JS thread (worker) while another thread of the process holds the addon:
+ * lacks, LORAROUTE_AMX other than 0 or 1, or loading in a second JS thread (worker) while another thread of the process holds the addon:
  * it keeps process-wide state (thread pool, scratch memory), so one JS thread uses it at a time.
  */
 export function loadNativeBackend(opts: LoadNativeOptions = {}): NativeBackend | null {
@@ -487,6 +500,7 @@ export function loadNativeBackend(opts: LoadNativeOptions = {}): NativeBackend |
     if (existsSync(path)) {
       const cpu = detectCpu(dirname(path));
       forcedIsa(env, cpu);
+      checkAmxSwitch(env);
       let coreSource: NativeInfo['blasCoreSource'] = 'openblas';
       const set = process.env.OPENBLAS_CORETYPE;
       if (set) {

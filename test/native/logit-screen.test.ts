@@ -5,11 +5,14 @@
  * ties (the first of equal maxima), on near-ties one fp16 step apart, with the argmax in the last V % 16
  * columns, and on rows the bound does not cover (NaN, infinities, subnormals, huge values, all zeros), which
  * get their whole logits. Counters show which rows the screen decided. Skipped without the addon or F16C; the
- * screen itself needs AVX-512 VNNI (elsewhere every row is computed whole, and the same equalities hold).
+ * screen itself needs AVX-512 VNNI (elsewhere every row is computed whole, and the same equalities hold). Where
+ * its sums run on AMX, the file runs once more in a child process with LORAROUTE_AMX=0 (the VNNI kernel).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadNativeBackend } from '../../src/tensor/native.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { detectCpu, loadNativeBackend } from '../../src/tensor/native.js';
 import { Rng } from '../backend/util.js';
 
 const native = loadNativeBackend();
@@ -67,6 +70,45 @@ describe('argmaxLogits over fp16 panels (the int8 screen)', { skip: hasHalf ? fa
       assert.equal(after.exact, before.exact, 'no row needed its whole logits');
     }
     h.half.release();
+  });
+
+  test('widths that end in a part of a 64-byte step and panel counts that are not a multiple of 4 (every row screened): the matmul\'s argmax', () => {
+    // AMX takes the sums 64 bytes of a row (16 quads) at a time and four panels at a time; the widths here
+    // leave 1 to 15 quads in the last step, and V leaves 1 to 3 panels after the last group of four
+    const rng = new Rng(31);
+    for (const [V, C] of [[16 * 5 + 3, 4], [16 * 6, 60], [16 * 7 + 1, 64], [16 * 9 + 15, 68], [16 * 13, 132], [16 * 4, 200], [16 * 2, 1024]] as const) {
+      const w = rng.randn(V * C, 0.1);
+      const h = head(w, V, C);
+      for (const M of [2, 7, 16]) {
+        const x = rng.randn(M * C, 1);
+        for (let r = 0; r < M; r++) {
+          const col = rng.int(V);
+          for (let k = 0; k < C; k++) x[r * C + k] += 4 * w[col * C + k];
+        }
+        const before = counts();
+        const { got, want } = both(h, x, M, V, C);
+        assert.deepEqual([...got], [...want], `V=${V} C=${C} M=${M}`);
+        if (screens) assert.equal(counts().screened - before.screened, M, `V=${V} C=${C} M=${M}: the screen decided every row`);
+      }
+      h.half.release();
+    }
+  });
+
+  test('its sums run on AMX where the CPU has AMX-INT8 (unless LORAROUTE_AMX=0), else on AVX-512 VNNI', () => {
+    const info = be.info();
+    if (!screens) return assert.equal(info.logitScreenKernel, 'none');
+    const amx = process.env.LORAROUTE_AMX !== '0' && (detectCpu()?.amxInt8 ?? false);
+    assert.equal(info.logitScreenKernel, amx ? 'amx' : 'avx512vnni');
+  });
+
+  test('where the sums run on AMX, this file passes on the VNNI kernel too (a child process with LORAROUTE_AMX=0)', { timeout: 120_000 }, (t) => {
+    if (be.info().logitScreenKernel !== 'amx') return t.skip('the screen does not run on AMX here');
+    const env: NodeJS.ProcessEnv = { ...process.env, LORAROUTE_AMX: '0' };
+    delete env.NODE_TEST_CONTEXT; // inherited from this run, it makes the child's `node --test` skip its file
+    const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', fileURLToPath(import.meta.url)], { encoding: 'utf8', env, timeout: 110_000 });
+    assert.equal(r.status, 0, `the VNNI kernel failed:\n${r.stdout.slice(-3000)}`);
+    const pass = /ℹ pass (\d+)/.exec(r.stdout), fail = /ℹ fail (\d+)/.exec(r.stdout);
+    assert.ok(pass && Number(pass[1]) >= 10 && fail?.[1] === '0', `child summary: pass ${pass?.[1]}, fail ${fail?.[1]}`);
   });
 
   test('exact ties give the first of equal maxima; near-ties one fp16 step apart are decided exactly', () => {
