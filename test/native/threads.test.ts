@@ -126,6 +126,17 @@ describe('native threading', { skip }, () => {
     assert.match(res.worker.message ?? '', /another JS thread/);
   });
 
+  test('LORAROUTE_AMX must be 0 or 1: anything else is a LoraRouteError before the addon loads', () => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e',
+      `const { loadNativeBackend } = await import(${JSON.stringify(nativeUrl)});
+       try { console.log(JSON.stringify({ kernel: loadNativeBackend().info().logitScreenKernel })); }
+       catch (e) { console.log(JSON.stringify({ name: e.name, message: e.message })); }`],
+    { encoding: 'utf8', env: { ...process.env, LORAROUTE_AMX: 'yes' }, timeout: 60_000 });
+    const res = JSON.parse(r.stdout.trim()) as { kernel?: string; name?: string; message?: string };
+    assert.equal(res.name, 'LoraRouteError', r.stdout);
+    assert.match(res.message ?? '', /LORAROUTE_AMX is "yes": expected 0 .* or 1/);
+  });
+
   test('LORAROUTE_ISA must name a level, and one this CPU has', () => {
     const run = (isa: string) => spawnSync(process.execPath, ['--input-type=module', '-e',
       `const { loadNativeBackend } = await import(${JSON.stringify(nativeUrl)});
