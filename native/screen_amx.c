@@ -21,6 +21,8 @@
 #pragma GCC target("avx512f,avx512vl,avx512bw,amx-tile,amx-int8")
 #include <immintrin.h>
 
+#include "screen_logits.h"
+
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
 
@@ -45,14 +47,10 @@ void lr_screen_rows_amx(uint32_t *xa, const uint32_t *xq, int64_t ldx, int64_t R
 #define T_ROWS_TAIL 6
 #define T_W_TAIL 7
 
-/* s[r][n] for the R x 16 sums of one panel in acc[R][16] (screen_int8.c's store_logits, the same order) */
+/* s[r][n] for the R x 16 sums of one panel in acc[R][16] */
 static inline void store_panel(float *s, int64_t lds, const int32_t *acc, int64_t R, const float *scale, const int32_t *corr,
                                const float *sx) {
-  const __m512 sc = _mm512_loadu_ps(scale);
-  for (int64_t r = 0; r < R; r++) {
-    const __m512 d = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_loadu_si512((const void *)(acc + r * 16)), _mm512_set1_epi32(corr[r])));
-    _mm512_storeu_ps(s + r * lds, _mm512_mul_ps(_mm512_mul_ps(d, sc), _mm512_set1_ps(sx[r])));
-  }
+  for (int64_t r = 0; r < R; r++) store_logits(s + r * lds, _mm512_loadu_si512((const void *)(acc + r * 16)), corr[r], scale, sx[r]);
 }
 
 /* sums tile T (an immediate: tile numbers are part of the instruction) += k-step t of the rows (tiles R, W:

@@ -14,11 +14,7 @@
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512vnni")
 #include <immintrin.h>
 
-/* s[r][16 q .. 16 q + 15] = (acc - corr[r]) * scale * sx[r] (the order screen.c's bound assumes) */
-static inline void store_logits(float *s, __m512i acc, int32_t corr, const float *scale, float sx) {
-  const __m512 d = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, _mm512_set1_epi32(corr)));
-  _mm512_storeu_ps(s, _mm512_mul_ps(_mm512_mul_ps(d, _mm512_loadu_ps(scale)), _mm512_set1_ps(sx)));
-}
+#include "screen_logits.h"
 
 /* acc += the dot products of w's unsigned quads with the signed quad *x broadcast to every lane, the
  * broadcast inside the instruction ({1to16}: gcc does not fold it, and a separate one costs Zen 4 about 40%) */
