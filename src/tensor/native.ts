@@ -111,8 +111,8 @@ interface AddonInfo {
   cpusAvailable: number;
   /** bytes of the kernels' reusable scratch memory */
   scratchBytes: number;
-  /** how argmaxLogits screens an LM head read from fp16 panels: "int8" (AVX-512 VNNI), or "none" (it
-   * computes every logit) */
+  /** how argmaxLogits screens an LM head read from fp16 panels: "int8" (on CPUs with AVX-512 VNNI; its sums'
+   * kernel in logitScreenKernel), or "none" (it computes every logit) */
   logitScreen: 'int8' | 'none';
   /** the screen's integer sums: "amx" (AMX-INT8 tiles, where the CPU has them, Linux grants them and
    * LORAROUTE_AMX is not 0), "avx512vnni", or "none" (no screen); the same bits either way */
